@@ -1,0 +1,77 @@
+/**
+ * Shared CLI plumbing: citty accepts any flag silently, so every command validates its raw
+ * arguments here and fails with one line that names the fix.
+ */
+import type { ArgsDef, CommandDef } from "citty";
+
+/** A bad flag or value: printed as one line, exit status 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+function knownFlags(args: ArgsDef): Set<string> {
+  const known = new Set<string>(["help", "h"]);
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") continue;
+    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    known.add(name).add(kebab);
+    if (def.type === "boolean") known.add(`no-${name}`).add(`no-${kebab}`);
+    const alias = "alias" in def ? def.alias : undefined;
+    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
+  }
+  return known;
+}
+
+/** Rejects flags the command does not define, and extra positionals beyond `maxPositionals`. */
+export function rejectUnknown(cmd: string, rawArgs: string[], args: ArgsDef): void {
+  const known = knownFlags(args);
+  const positionals = Object.values(args).filter((d) => d.type === "positional").length;
+  let seen = 0;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === "--") break;
+    if (a.startsWith("-") && a !== "-") {
+      const name = a.replace(/^--?/, "").split("=")[0]!;
+      if (!known.has(name)) throw new UsageError(`${cmd}: unknown option ${a.split("=")[0]} (see ${cmd} --help)`);
+      const def = args[name] ?? Object.values(args).find((d) => "alias" in d && [d.alias].flat().includes(name));
+      if (def && def.type !== "boolean" && !a.includes("=")) i++; // skip the option's value
+      continue;
+    }
+    if (++seen > positionals) throw new UsageError(`${cmd}: unexpected argument '${a}' (see ${cmd} --help)`);
+  }
+}
+
+/** Parses an integer flag within bounds, or explains the accepted range. */
+export function intArg(flag: string, value: unknown, min: number, max: number): number {
+  const s = String(value ?? "").trim();
+  if (!/^-?[0-9]+$/.test(s)) throw new UsageError(`--${flag} needs a whole number from ${min} to ${max}, got '${s}'`);
+  const n = Number(s);
+  if (n < min || n > max) throw new UsageError(`--${flag} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+/** Wraps a command's run so usage errors print one line and exit 2, other failures exit 1. */
+export function guarded<T extends ArgsDef>(name: string, def: CommandDef<T>): CommandDef<T> {
+  const run = def.run;
+  return {
+    ...def,
+    async run(ctx) {
+      try {
+        rejectUnknown(`pxeboot ${name}`, ctx.rawArgs, (await resolveArgs(def.args)) ?? {});
+        return await run?.(ctx);
+      } catch (err) {
+        fail(err);
+      }
+    },
+  };
+}
+
+async function resolveArgs(args: CommandDef["args"]): Promise<ArgsDef | undefined> {
+  return typeof args === "function" ? await args() : await args;
+}
+
+export function fail(err: unknown): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`pxeboot: ${msg}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bun
+/** Entry point of the pxeboot executable: one sub-command per job, loaded on demand. */
+import { defineCommand, runMain } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+
+const main = defineCommand({
+  meta: { name: "pxeboot", version: pkg.version, description: "TFTP server for PXE boot farms" },
+  subCommands: {
+    serve: () => import("./serve.ts").then((m) => m.default),
+    get: () => import("./get.ts").then((m) => m.default),
+    init: () => import("./init.ts").then((m) => m.default),
+    host: () => import("./host.ts").then((m) => m.default),
+    doctor: () => import("./doctor.ts").then((m) => m.default),
+    bench: () => import("./bench.ts").then((m) => m.default),
+    demo: () => import("./demo.ts").then((m) => m.default),
+  },
+});
+
+runMain(main);

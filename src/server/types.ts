@@ -1,0 +1,54 @@
+/** What the server is configured with and what it reports: the contract with the CLI and hooks. */
+import type { TransferMode } from "../protocol/types.ts";
+
+export interface ServerConfig {
+  root: string;
+  /** Addresses to bind; "::" is dual-stack (IPv4 peers appear as ::ffff:a.b.c.d). */
+  addresses: string[];
+  port: number;
+  maxTransfers: number;
+  /** New requests past maxTransfers wait here (answered as slots free) instead of being refused. */
+  queueMax: number;
+  /** Initial retransmission timeout and the ceiling of the backoff, in ms. */
+  timeoutMs: number;
+  timeoutMaxMs: number;
+  /** The floor of the learned retransmission timeout, in ms. */
+  rtoMinMs: number;
+  retries: number;
+  blockSizeMax: number;
+  windowSizeMax: number;
+  rollover: 0 | 1;
+  /** Bytes of file content kept in memory for all clients together. */
+  cacheBytes: number;
+  /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */
+  receiveBufferBytes: number;
+}
+
+export type TransferOutcome = "ok" | "probe" | "error" | "timeout";
+
+/** One line per finished transfer; also what install-once and hooks observe. */
+export interface TransferRecord {
+  /** Client address as a plain IPv4 or IPv6 literal (::ffff: prefix removed). */
+  clientAddress: string;
+  clientPort: number;
+  /** The file as the client named it. */
+  requested: string;
+  /** The path relative to the root after confinement ("" when refused before that). */
+  file: string;
+  mode: TransferMode | string;
+  /** The negotiated options as sent in the OACK (empty when none). */
+  options: Record<string, string>;
+  /** Payload bytes acknowledged by the client. */
+  bytes: number;
+  /** Size of the file on the wire (after netascii conversion); -1 when unknown. */
+  size: number;
+  durationMs: number;
+  outcome: TransferOutcome;
+  /** For error/timeout: the reason, as logged. */
+  reason?: string;
+  /** For error: the TFTP error code sent or received. */
+  errorCode?: number;
+  retransmits: number;
+}
+
+export type TransferObserver = (record: TransferRecord) => void;
