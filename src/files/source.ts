@@ -1,0 +1,49 @@
+/**
+ * Where a transfer's bytes come from: a shared in-memory copy (hot files every client wants) or
+ * an open file read block by block into the caller's reused packet buffer.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import { TftpError } from "../protocol/errors.ts";
+
+export interface FileSource {
+  readonly size: number;
+  /** Copies exactly `length` bytes at `position` into `into[offset…]`; throws TftpError if it can't. */
+  read(into: Uint8Array, offset: number, position: number, length: number): void;
+  close(): void;
+}
+
+export class MemorySource implements FileSource {
+  readonly size: number;
+  constructor(private readonly bytes: Uint8Array) {
+    this.size = bytes.length;
+  }
+  read(into: Uint8Array, offset: number, position: number, length: number): void {
+    into.set(this.bytes.subarray(position, position + length), offset);
+  }
+  close(): void {}
+}
+
+export const fileChanged = () => new TftpError(0, "File changed during transfer");
+
+export class FdSource implements FileSource {
+  private fd: number;
+  constructor(
+    path: string,
+    readonly size: number,
+  ) {
+    this.fd = openSync(path, "r");
+  }
+  read(into: Uint8Array, offset: number, position: number, length: number): void {
+    let done = 0;
+    // NFS and FUSE may return short reads; only a read of 0 means the file shrank under us.
+    while (done < length) {
+      const n = readSync(this.fd, into, offset + done, length - done, position + done);
+      if (n <= 0) throw fileChanged();
+      done += n;
+    }
+  }
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The listening side: binds the request sockets, turns each RRQ into a Session (or an ERROR),
+ * folds duplicate RRQs, and admits transfers past --max-transfers through a bounded queue rather
+ * than refusing them — a PXE ROM that gets an ERROR gives up, one that waits just retries.
+ */
+import type { udp } from "bun";
+import { realpathSync, statSync } from "node:fs";
+import { FileCache } from "../files/cache.ts";
+import { confine } from "../files/confine.ts";
+import { openSource } from "../files/open.ts";
+import type { FileSource } from "../files/source.ts";
+import type { Logger } from "../log.ts";
+import { TftpError } from "../protocol/errors.ts";
+import { negotiate, withTsize } from "../protocol/options.ts";
+import { decodePacket, encodeError, encodeOack, isDecodeFailure } from "../protocol/packet.ts";
+import { ErrorCode, Opcode, type RequestPacket, type TransferMode } from "../protocol/types.ts";
+import { ReadTransfer } from "../transfer/send.ts";
+import { AdmissionQueue } from "./admission.ts";
+import { peerKey, plainAddress } from "./address.ts";
+import { Deadlines } from "./deadlines.ts";
+import { Session } from "./session.ts";
+import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
+import { logTransfer } from "./transfer-log.ts";
+import type { ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
+
+export interface ServerOptions {
+  log: Logger;
+  observers?: TransferObserver[];
+}
+
+export interface RunningServer {
+  /** Bound request sockets as "address port" pairs (port 0 in the config picks a free one). */
+  readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
+  readonly activeTransfers: number;
+  readonly queuedRequests: number;
+  close(): Promise<void>;
+}
+
+interface Request {
+  listener: udp.Socket<"uint8array">;
+  bindAddress: string;
+  address: string;
+  port: number;
+  packet: RequestPacket;
+  receivedAt: number;
+}
+
+/** Memory one transfer may keep in flight (window × block), so 10,000 clients fit in RAM. */
+const WINDOW_BYTES_MAX = 4 * 1024 * 1024;
+
+export async function startServer(config: ServerConfig, opts: ServerOptions): Promise<RunningServer> {
+  const { log } = opts;
+  const observers = opts.observers ?? [];
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(config.root);
+    if (!statSync(realRoot).isDirectory()) throw new Error("not a directory");
+  } catch (err) {
+    throw new Error(`root ${config.root} is not a readable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); create it or pass --root`);
+  }
+
+  const cache = new FileCache(config.cacheBytes);
+  const deadlines = new Deadlines();
+  const sessions = new Map<string, Session | "opening">();
+  const queue = new AdmissionQueue<Request>(config.queueMax);
+  let closing = false;
+
+  /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
+  function finished(key: string, record: TransferRecord): void {
+    sessions.delete(key);
+    logTransfer(log, record);
+    for (const observe of observers) {
+      try {
+        observe(record);
+      } catch (err) {
+        log.error("transfer observer failed", { error: String(err) });
+      }
+    }
+    admitQueued();
+  }
+
+  function admitQueued(): void {
+    while (!closing && sessions.size < config.maxTransfers) {
+      const next = queue.shift();
+      if (!next) return;
+      void begin(next);
+    }
+  }
+
+  /** Refusal before a session exists: answered from the request socket, logged with the reason. */
+  function refuse(req: Request, err: TftpError, file = ""): void {
+    try {
+      req.listener.send(encodeError(err.code, err.message), req.port, req.address);
+    } catch {
+      // the client is gone; nothing to tell
+    }
+    const record: TransferRecord = {
+      clientAddress: plainAddress(req.address),
+      clientPort: req.port,
+      requested: req.packet.filename,
+      file,
+      mode: req.packet.mode,
+      options: Object.fromEntries(req.packet.options),
+      bytes: 0,
+      size: -1,
+      durationMs: performance.now() - req.receivedAt,
+      outcome: "error",
+      errorCode: err.code,
+      reason: err.detail ? `${err.message} (${err.detail})` : err.message,
+      retransmits: 0,
+    };
+    finished(peerKey(req.address, req.port), record);
+  }
+
+  async function begin(req: Request): Promise<void> {
+    const key = peerKey(req.address, req.port);
+    sessions.set(key, "opening");
+    const { packet } = req;
+    let source: FileSource | undefined;
+    try {
+      const mode = packet.mode as TransferMode;
+      const file = confine(realRoot, packet.filename);
+      const neg = negotiate(packet.options, {
+        blockSizeMax: config.blockSizeMax,
+        windowSizeMax: config.windowSizeMax,
+        rollover: config.rollover,
+        windowBytesMax: WINDOW_BYTES_MAX,
+      });
+      source = openSource(file, mode, cache);
+      const oack = neg.oack.size > 0 ? withTsize(neg.oack, source.size) : undefined;
+      const timeoutMs = config.timeoutMs;
+      const transfer = new ReadTransfer(
+        {
+          options: neg.options,
+          oack: oack ? encodeOack(oack) : undefined,
+          probeable: neg.wantsTsize,
+          rto: {
+            initialMs: timeoutMs,
+            minMs: config.rtoMinMs,
+            maxMs: config.timeoutMaxMs,
+            floorMs: neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : undefined,
+          },
+          retries: config.retries,
+          giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,
+        },
+        source,
+      );
+      const session = await Session.open({
+        clientAddress: req.address,
+        clientPort: req.port,
+        bindAddress: req.bindAddress,
+        transfer,
+        source,
+        deadlines,
+        sendBufferBytes: Math.min(WINDOW_BYTES_MAX, neg.options.windowSize * (neg.options.blockSize + 32) * 2),
+        record: {
+          clientAddress: plainAddress(req.address),
+          clientPort: req.port,
+          requested: packet.filename,
+          file: file.rel,
+          mode,
+          options: oack ? Object.fromEntries(oack) : {},
+          size: source.size,
+        },
+        onEnd: (record) => finished(key, record),
+      });
+      if (closing) {
+        session.shutdown();
+        return;
+      }
+      sessions.set(key, session);
+      session.start();
+    } catch (err) {
+      source?.close();
+      const e = err instanceof TftpError ? err : new TftpError(ErrorCode.NOT_DEFINED, "Server error", String(err));
+      refuse(req, e);
+    }
+  }
+
+  function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
+    if (closing) return;
+    const pkt = decodePacket(data);
+    const reply = (code: number, message: string) => {
+      try {
+        listener.send(encodeError(code, message), port, address);
+      } catch {
+        // best effort
+      }
+    };
+    if (isDecodeFailure(pkt)) {
+      log.debug("malformed request", { client: plainAddress(address), port, reason: pkt.reason });
+      return reply(ErrorCode.ILLEGAL_OPERATION, `Illegal TFTP operation (${pkt.reason})`);
+    }
+    if (pkt.op === Opcode.ERROR || pkt.op === Opcode.OACK) return; // never answer an error
+    if (pkt.op === Opcode.DATA || pkt.op === Opcode.ACK) return reply(ErrorCode.UNKNOWN_TID, "Unknown transfer ID");
+    const req: Request = { listener, bindAddress, address, port, packet: pkt, receivedAt: performance.now() };
+    if (pkt.op === Opcode.WRQ) return refuse(req, new TftpError(ErrorCode.ACCESS_VIOLATION, "Write requests are not accepted by this server"));
+    if (pkt.mode !== "octet" && pkt.mode !== "netascii")
+      return refuse(req, new TftpError(ErrorCode.ILLEGAL_OPERATION, `Unsupported transfer mode '${pkt.mode}'`));
+    const key = peerKey(address, port);
+    // A client retransmitting its RRQ while its transfer runs (or waits) gets no second transfer.
+    if (sessions.has(key) || queue.has(key)) return;
+    if (sessions.size >= config.maxTransfers) {
+      if (!queue.push(key, req)) log.warn("request dropped: admission queue full", { client: plainAddress(address), file: pkt.filename, queued: queue.size });
+      return;
+    }
+    void begin(req);
+  }
+
+  const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];
+  const listeners: udp.Socket<"uint8array">[] = [];
+  try {
+    for (const address of config.addresses) {
+      const sock = await bindListener(address, config.port, (s, data, port, from) => onRequestDatagram(s, address, data, port, from));
+      listeners.push(sock);
+      const fd = socketFd(sock);
+      disableRecvErr(fd);
+      const granted = setReceiveBuffer(fd, config.receiveBufferBytes);
+      listening.push({ address, port: sock.port, receiveBufferBytes: granted });
+    }
+  } catch (err) {
+    for (const l of listeners) l.close();
+    throw err;
+  }
+
+  return {
+    listening,
+    get activeTransfers() {
+      return sessions.size;
+    },
+    get queuedRequests() {
+      return queue.size;
+    },
+    async close() {
+      closing = true;
+      for (const l of listeners) l.close();
+      queue.clear();
+      for (const s of [...sessions.values()]) if (s !== "opening") s.shutdown();
+      deadlines.close();
+    },
+  };
+}
+
+async function bindListener(
+  address: string,
+  port: number,
+  onData: (s: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string) => void,
+): Promise<udp.Socket<"uint8array">> {
+  try {
+    return await Bun.udpSocket({
+      hostname: address,
+      port,
+      binaryType: "uint8array",
+      socket: { data: (s, data, p, a) => onData(s, data, p, a), error: () => {} },
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "EACCES" ? `port ${port} needs root (or CAP_NET_BIND_SERVICE); use --port with a port above 1023`
+      : code === "EADDRINUSE" ? `${address} port ${port} is already in use (another TFTP server running?)`
+      : code === "EADDRNOTAVAIL" ? `${address} is not an address of this host`
+      : String((err as Error).message);
+    throw new Error(`cannot listen on ${address} port ${port}: ${why}`);
+  }
+}
