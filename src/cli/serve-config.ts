@@ -1,0 +1,81 @@
+/**
+ * Turns `pxeboot serve` flags into a validated ServerConfig, once, so nothing downstream
+ * re-parses strings. Every bad value becomes a UsageError naming the flag and the range.
+ */
+import type { ArgsDef } from "citty";
+import { intArg, UsageError } from "./args.ts";
+import type { ServerConfig } from "../server/types.ts";
+import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
+import { isIP } from "node:net";
+
+export const serveArgs = {
+  dir: { type: "positional", description: "tftproot to serve (default /tftp)", required: false },
+  root: { type: "string", description: "tftproot to serve (same as DIR)", valueHint: "DIR" },
+  address: {
+    type: "string",
+    description: "address(es) to listen on, comma-separated (default: all, IPv4 and IPv6)",
+    valueHint: "ADDR",
+  },
+  port: { type: "string", description: "UDP port", default: "69" },
+  maxTransfers: { type: "string", description: "transfers at once; more requests wait in a queue", default: "5000" },
+  queueMax: { type: "string", description: "requests that may wait for a transfer slot", default: "20000" },
+  timeout: { type: "string", description: "initial retransmission timeout in seconds (learned per client after)", default: "1" },
+  retries: { type: "string", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
+  blksizeMax: { type: "string", description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE})`, default: String(MAX_BLOCK_SIZE) },
+  windowsizeMax: { type: "string", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
+  rollover: { type: "string", description: "block number after 65535: 0 or 1", default: "0" },
+  cacheMb: { type: "string", description: "memory for cached file contents, MiB (0 disables)", default: "512" },
+  rcvbufMb: { type: "string", description: "receive buffer of the request socket, MiB", default: "16" },
+  logFormat: { type: "enum", options: ["pretty", "json"], description: "log format", default: "pretty" },
+  verbose: { type: "boolean", alias: ["v"], description: "log debug details (every miss of the pxelinux config search)" },
+  quiet: { type: "boolean", alias: ["q"], description: "log only warnings and errors" },
+  installMarker: { type: "string", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
+  installOnce: { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
+  onInstall: { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
+  user: { type: "string", description: "drop root privileges to this user after binding the port", valueHint: "NAME" },
+} satisfies ArgsDef;
+
+export interface ServeArgs {
+  dir?: string;
+  root?: string;
+  address?: string;
+  port: string;
+  maxTransfers: string;
+  queueMax: string;
+  timeout: string;
+  retries: string;
+  blksizeMax: string;
+  windowsizeMax: string;
+  rollover: string;
+  cacheMb: string;
+  rcvbufMb: string;
+}
+
+export function parseAddresses(value: string | undefined): string[] {
+  if (value === undefined || value === "") return ["::"];
+  const list = value.split(",").map((a) => a.trim().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
+  for (const a of list) if (!isIP(a)) throw new UsageError(`--address needs IP addresses (e.g. 0.0.0.0, ::, 192.168.0.1), got '${a}'`);
+  return list;
+}
+
+export function serveConfig(args: ServeArgs): ServerConfig {
+  if (args.dir && args.root && args.dir !== args.root)
+    throw new UsageError(`two roots given ('${args.dir}' and --root '${args.root}'); pass one`);
+  const timeoutSec = intArg("timeout", args.timeout, 1, 255);
+  return {
+    root: args.root ?? args.dir ?? "/tftp",
+    addresses: parseAddresses(args.address),
+    port: intArg("port", args.port, 0, 65535),
+    maxTransfers: intArg("max-transfers", args.maxTransfers, 1, 1_000_000),
+    queueMax: intArg("queue-max", args.queueMax, 0, 10_000_000),
+    timeoutMs: timeoutSec * 1000,
+    timeoutMaxMs: Math.max(5000, timeoutSec * 1000),
+    rtoMinMs: 20,
+    retries: intArg("retries", args.retries, 1, 100),
+    blockSizeMax: intArg("blksize-max", args.blksizeMax, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
+    windowSizeMax: intArg("windowsize-max", args.windowsizeMax, 1, MAX_WINDOW_SIZE),
+    rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
+    cacheBytes: intArg("cache-mb", args.cacheMb, 0, 1_048_576) * 1024 * 1024,
+    receiveBufferBytes: intArg("rcvbuf-mb", args.rcvbufMb, 1, 2048) * 1024 * 1024,
+  };
+}

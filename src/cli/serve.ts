@@ -1,0 +1,78 @@
+/** `pxeboot serve`: the daemon. Runs in the foreground; stops cleanly on SIGTERM/SIGINT. */
+import { defineCommand } from "citty";
+import { createLogger, type Logger } from "../log.ts";
+import { startServer, type RunningServer } from "../server/server.ts";
+import type { ServerConfig, TransferObserver } from "../server/types.ts";
+import { createInstallOnce } from "../layout/install-once.ts";
+import { guarded } from "./args.ts";
+import { dropPrivileges } from "./privileges.ts";
+import { serveArgs, serveConfig } from "./serve-config.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+export interface ServeOptions {
+  config: ServerConfig;
+  log: Logger;
+  observers: TransferObserver[];
+  /** Default address list: fall back to IPv4 only on hosts with IPv6 switched off. */
+  dualStackDefault: boolean;
+  user?: string;
+}
+
+/** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
+export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
+  const { log } = opts;
+  let server: RunningServer;
+  try {
+    server = await startServer(opts.config, { log, observers: opts.observers });
+  } catch (err) {
+    if (!opts.dualStackDefault) throw err;
+    log.debug("IPv6 unavailable, listening on IPv4 only", { error: String(err) });
+    server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers });
+  }
+  if (opts.user) {
+    const ids = dropPrivileges(opts.user);
+    log.info("dropped privileges", { user: opts.user, uid: ids.uid, gid: ids.gid });
+  }
+  const c = opts.config;
+  for (const l of server.listening) {
+    log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
+      address: l.address,
+      port: l.port,
+      maxTransfers: c.maxTransfers,
+      queueMax: c.queueMax,
+      blksizeMax: c.blockSizeMax,
+      windowsizeMax: c.windowSizeMax,
+      rollover: c.rollover,
+      cacheMb: Math.round(c.cacheBytes / 1048576),
+      rcvbuf: l.receiveBufferBytes,
+    });
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info("stopping", { signal, active: server.activeTransfers, queued: server.queuedRequests });
+      void server.close().then(resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+export default defineCommand(
+  guarded("serve", {
+    meta: { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440)" },
+    args: serveArgs,
+    async run({ args }) {
+      const config = serveConfig(args);
+      const log = createLogger({
+        format: args.logFormat === "json" ? "json" : "pretty",
+        level: args.verbose ? "debug" : args.quiet ? "warn" : "info",
+      });
+      const observers: TransferObserver[] = [];
+      if (args.installOnce !== false) {
+        observers.push(createInstallOnce({ root: config.root, marker: args.installMarker, onInstallCmd: args.onInstall, log }));
+      }
+      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user: args.user });
+      process.exit(0);
+    },
+  }),
+);
