@@ -1,0 +1,133 @@
+/**
+ * The UDP driver around the receiving state machine: one socket per download, one timer, bytes
+ * handed to the caller in order. `pxeboot get` runs one of these; `pxeboot bench` runs thousands
+ * side by side in one process.
+ */
+import type { udp } from "bun";
+import {
+  ReceiveTransfer,
+  type Negotiated,
+  type Peer,
+  type ReceiveAction,
+  type ReceiveConfig,
+  type ReceiveOutcome,
+  type ReceiveStats,
+} from "../transfer/receive.ts";
+
+export interface DownloadOptions extends ReceiveConfig {
+  /** The server's listening address: an IP literal (resolve names first, see uri.ts). */
+  server: Peer;
+  /** File bytes in order. The chunk is only valid during the call; `transfer` tells tsize and progress. */
+  onChunk?: (chunk: Uint8Array, transfer: ReceiveTransfer) => void;
+  /** Simulated loss: called for each received DATA; true drops it before the state machine sees it. */
+  dropData?: () => boolean;
+  signal?: AbortSignal;
+}
+
+export type DownloadOutcome = ReceiveOutcome | { ok: false; kind: "local"; reason: string };
+
+export interface DownloadResult {
+  outcome: DownloadOutcome;
+  negotiated: Negotiated;
+  stats: ReceiveStats & { dropped: number; sendErrors: number };
+  /** From the first RRQ to the final ACK (or the failure). */
+  durationMs: number;
+}
+
+const DATA_OPCODE = 3;
+
+export async function download(opts: DownloadOptions): Promise<DownloadResult> {
+  const machine = new ReceiveTransfer(opts);
+  const extra = { dropped: 0, sendErrors: 0 };
+  const ipv6 = opts.server.address.includes(":");
+  let finish!: (o: DownloadOutcome) => void;
+  const finished = new Promise<DownloadOutcome>((resolve) => (finish = resolve));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let armedFor = Infinity;
+  let heardFromServer = false;
+  let over = false;
+
+  const socket = await Bun.udpSocket({
+    hostname: ipv6 ? "::" : "0.0.0.0",
+    socket: {
+      data(_sock, buf, port, address) {
+        if (over) return;
+        if (opts.dropData && buf.length >= 2 && buf[1] === DATA_OPCODE && buf[0] === 0 && opts.dropData()) {
+          extra.dropped++;
+          return;
+        }
+        heardFromServer = true;
+        apply(machine.onDatagram(buf, { address, port }, performance.now()));
+      },
+      // Bun reports ICMP errors (IP_RECVERR) here; without a handler they would kill the process.
+      error(err) {
+        if (over) return;
+        const code = (err as { code?: string }).code;
+        if (code === "ECONNREFUSED" && !heardFromServer) {
+          // Port unreachable before any answer: nothing listens there. Waiting would only repeat it.
+          end({ ok: false, kind: "local", reason: `connection refused by ${describe(opts.server)} (no TFTP server there?)` });
+        }
+      },
+    },
+  });
+
+  const send = (datagram: Uint8Array, to: Peer | null) => {
+    const peer = to ?? opts.server;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        if (socket.send(datagram, peer.port, peer.address)) return;
+      } catch {
+        // A pending ICMP error surfaces on the next send and costs that packet: try once more.
+      }
+      extra.sendErrors++;
+    }
+    // Still not sent: the state machine's timer re-sends it.
+  };
+
+  function apply(actions: ReceiveAction[]): void {
+    for (const a of actions) {
+      if (a.type === "send") send(a.datagram, a.to);
+      else if (a.type === "data") opts.onChunk?.(a.chunk, machine);
+      else end(a.outcome);
+    }
+    if (!over) arm();
+  }
+
+  /** One timer per download, moved only when the deadline comes before the armed time. */
+  function arm(): void {
+    const deadline = machine.deadline;
+    if (deadline === undefined || deadline >= armedFor) return;
+    if (timer) clearTimeout(timer);
+    armedFor = deadline;
+    timer = setTimeout(onTimer, Math.max(0, deadline - performance.now()));
+  }
+
+  function onTimer(): void {
+    timer = undefined;
+    armedFor = Infinity;
+    if (over) return;
+    apply(machine.onTimer(performance.now()));
+  }
+
+  function end(outcome: DownloadOutcome): void {
+    if (over) return;
+    over = true;
+    if (timer) clearTimeout(timer);
+    finish(outcome);
+  }
+
+  const onAbort = () => apply(machine.cancel(String(opts.signal?.reason ?? "cancelled")));
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const started = performance.now();
+  apply(machine.start(started));
+  const outcome = await finished;
+  const durationMs = performance.now() - started;
+  opts.signal?.removeEventListener("abort", onAbort);
+  socket.close();
+  return { outcome, negotiated: machine.negotiated, stats: { ...machine.stats, ...extra }, durationMs };
+}
+
+export function describe(peer: Peer): string {
+  return peer.address.includes(":") ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+}

@@ -1,0 +1,14 @@
+/**
+ * How tests start pxeboot: the compiled binary when `npm run build` made one (what users run),
+ * else the sources through Bun (a quick `bun test` during development).
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "../..");
+
+export function pxebootCommand(): string[] {
+  const binary = join(ROOT, "dist/pxeboot");
+  if (existsSync(binary)) return [binary];
+  return [process.execPath, join(ROOT, "src/cli/main.ts")];
+}
