@@ -1,9 +1,9 @@
 /** RFC 3617 URI parsing: hosts, ports, IPv6 brackets, ;mode=, percent-decoding, refusals. */
 import { describe, expect, test } from "bun:test";
-import { parseTftpUri, resolveHost, UriError } from "../../src/client/uri.ts";
+import { parseTftpUri, resolveHost, UriError, type TftpUri } from "../../src/client/uri.ts";
 
 describe("parseTftpUri", () => {
-  test.each([
+  test.each<[string, TftpUri]>([
     ["tftp://10.0.0.1/pxelinux.0", { host: "10.0.0.1", port: 69, file: "pxelinux.0", mode: undefined }],
     ["tftp://boot.example:1069/a/b/vmlinuz", { host: "boot.example", port: 1069, file: "a/b/vmlinuz", mode: undefined }],
     ["tftp://[::1]:6969/x", { host: "::1", port: 6969, file: "x", mode: undefined }],
