@@ -1,0 +1,22 @@
+/** `pxeboot doctor [ROOT]`: check a tftproot; one line per finding with its fix, exit 1 on problems. */
+import { defineCommand } from "citty";
+import { checkTree, formatFindings } from "../layout/doctor.ts";
+import { guarded } from "./args.ts";
+
+export default guarded(
+  "doctor",
+  defineCommand({
+    meta: { name: "doctor", description: "Check a PXE tftproot: loaders, links, hex names, kernels, big files" },
+    args: {
+      root: { type: "positional", description: "The tftproot to check", required: false, default: "/tftp" },
+    },
+    async run({ args }) {
+      const findings = checkTree(args.root);
+      for (const line of formatFindings(findings)) process.stdout.write(line + "\n");
+      const problems = findings.filter((f) => f.severity === "problem").length;
+      const warnings = findings.length - problems;
+      process.stdout.write(`${args.root}: ${problems} problem(s), ${warnings} warning(s)\n`);
+      if (problems > 0) process.exitCode = 1;
+    },
+  }),
+);

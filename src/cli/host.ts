@@ -1,0 +1,137 @@
+/** `pxeboot host add|remove|list|which`: per-host boot control in a tftproot. */
+import { defineCommand } from "citty";
+import { statSync } from "node:fs";
+import { formatIPv4, parseIPv4, parseMac, parseUuid } from "../layout/hexip.ts";
+import { addHosts, listHosts, removeHosts, whichHost } from "../layout/hosts.ts";
+import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
+import { requireProfile } from "../layout/profiles.ts";
+import { guarded, UsageError } from "./args.ts";
+
+const rootArg = { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" } as const;
+
+function requireRoot(root: string): string {
+  let ok = false;
+  try {
+    ok = statSync(root).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!ok) throw new UsageError(`--root ${root} is not a directory: create it with pxeboot init ${root}, or pass --root DIR`);
+  return root;
+}
+
+function describeSpec(spec: HostSpec): string {
+  if (spec.kind === "mac") return spec.mac;
+  const ips = spec.ips;
+  return ips.length === 1 ? formatIPv4(ips[0]!) : `${ips.length} hosts ${formatIPv4(ips[0]!)}-${formatIPv4(ips[ips.length - 1]!)}`;
+}
+
+const add = guarded(
+  "host add",
+  defineCommand({
+    meta: { name: "add", description: "Make HOST netboot PROFILE (IPv4, CIDR, range or MAC)" },
+    args: {
+      host: { type: "positional", description: "192.168.0.11, 192.168.0.0/24, 192.168.0.10-20 or aa:bb:cc:dd:ee:ff", required: true },
+      profile: { type: "positional", description: "Profile name (7.2) or its file (default.netboot-7.2)", required: true },
+      root: rootArg,
+    },
+    async run({ args }) {
+      const root = requireRoot(args.root);
+      const spec = parseHostSpec(args.host);
+      const profile = requireProfile(root, args.profile);
+      const result = addHosts(root, spec, profile);
+      const pxelinux = result.links.filter((l) => l.startsWith("pxelinux.cfg/"));
+      if (pxelinux.length <= 16) for (const l of pxelinux) process.stdout.write(`${l} -> default.netboot-${profile}\n`);
+      process.stdout.write(`${describeSpec(spec)}: netboot profile ${profile} (${result.links.length} links)\n`);
+      for (const s of result.skipped) process.stdout.write(`note: ${s} does not exist, so that loader's per-host entry was skipped\n`);
+    },
+  }),
+);
+
+const remove = guarded(
+  "host remove",
+  defineCommand({
+    meta: { name: "remove", description: "Remove HOST's per-host entries (it boots the default again)" },
+    args: {
+      host: { type: "positional", description: "IPv4, CIDR, range or MAC", required: true },
+      root: rootArg,
+    },
+    async run({ args }) {
+      const root = requireRoot(args.root);
+      const spec = parseHostSpec(args.host);
+      const removed = removeHosts(root, spec);
+      if (removed.length <= 48) for (const r of removed) process.stdout.write(`removed ${r}\n`);
+      process.stdout.write(`${describeSpec(spec)}: ${removed.length ? `${removed.length} entries removed` : "had no entries"}\n`);
+    },
+  }),
+);
+
+const list = guarded(
+  "host list",
+  defineCommand({
+    meta: { name: "list", description: "List hosts with a netboot entry (pending) or an install record (installed)" },
+    args: { root: rootArg },
+    async run({ args }) {
+      const root = requireRoot(args.root);
+      const rows = listHosts(root).map((h) => [
+        h.host,
+        h.file,
+        h.profile,
+        h.state === "installed" ? `installed ${h.installedAt ?? ""}`.trim() : "pending",
+      ]);
+      if (rows.length === 0) {
+        process.stdout.write(`no hosts in ${root}: add one with pxeboot host add HOST PROFILE --root ${root}\n`);
+        return;
+      }
+      const table = [["HOST", "FILE", "PROFILE", "STATE"], ...rows];
+      const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+      for (const r of table) process.stdout.write(r.map((v, c) => (c < 3 ? v.padEnd(widths[c]!) : v)).join("  ") + "\n");
+    },
+  }),
+);
+
+const which = guarded(
+  "host which",
+  defineCommand({
+    meta: { name: "which", description: "Show the files pxelinux tries for HOST, in order, and which one it boots" },
+    args: {
+      host: { type: "positional", description: "The client's IPv4 address or MAC", required: true },
+      mac: { type: "string", description: "The client's MAC too (pxelinux tries 01-MAC first)", valueHint: "MAC" },
+      ip: { type: "string", description: "The client's IPv4 too, when HOST is a MAC", valueHint: "IP" },
+      uuid: { type: "string", description: "The client's SMBIOS UUID (tried before the MAC)", valueHint: "UUID" },
+      root: rootArg,
+    },
+    async run({ args }) {
+      const root = requireRoot(args.root);
+      const hostMac = parseMac(args.host);
+      const hostIp = parseIPv4(args.host);
+      if (hostMac === undefined && hostIp === undefined)
+        throw new UsageError(`'${args.host}' is not a client address: give one IPv4 address (192.168.0.11) or a MAC (aa:bb:cc:dd:ee:ff)`);
+      const mac = args.mac !== undefined ? parseMac(args.mac) : hostMac;
+      if (args.mac !== undefined && !mac) throw new UsageError(`--mac '${args.mac}' is not a MAC: use aa:bb:cc:dd:ee:ff`);
+      const ip = args.ip !== undefined ? parseIPv4(args.ip) : hostIp;
+      if (args.ip !== undefined && ip === undefined) throw new UsageError(`--ip '${args.ip}' is not an IPv4 address: use e.g. 192.168.0.11`);
+      const uuid = args.uuid !== undefined ? parseUuid(args.uuid) : undefined;
+      if (args.uuid !== undefined && !uuid)
+        throw new UsageError(`--uuid '${args.uuid}' is not a UUID: use the 8-4-4-4-12 hex form`);
+      const steps = whichHost(root, { ip, mac, uuid });
+      const width = Math.max(...steps.map((s) => s.path.length));
+      steps.forEach((s, i) => {
+        const state = s.exists
+          ? `found${s.linkTarget ? ` -> ${s.linkTarget}` : ""}${s.resolved && s.resolved !== s.path ? ` (${s.resolved})` : ""}`
+          : s.linkTarget
+            ? `broken link -> ${s.linkTarget} ${s.resolved ?? ""}`.trim()
+            : "-";
+        const mark = s.chosen ? "   <== boots this" : "";
+        process.stdout.write(`${String(i + 1).padStart(2)}. ${s.path.padEnd(width)}  ${s.why.padEnd(22)} ${state}${mark}\n`);
+      });
+      const chosen = steps.find((s) => s.chosen);
+      process.stdout.write(chosen ? `boots ${chosen.resolved}\n` : `no config found: pxelinux will fail; run pxeboot init ${root}\n`);
+    },
+  }),
+);
+
+export default defineCommand({
+  meta: { name: "host", description: "Choose which hosts netboot which profile" },
+  subCommands: { add, remove, list, which },
+});

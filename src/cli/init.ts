@@ -1,0 +1,67 @@
+/** `pxeboot init DIR`: scaffold a tftproot from the embedded layout, then print the DHCP snippets. */
+import { defineCommand } from "citty";
+import { networkInterfaces } from "node:os";
+import { formatInitReport, initLayout } from "../layout/init.ts";
+import { parseIPv4 } from "../layout/hexip.ts";
+import { dhcpSnippets } from "../layout/templates.ts";
+import { guarded, UsageError } from "./args.ts";
+
+/**
+ * citty keeps only the last value of a repeated string flag, so --profile is collected from the
+ * raw arguments; "--profile a,b" is accepted too.
+ */
+export function repeatedFlag(rawArgs: string[], names: string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === "--") break;
+    const flag = a.split("=")[0]!.replace(/^--?/, "");
+    if (!a.startsWith("-") || !names.includes(flag)) continue;
+    const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rawArgs[++i];
+    if (value === undefined || value === "") throw new UsageError(`${a} needs a value, e.g. --profile 7.2`);
+    values.push(...value.split(",").filter(Boolean));
+  }
+  return values;
+}
+
+/** The address DHCP should hand out as next-server: the first non-internal IPv4 here. */
+function guessServerAddress(): string {
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return "TFTP-SERVER-IP";
+}
+
+export default guarded(
+  "init",
+  defineCommand({
+    meta: { name: "init", description: "Create a PXE tftproot (pxelinux, GRUB, iPXE) from the built-in layout" },
+    args: {
+      dir: { type: "positional", description: "Directory to create or complete", required: true },
+      profile: { type: "string", alias: "p", description: "Netboot profile to create (repeatable), e.g. 7.2", valueHint: "NAME" },
+      dryRun: { type: "boolean", description: "Print the plan, change nothing" },
+      force: { type: "boolean", description: "Overwrite existing files (default: keep them)" },
+      server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
+      marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
+    },
+    async run({ args, rawArgs }) {
+      const profiles = repeatedFlag(rawArgs, ["profile", "p"]);
+      const server = args.server ?? guessServerAddress();
+      if (args.server !== undefined && parseIPv4(args.server) === undefined)
+        throw new UsageError(`--server needs an IPv4 address (DHCP next-server), got '${args.server}'`);
+      if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
+        throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
+      const report = await initLayout(args.dir, {
+        profiles,
+        force: !!args.force,
+        dryRun: !!args.dryRun,
+        marker: args.marker,
+      });
+      process.stdout.write(formatInitReport(report) + "\n\n");
+      process.stdout.write(`DHCP: point PXE clients at ${server}\n\n${dhcpSnippets(server)}\n`);
+      if (report.missing.some((m) => m.required)) {
+        process.stderr.write("pxeboot: the BIOS boot loader is missing: install the packages named above and re-run pxeboot init\n");
+        process.exitCode = 1;
+      }
+    },
+  }),
+);

@@ -1,0 +1,83 @@
+/**
+ * File changes that a booting client (or a second server on the same NFS root) never sees half
+ * done: everything is created under a unique temporary name in the same directory and renamed
+ * into place, and removals tolerate "already gone".
+ */
+import { mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/** Temporary names start with "." and carry this tag, so doctor can spot leftovers of a crash. */
+export const TEMP_TAG = ".pxeboot-tmp-";
+
+function tempName(path: string): string {
+  const base = path.split("/").pop()!;
+  const unique = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  return join(dirname(path), `.${base}${TEMP_TAG}${unique}`);
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith(".") && name.includes(TEMP_TAG);
+}
+
+/** Creates or replaces `path` as a symlink to `target` in one rename. */
+export function atomicSymlink(path: string, target: string): void {
+  const tmp = tempName(path);
+  symlinkSync(target, tmp);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    unlinkQuiet(tmp);
+    throw err;
+  }
+}
+
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempName(path);
+  writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    unlinkQuiet(tmp);
+    throw err;
+  }
+}
+
+/** Removes a file; returns false when it was already gone. */
+export function unlinkQuiet(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
+  }
+}
+
+/**
+ * Takes a symlink away atomically and reports where it pointed. The rename is the claim: when
+ * two servers race for the same link exactly one rename succeeds, so exactly one of them acts
+ * on it (logs, runs the hook). Returns undefined when the link was not there (or was lost).
+ */
+export function claimLink(path: string): string | undefined {
+  const tmp = tempName(path);
+  try {
+    renameSync(path, tmp);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return undefined;
+    throw err;
+  }
+  let target = "";
+  try {
+    target = readlinkSync(tmp);
+  } catch (err) {
+    // A regular file in a per-host slot: still removed, reported with no target.
+    if (!isErrno(err, "EINVAL")) throw err;
+  }
+  unlinkQuiet(tmp);
+  return target;
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,125 @@
+/**
+ * `pxeboot init`: plans the default tree, then applies the plan. Planning is pure over the file
+ * system's current state, so --dry-run prints exactly what a real run would do, and existing
+ * files are kept unless `force` (re-running init is how profiles are added).
+ */
+import { lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../cli/args.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
+import { DEFAULT_MARKER, GRUB_DIR, IPXE_DIR, PXELINUX_DIR, STATE_DIR, profileFile } from "./paths.ts";
+import { validateProfileName } from "./profiles.ts";
+import { TEMPLATES, render } from "./templates.ts";
+
+export interface InitOptions {
+  profiles?: string[];
+  force?: boolean;
+  dryRun?: boolean;
+  /** Where package paths are looked up (tests point this at a fake system). */
+  sysroot?: string;
+  marker?: string;
+}
+
+export type InitAction = "create" | "overwrite" | "keep";
+
+export interface InitStep {
+  /** Relative to the root. */
+  path: string;
+  action: InitAction;
+  /** For boot loaders: the package file copied from. */
+  source?: string;
+}
+
+export interface MissingLoader {
+  path: string;
+  required: boolean;
+  why: string;
+  install: string;
+}
+
+export interface InitReport {
+  root: string;
+  dryRun: boolean;
+  profiles: string[];
+  steps: InitStep[];
+  missing: MissingLoader[];
+}
+
+type Content = { text: string } | { from: string };
+
+interface PlannedFile {
+  path: string;
+  content: Content;
+  source?: string;
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function plannedFiles(root: string, profiles: string[], marker: string, sysroot: string) {
+  const files: PlannedFile[] = [
+    { path: `${PXELINUX_DIR}/default`, content: { text: TEMPLATES.pxelinuxDefault } },
+    { path: `${GRUB_DIR}/grub.cfg`, content: { text: TEMPLATES.grubCfg } },
+    { path: "boot.ipxe", content: { text: TEMPLATES.bootIpxe } },
+    { path: marker, content: { text: "" } },
+    { path: "README", content: { text: render(TEMPLATES.readme, { root, marker }) } },
+  ];
+  for (const name of profiles) {
+    files.push(
+      { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker }) } },
+      { path: profileFile("grub", name), content: { text: render(TEMPLATES.grubNetboot, { name }) } },
+      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name }) } },
+    );
+  }
+  const missing: MissingLoader[] = [];
+  for (const loader of LOADER_FILES) {
+    const src = findSource(loader, sysroot);
+    if (src) files.push({ path: loader.dest, content: { from: join(sysroot, src.path) }, source: src.path });
+    else if (!exists(join(root, loader.dest)))
+      missing.push({ path: loader.dest, required: loader.required, why: loader.why, install: installHint(loader) });
+  }
+  return { files, missing };
+}
+
+export async function initLayout(dir: string, opts: InitOptions = {}): Promise<InitReport> {
+  const profiles = [...new Set((opts.profiles ?? []).map(validateProfileName))];
+  const marker = opts.marker ?? DEFAULT_MARKER;
+  if (exists(dir) && !statSync(dir).isDirectory())
+    throw new UsageError(`${dir} exists and is not a directory: pick another DIR`);
+  const { files, missing } = plannedFiles(dir, profiles, marker, opts.sysroot ?? "/");
+  const steps: InitStep[] = files.map((f) => ({
+    path: f.path,
+    action: exists(join(dir, f.path)) ? (opts.force ? "overwrite" : "keep") : "create",
+    ...(f.source ? { source: f.source } : {}),
+  }));
+  if (!opts.dryRun) {
+    for (const sub of [PXELINUX_DIR, GRUB_DIR, IPXE_DIR, STATE_DIR]) mkdirSync(join(dir, sub), { recursive: true });
+    files.forEach((f, i) => {
+      if (steps[i]!.action === "keep") return;
+      const data = "text" in f.content ? f.content.text : readFileSync(f.content.from);
+      writeFileAtomic(join(dir, f.path), data, 0o644);
+    });
+  }
+  return { root: dir, dryRun: !!opts.dryRun, profiles, steps, missing };
+}
+
+/** The human summary `pxeboot init` prints; missing loaders name the package to install. */
+export function formatInitReport(r: InitReport): string {
+  const lines: string[] = [];
+  const verb: Record<InitAction, string> = r.dryRun
+    ? { create: "would create", overwrite: "would overwrite", keep: "would keep (exists)" }
+    : { create: "created", overwrite: "overwrote", keep: "kept (exists)" };
+  lines.push(`${r.dryRun ? "Plan for" : "Tree"} ${r.root}:`);
+  for (const s of r.steps) lines.push(`  ${verb[s.action].padEnd(20)} ${s.path}${s.source ? `  (from ${s.source})` : ""}`);
+  for (const m of r.missing)
+    lines.push(`  ${(m.required ? "MISSING" : "not found").padEnd(20)} ${m.path} — ${m.why}; install: ${m.install}, then re-run pxeboot init`);
+  if (r.profiles.length === 0) lines.push(`  no profiles: add one with pxeboot init ${r.root} --profile NAME`);
+  return lines.join("\n");
+}

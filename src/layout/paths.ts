@@ -1,0 +1,91 @@
+/**
+ * Where things live in a pxeboot tree. Every per-host name for every boot loader is derived
+ * here, so `host add`, `host remove`, install-once and doctor can never disagree about them.
+ *
+ *   pxelinux.cfg/default                 local boot (the fallback)
+ *   pxelinux.cfg/default.netboot-<p>     profile <p> for pxelinux/syslinux.efi
+ *   pxelinux.cfg/C0A8000B, 01-<mac>      per-host links → default.netboot-<p>
+ *   grub/grub.cfg, grub/netboot-<p>.cfg  GRUB (UEFI); per host grub/ip-<a.b.c.d>.cfg, grub/mac-<aa:bb:..>.cfg
+ *   boot.ipxe, ipxe/netboot-<p>.ipxe     iPXE; per host ipxe/ip-<a.b.c.d>.ipxe, ipxe/mac-<aa-bb-..>.ipxe
+ */
+import { formatIPv4, hexIpName, macName, type IPv4, type Mac } from "./hexip.ts";
+
+export const PXELINUX_DIR = "pxelinux.cfg";
+export const GRUB_DIR = "grub";
+export const IPXE_DIR = "ipxe";
+export const DEFAULT_MARKER = "Kickstart_end";
+export const NETBOOT_PREFIX = "default.netboot-";
+/** Install-once records; a dot directory so it stays out of the way of boot loaders. */
+export const STATE_DIR = ".pxeboot/installed";
+
+/** The three loader families whose per-host files pxeboot manages. */
+export type Loader = "pxelinux" | "grub" | "ipxe";
+
+/** A profile's config file for each loader, relative to the root. */
+export function profileFile(loader: Loader, profile: string): string {
+  if (loader === "pxelinux") return `${PXELINUX_DIR}/${NETBOOT_PREFIX}${profile}`;
+  if (loader === "grub") return `${GRUB_DIR}/netboot-${profile}.cfg`;
+  return `${IPXE_DIR}/netboot-${profile}.ipxe`;
+}
+
+/** The basename a per-host link points to (links are relative to their own directory). */
+export function profileLinkTarget(loader: Loader, profile: string): string {
+  return profileFile(loader, profile).split("/").pop()!;
+}
+
+/** Reads the profile back from a link target of any loader; undefined if it is not one. */
+export function profileFromTarget(target: string): string | undefined {
+  const base = target.split("/").pop()!;
+  const m = /^default\.netboot-(.+)$/.exec(base) ?? /^netboot-(.+)\.(?:cfg|ipxe)$/.exec(base);
+  return m?.[1];
+}
+
+export interface HostEntryName {
+  loader: Loader;
+  /** Path relative to the root. */
+  path: string;
+}
+
+/** Every per-host file a host may have, for one IPv4 address. */
+export function ipEntryNames(ip: IPv4): HostEntryName[] {
+  const dotted = formatIPv4(ip);
+  return [
+    { loader: "pxelinux", path: `${PXELINUX_DIR}/${hexIpName(ip)}` },
+    { loader: "grub", path: `${GRUB_DIR}/ip-${dotted}.cfg` },
+    { loader: "ipxe", path: `${IPXE_DIR}/ip-${dotted}.ipxe` },
+  ];
+}
+
+/** Every per-host file a host may have, for one MAC. */
+export function macEntryNames(mac: Mac): HostEntryName[] {
+  return [
+    { loader: "pxelinux", path: `${PXELINUX_DIR}/${macName(mac)}` },
+    // GRUB's $net_default_mac uses colons; iPXE's ${mac:hexhyp} uses dashes.
+    { loader: "grub", path: `${GRUB_DIR}/mac-${mac}.cfg` },
+    { loader: "ipxe", path: `${IPXE_DIR}/mac-${mac.replace(/:/g, "-")}.ipxe` },
+  ];
+}
+
+/**
+ * The MAC named by a per-host request of any loader ("pxelinux.cfg/01-aa-bb-…",
+ * "grub/mac-aa:bb:….cfg", "ipxe/mac-aa-bb-….ipxe"), wherever the tree sits under the root.
+ */
+export function macFromRequest(file: string): Mac | undefined {
+  const f = file.replace(/^\/+/, "");
+  const hex = "[0-9a-fA-F]{2}";
+  const m =
+    new RegExp(`(?:^|/)${PXELINUX_DIR}/01-((?:${hex}-){5}${hex})$`).exec(f) ??
+    new RegExp(`(?:^|/)${GRUB_DIR}/mac-((?:${hex}:){5}${hex})\\.cfg$`).exec(f) ??
+    new RegExp(`(?:^|/)${IPXE_DIR}/mac-((?:${hex}-){5}${hex})\\.ipxe$`).exec(f);
+  return m ? m[1]!.toLowerCase().replace(/-/g, ":") : undefined;
+}
+
+/** The name of the install record kept for a host key (hex IP name or 01-mac name). */
+export function stateFile(key: string): string {
+  return `${STATE_DIR}/${key}`;
+}
+
+/** TFTP clients may send "/Kickstart_end" or "./Kickstart_end"; compare without that. */
+export function normalizeRelative(p: string): string {
+  return p.replace(/^(?:\.?\/)+/, "");
+}
