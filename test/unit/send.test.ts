@@ -1,0 +1,279 @@
+/** The read transfer state machine, driven without sockets by hand-made ACKs and a fake clock. */
+import { describe, expect, test } from "bun:test";
+import { MemorySource } from "../../src/files/source.ts";
+import { encodeOack } from "../../src/protocol/packet.ts";
+import { ReadTransfer, type SendConfig } from "../../src/transfer/send.ts";
+import type { TransferOptions } from "../../src/protocol/types.ts";
+
+function fileOf(size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+
+function make(size: number, opt: Partial<TransferOptions> = {}, extra: Partial<SendConfig> = {}) {
+  const options: TransferOptions = { blockSize: 512, windowSize: 1, rollover: 0, ...opt };
+  const file = fileOf(size);
+  const t = new ReadTransfer(
+    {
+      options,
+      probeable: false,
+      rto: { initialMs: 1000, minMs: 20, maxMs: 5000 },
+      retries: 3,
+      giveUpMs: 3000,
+      ...extra,
+    },
+    new MemorySource(file),
+  );
+  return { t, file };
+}
+
+/** Drains the outbox as [wireBlock, payloadLength] pairs (-1 for non-DATA packets). */
+function drain(t: ReadTransfer): [number, number][] {
+  const out = t.outbox.map((p): [number, number] => (p[1] === 3 ? [(p[2]! << 8) | p[3]!, p.length - 4] : [-1, p[1]!]));
+  t.outbox.length = 0;
+  return out;
+}
+
+describe("ReadTransfer: lockstep (RFC 1350)", () => {
+  test("sends DATA 1 at once without options and finishes on the last ACK", () => {
+    const { t } = make(1000);
+    t.start(0);
+    expect(drain(t)).toEqual([[1, 512]]);
+    t.onAck(1, 1);
+    expect(drain(t)).toEqual([[2, 488]]);
+    t.onAck(2, 2);
+    expect(t.state).toBe("done");
+    expect(t.result).toEqual({ outcome: "ok" });
+    expect(t.bytesAcked).toBe(1000);
+  });
+
+  test("a file that is a multiple of the block size ends with an empty block", () => {
+    const { t } = make(1024);
+    t.start(0);
+    drain(t);
+    t.onAck(1, 0);
+    expect(drain(t)).toEqual([[2, 512]]); // the driver drains after every call: slots are reused
+    t.onAck(2, 0);
+    expect(drain(t)).toEqual([[3, 0]]);
+    t.onAck(3, 0);
+    expect(t.result?.outcome).toBe("ok");
+  });
+
+  test("empty file: one empty DATA block", () => {
+    const { t } = make(0);
+    t.start(0);
+    expect(drain(t)).toEqual([[1, 0]]);
+    t.onAck(1, 0);
+    expect(t.result?.outcome).toBe("ok");
+  });
+
+  test("duplicate ACKs never trigger a resend (Sorcerer's Apprentice)", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    t.onAck(1, 1);
+    expect(drain(t)).toEqual([[2, 512]]);
+    for (let i = 0; i < 5; i++) t.onAck(1, 2 + i);
+    expect(drain(t)).toEqual([]);
+    expect(t.retransmits).toBe(0);
+  });
+
+  test("a lost DATA is resent on the timer, with backoff, and the RTO is learned", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    t.onAck(1, 10); // RTT sample of 10 ms
+    drain(t);
+    expect(t.rtoMs).toBeLessThan(1000);
+    const rto = t.rtoMs;
+    t.onTimer(10 + rto - 1);
+    expect(drain(t)).toEqual([]);
+    t.onTimer(10 + rto);
+    expect(drain(t)).toEqual([[2, 512]]);
+    expect(t.retransmits).toBe(1);
+    expect(t.rtoMs).toBe(rto * 2);
+  });
+
+  test("gives up after the retries and the minimum idle time, with outcome timeout", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    let now = 0;
+    for (let i = 0; i < 50 && t.state !== "done"; i++) {
+      now = t.deadline;
+      t.onTimer(now);
+      drain(t);
+    }
+    expect(t.result?.outcome).toBe("timeout");
+    expect(now).toBeGreaterThanOrEqual(3000);
+  });
+
+  test("ACK with a block number from outside the window is ignored", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    t.onAck(7, 1);
+    t.onAck(65535, 1);
+    expect(drain(t)).toEqual([]);
+    expect(t.bytesAcked).toBe(0);
+  });
+});
+
+describe("ReadTransfer: OACK and the PXE size probe", () => {
+  const oack = encodeOack(new Map([["tsize", "5000"]]));
+
+  test("OACK first, data after ACK 0", () => {
+    const { t } = make(5000, {}, { oack });
+    t.start(0);
+    expect(drain(t)).toEqual([[-1, 6]]);
+    t.onAck(1, 1); // not for the OACK
+    expect(drain(t)).toEqual([]);
+    t.onAck(0, 1);
+    expect(drain(t)).toEqual([[1, 512]]);
+  });
+
+  test("OACK is retransmitted on timeout", () => {
+    const { t } = make(5000, {}, { oack });
+    t.start(0);
+    drain(t);
+    t.onTimer(t.deadline);
+    expect(drain(t)).toEqual([[-1, 6]]);
+  });
+
+  test("ERROR 8 on the OACK is a probe when tsize was asked", () => {
+    const { t } = make(5000, {}, { oack, probeable: true });
+    t.start(0);
+    t.onError(8, "tsize only");
+    expect(t.result).toEqual({ outcome: "probe" });
+  });
+
+  test("ERROR 0 on the OACK is a probe too (some ROMs), but not without tsize", () => {
+    const a = make(5000, {}, { oack, probeable: true }).t;
+    a.start(0);
+    a.onError(0, "");
+    expect(a.result?.outcome).toBe("probe");
+    const b = make(5000, {}, { oack, probeable: false }).t;
+    b.start(0);
+    b.onError(0, "");
+    expect(b.result?.outcome).toBe("error");
+  });
+
+  test("ERROR during data is an error with the client's message", () => {
+    const { t } = make(5000, {}, { oack, probeable: true });
+    t.start(0);
+    t.onAck(0, 0);
+    t.onError(3, "disk full");
+    expect(t.result?.outcome).toBe("error");
+    expect(t.result?.reason).toContain("disk full");
+  });
+});
+
+describe("ReadTransfer: windows (RFC 7440)", () => {
+  test("a window is sent as one burst; the full ACK moves it", () => {
+    const { t } = make(512 * 10 + 1, { windowSize: 4 });
+    t.start(0);
+    expect(drain(t).map((x) => x[0])).toEqual([1, 2, 3, 4]);
+    t.onAck(4, 1);
+    expect(drain(t).map((x) => x[0])).toEqual([5, 6, 7, 8]);
+  });
+
+  test("a partial ACK slides the window back to the first missing block", () => {
+    const { t } = make(512 * 10 + 1, { windowSize: 4 });
+    t.start(0);
+    drain(t);
+    t.onAck(2, 1); // block 3 lost; client ACKs the last in-order block
+    expect(drain(t).map((x) => x[0])).toEqual([3, 4, 5, 6]);
+    expect(t.retransmits).toBe(2);
+  });
+
+  test("duplicate ACK of the window start does not resend", () => {
+    const { t } = make(512 * 10 + 1, { windowSize: 4 });
+    t.start(0);
+    drain(t);
+    t.onAck(4, 1);
+    drain(t);
+    t.onAck(4, 2);
+    t.onAck(4, 3);
+    expect(drain(t)).toEqual([]);
+  });
+
+  test("timeout goes back to the acked block and halves the burst (AIMD), pacing the rest", () => {
+    const { t } = make(512 * 40, { windowSize: 8 });
+    t.start(0);
+    expect(drain(t).length).toBe(8);
+    t.onTimer(t.deadline);
+    const burst = drain(t).map((x) => x[0]);
+    expect(burst).toEqual([1, 2, 3, 4]);
+    expect(t.congestionWindow).toBe(4);
+    // The rest of the window follows after the pacing interval, so the client still gets a full window.
+    const before = t.deadline;
+    t.onTimer(before);
+    expect(drain(t).map((x) => x[0])).toEqual([5, 6, 7, 8]);
+    // Full windows acknowledged grow the burst back, one block per window.
+    t.onAck(8, before + 1);
+    expect(t.congestionWindow).toBe(5);
+  });
+
+  test("a late ACK from an earlier round after a go-back is still progress", () => {
+    const { t } = make(512 * 40, { windowSize: 4 });
+    t.start(0);
+    drain(t);
+    t.onTimer(t.deadline); // go back: resend from 1 (cwnd now 2)
+    drain(t);
+    t.onAck(4, t.deadline - 1); // the original window's ACK arrives late
+    expect(t.bytesAcked).toBe(4 * 512);
+    expect(drain(t)[0]![0]).toBe(5);
+  });
+
+  test("short send: unsent packets are taken back and resent on resume", () => {
+    const { t } = make(512 * 10 + 1, { windowSize: 4 });
+    t.start(0);
+    expect(drain(t).length).toBe(4);
+    t.unsent(2);
+    t.resume(1);
+    expect(drain(t).map((x) => x[0])).toEqual([3, 4]);
+    expect(t.retransmits).toBe(2); // they count as resent: no RTT sample from them (Karn)
+  });
+});
+
+describe("ReadTransfer: block rollover", () => {
+  test("a file of more than 65535 blocks wraps to 0 and finishes intact", () => {
+    const size = 512 * 70000 + 100;
+    const { t, file } = make(size, { windowSize: 16, rollover: 0 });
+    const got = new Uint8Array(size);
+    let pos = 0;
+    let expectWire = 1;
+    t.start(0);
+    let now = 0;
+    while (t.state !== "done") {
+      const pkts = t.outbox.splice(0);
+      for (const p of pkts) {
+        const wire = (p[2]! << 8) | p[3]!;
+        expect(wire).toBe(expectWire);
+        expectWire = (expectWire + 1) & 0xffff;
+        got.set(p.subarray(4), pos);
+        pos += p.length - 4;
+      }
+      const last = pkts[pkts.length - 1]!;
+      t.onAck((last[2]! << 8) | last[3]!, ++now);
+    }
+    expect(t.result?.outcome).toBe("ok");
+    expect(pos).toBe(size);
+    expect(Bun.hash(got)).toBe(Bun.hash(file));
+  });
+
+  test("rollover 1 skips block 0", () => {
+    const { t } = make(512 * 65537, { windowSize: 1, rollover: 1 });
+    t.start(0);
+    for (let i = 1; i <= 65535; i++) {
+      t.outbox.length = 0;
+      t.onAck(i, i);
+    }
+    const p = t.outbox[0]!;
+    expect((p[2]! << 8) | p[3]!).toBe(1);
+    t.outbox.length = 0;
+    t.onAck(1, 70000);
+    expect(t.bytesAcked).toBe(512 * 65536);
+  });
+});
