@@ -51,6 +51,13 @@ export interface ServeArgs {
   rcvbufMb: string;
 }
 
+/** The flag defaults as a ServeArgs, for callers (demo, tests) that start from them. */
+export function serveDefaults(): ServeArgs {
+  const out: Record<string, string> = {};
+  for (const [name, def] of Object.entries(serveArgs)) if ("default" in def && typeof def.default === "string") out[name] = def.default;
+  return out as unknown as ServeArgs;
+}
+
 export function parseAddresses(value: string | undefined): string[] {
   if (value === undefined || value === "") return ["::"];
   const list = value.split(",").map((a) => a.trim().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
