@@ -70,6 +70,8 @@ export type ReceiveOutcome =
 export interface ReceiveStats {
   /** Our own re-sends after a timeout (RRQ or ACK). */
   timeouts: number;
+  /** Of those, re-sent RRQs: the server never answered the first (lost in a full socket buffer?). */
+  requestRetries: number;
   /** DATA blocks received again (the server retransmitted). */
   duplicates: number;
   /** Times a block arrived ahead of the next expected one (a loss inside a window). */
@@ -92,7 +94,7 @@ export interface Negotiated {
 type Phase = "idle" | "requested" | "receiving" | "finished";
 
 export class ReceiveTransfer {
-  readonly stats: ReceiveStats = { timeouts: 0, duplicates: 0, gaps: 0, foreign: 0, wireBytes: 0 };
+  readonly stats: ReceiveStats = { timeouts: 0, requestRetries: 0, duplicates: 0, gaps: 0, foreign: 0, wireBytes: 0 };
   negotiated: Negotiated = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1 };
   outcome: ReceiveOutcome | undefined;
   /** When the driver must call `onTimer` next (ms, same clock as `now`); undefined when finished. */
@@ -157,6 +159,11 @@ export class ReceiveTransfer {
       return this.out;
     }
 
+    // DATA is nearly every packet: read it in place rather than through the general decoder.
+    if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === Opcode.DATA) {
+      this.onData((bytes[2]! << 8) | bytes[3]!, bytes.subarray(4), now);
+      return this.out;
+    }
     const p = decodePacket(bytes);
     if (isDecodeFailure(p)) return this.abort(ErrorCode.ILLEGAL_OPERATION, p.reason);
     switch (p.op) {
@@ -188,8 +195,10 @@ export class ReceiveTransfer {
     this.stats.timeouts++;
     this.currentTimeoutMs = Math.min(this.currentTimeoutMs * 2, this.config.timeoutMaxMs ?? this.config.timeoutMs);
     this.inWindow = 0;
-    if (this.server === null) this.send(this.rrq, null);
-    else this.sendAck();
+    if (this.server === null) {
+      this.stats.requestRetries++;
+      this.send(this.rrq, null);
+    } else this.sendAck();
     this.arm(now);
     return this.out;
   }

@@ -74,6 +74,7 @@ describe("request", () => {
     expect(last.sent).toHaveLength(0);
     expect(last.done).toMatchObject({ ok: false, kind: "timeout" });
     expect(t.m.stats.timeouts).toBe(2);
+    expect(t.m.stats.requestRetries).toBe(2);
   });
 });
 
