@@ -186,11 +186,21 @@ export function referencedFiles(text: string, kind: "pxelinux" | "grub" | "ipxe"
     } else if (kind === "grub") {
       if (["linux", "linuxefi", "initrd", "initrdefi"].includes(kw)) refs.push(...rest.filter((a) => a.startsWith("/")));
     } else if (["kernel", "initrd", "chain", "imgfetch", "module"].includes(kw)) {
-      const file = rest.find((a) => !a.startsWith("-"));
-      if (file && !file.includes("${") && !file.includes("://")) refs.push(file);
+      const file = ipxeImageArg(rest);
+      if (file && !file.includes("${")) refs.push(file);
     }
   }
   return refs.filter((r) => r && !r.includes("://"));
+}
+
+/** The image argument of an iPXE image command, past its options (--name and --timeout take a value). */
+function ipxeImageArg(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (["--name", "-n", "--timeout", "-t"].includes(a)) i++;
+    else if (!a.startsWith("-")) return a;
+  }
+  return undefined;
 }
 
 function configKind(rel: string): "pxelinux" | "grub" | "ipxe" | undefined {

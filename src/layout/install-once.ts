@@ -83,7 +83,16 @@ function finishInstall(opts: InstallOnceOptions, record: TransferRecord, mac: Ma
   const time = new Date().toISOString();
   const key = ip !== undefined ? hexIpName(ip) : macName(mac!);
   const rec: InstallRecord = { host, file: key, profile: profile ?? "unknown", time };
-  writeFileAtomic(join(opts.root, stateFile(key)), JSON.stringify(rec) + "\n", 0o644);
+  try {
+    writeFileAtomic(join(opts.root, stateFile(key)), JSON.stringify(rec) + "\n", 0o644);
+  } catch (err) {
+    // The host is switched already; only `host list` misses it, so say so and carry on.
+    opts.log.warn("install-once could not write its record", {
+      host,
+      file: stateFile(key),
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
   opts.log.info("installed: netboot entries removed, next boot is local", {
     host,
     profile: rec.profile,

@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { lstatSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../../src/cli/args.ts";
+import { atomicSymlink } from "../../src/layout/atomic.ts";
+import { parseIPv4, parseMac } from "../../src/layout/hexip.ts";
+import { addHosts, listHosts, removeHosts, whichHost } from "../../src/layout/hosts.ts";
+import { parseHostSpec } from "../../src/layout/hostspec.ts";
+import { requireProfile } from "../../src/layout/profiles.ts";
+import { cleanup, freshTree, write } from "./fixtures.ts";
+
+afterEach(cleanup);
+
+const link = (root: string, rel: string) => readlinkSync(join(root, rel));
+const isLink = (root: string, rel: string) => {
+  try {
+    return lstatSync(join(root, rel)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
+
+describe("host add", () => {
+  test("192.168.0.11 7.2 makes pxelinux.cfg/C0A8000B -> default.netboot-7.2, plus the GRUB and iPXE names", async () => {
+    const root = await freshTree(["7.2"]);
+    const r = addHosts(root, parseHostSpec("192.168.0.11"), requireProfile(root, "7.2"));
+    expect(r.links).toEqual(["pxelinux.cfg/C0A8000B", "grub/ip-192.168.0.11.cfg", "ipxe/ip-192.168.0.11.ipxe"]);
+    expect(link(root, "pxelinux.cfg/C0A8000B")).toBe("default.netboot-7.2");
+    expect(link(root, "grub/ip-192.168.0.11.cfg")).toBe("netboot-7.2.cfg");
+    expect(link(root, "ipxe/ip-192.168.0.11.ipxe")).toBe("netboot-7.2.ipxe");
+  });
+
+  test("a MAC gets 01-aa-bb-…; the profile's file name is accepted too", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("AA:BB:CC:DD:EE:FF"), requireProfile(root, "default.netboot-7.2"));
+    expect(link(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe("default.netboot-7.2");
+    expect(link(root, "grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe("netboot-7.2.cfg");
+    expect(link(root, "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe("netboot-7.2.ipxe");
+  });
+
+  test("a CIDR block adds every host; re-adding switches the profile in place, atomically", async () => {
+    const root = await freshTree(["7.2", "8.1"]);
+    addHosts(root, parseHostSpec("10.0.0.0/29"), "7.2");
+    const names = readdirSync(join(root, "pxelinux.cfg")).filter((n) => n.startsWith("0A"));
+    expect(names.sort()).toEqual(["0A000001", "0A000002", "0A000003", "0A000004", "0A000005", "0A000006"]);
+    addHosts(root, parseHostSpec("10.0.0.3"), "8.1");
+    expect(link(root, "pxelinux.cfg/0A000003")).toBe("default.netboot-8.1");
+    expect(link(root, "pxelinux.cfg/0A000004")).toBe("default.netboot-7.2");
+    // Nothing but the links themselves: no temporary names survive.
+    expect(readdirSync(join(root, "pxelinux.cfg")).filter((n) => n.startsWith("."))).toEqual([]);
+  });
+
+  test("replacing a link never leaves a moment without one (rename over the old link)", async () => {
+    const root = await freshTree(["7.2", "8.1"]);
+    const path = join(root, "pxelinux.cfg/C0A8000B");
+    atomicSymlink(path, "default.netboot-7.2");
+    const ino = lstatSync(path).ino;
+    atomicSymlink(path, "default.netboot-8.1");
+    expect(readlinkSync(path)).toBe("default.netboot-8.1");
+    expect(lstatSync(path).ino).not.toBe(ino); // a new link renamed into place, not rewritten
+  });
+
+  test("an unknown profile is an error that lists the known ones", async () => {
+    const root = await freshTree(["7.2", "8.1"]);
+    expect(() => requireProfile(root, "9.0")).toThrow(UsageError);
+    expect(() => requireProfile(root, "9.0")).toThrow(/unknown profile '9\.0' .*known profiles: 7\.2, 8\.1.*--profile 9\.0/);
+  });
+
+  test("a loader without that profile's config is skipped and reported, not linked to nothing", async () => {
+    const root = await freshTree(["7.2"]);
+    unlinkSync(join(root, "grub/netboot-7.2.cfg"));
+    const r = addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    expect(r.skipped).toEqual(["grub/netboot-7.2.cfg"]);
+    expect(isLink(root, "grub/ip-192.168.0.11.cfg")).toBe(false);
+  });
+});
+
+describe("host remove and list", () => {
+  test("remove takes away every name of the host and is idempotent", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    addHosts(root, parseHostSpec("192.168.0.12"), "7.2");
+    expect(removeHosts(root, parseHostSpec("192.168.0.11")).sort()).toEqual([
+      "grub/ip-192.168.0.11.cfg",
+      "ipxe/ip-192.168.0.11.ipxe",
+      "pxelinux.cfg/C0A8000B",
+    ]);
+    expect(removeHosts(root, parseHostSpec("192.168.0.11"))).toEqual([]);
+    expect(isLink(root, "pxelinux.cfg/C0A8000C")).toBe(true);
+  });
+
+  test("list shows host, file, profile and state, sorted by address; installed records included", async () => {
+    const root = await freshTree(["7.2", "8.1"]);
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    addHosts(root, parseHostSpec("10.0.0.5"), "8.1");
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "8.1");
+    symlinkSync("default.netboot-7.2", join(root, "pxelinux.cfg/C0A801")); // a subnet entry made by hand
+    write(root, ".pxeboot/installed/C0A8000D", JSON.stringify({ host: "192.168.0.13", file: "C0A8000D", profile: "7.2", time: "2026-01-01T00:00:00.000Z" }));
+    expect(listHosts(root)).toEqual([
+      { host: "10.0.0.5", file: "0A000005", profile: "8.1", state: "pending" },
+      { host: "192.168.0.11", file: "C0A8000B", profile: "7.2", state: "pending" },
+      { host: "192.168.0.13", file: "C0A8000D", profile: "7.2", state: "installed", installedAt: "2026-01-01T00:00:00.000Z" },
+      { host: "192.168.1.0/24", file: "C0A801", profile: "7.2", state: "pending" },
+      { host: "aa:bb:cc:dd:ee:ff", file: "01-aa-bb-cc-dd-ee-ff", profile: "8.1", state: "pending" },
+    ]);
+  });
+
+  test("adding a host again clears its installed record (install it again)", async () => {
+    const root = await freshTree(["7.2"]);
+    write(root, ".pxeboot/installed/C0A8000B", JSON.stringify({ host: "192.168.0.11", file: "C0A8000B", profile: "7.2", time: "t" }));
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    expect(listHosts(root).map((h) => h.state)).toEqual(["pending"]);
+  });
+});
+
+describe("host which", () => {
+  test("walks UUID, 01-MAC, the hex IP shrinking digit by digit, then default", async () => {
+    const root = await freshTree(["7.2"]);
+    const steps = whichHost(root, {
+      ip: parseIPv4("192.168.0.11"),
+      mac: parseMac("aa:bb:cc:dd:ee:ff"),
+      uuid: "b8945908-d6a6-41a9-611d-74a6ab80b83d",
+    });
+    expect(steps.map((s) => s.path.replace("pxelinux.cfg/", ""))).toEqual([
+      "b8945908-d6a6-41a9-611d-74a6ab80b83d",
+      "01-aa-bb-cc-dd-ee-ff",
+      "C0A8000B", "C0A8000", "C0A800", "C0A80", "C0A8", "C0A", "C0", "C",
+      "default",
+    ]);
+    expect(steps.filter((s) => s.chosen).map((s) => s.path)).toEqual(["pxelinux.cfg/default"]);
+  });
+
+  test("the first existing name wins and shows the file it resolves to", async () => {
+    const root = await freshTree(["7.2", "8.1"]);
+    symlinkSync("default.netboot-8.1", join(root, "pxelinux.cfg/C0A800"));
+    let steps = whichHost(root, { ip: parseIPv4("192.168.0.11") });
+    let chosen = steps.find((s) => s.chosen)!;
+    expect(chosen.path).toBe("pxelinux.cfg/C0A800");
+    expect(chosen.resolved).toBe("pxelinux.cfg/default.netboot-8.1");
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    steps = whichHost(root, { ip: parseIPv4("192.168.0.11"), mac: parseMac("aa:bb:cc:dd:ee:ff") });
+    chosen = steps.find((s) => s.chosen)!;
+    expect(chosen.path).toBe("pxelinux.cfg/C0A8000B");
+    expect(chosen.linkTarget).toBe("default.netboot-7.2");
+    expect(steps.filter((s) => s.chosen).length).toBe(1);
+  });
+
+  test("a dangling link is passed over, as pxelinux gets file-not-found for it", async () => {
+    const root = await freshTree(["7.2"]);
+    symlinkSync("default.netboot-gone", join(root, "pxelinux.cfg/C0A8000B"));
+    writeFileSync(join(root, "pxelinux.cfg/C0A8"), "DEFAULT local\n");
+    const steps = whichHost(root, { ip: parseIPv4("192.168.0.11") });
+    expect(steps[0]).toMatchObject({ exists: false, linkTarget: "default.netboot-gone", resolved: "(dangling)" });
+    expect(steps.find((s) => s.chosen)!.path).toBe("pxelinux.cfg/C0A8");
+  });
+});

@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { addHosts, listHosts } from "../../src/layout/hosts.ts";
+import { parseHostSpec } from "../../src/layout/hostspec.ts";
+import { createInstallOnce } from "../../src/layout/install-once.ts";
+import type { LogFields, Logger } from "../../src/log.ts";
+import type { TransferRecord } from "../../src/server/types.ts";
+import { cleanup, freshTree, tempDir } from "./fixtures.ts";
+
+afterEach(cleanup);
+
+interface Line {
+  level: string;
+  msg: string;
+  fields?: LogFields;
+}
+
+function captureLogger(): Logger & { lines: Line[] } {
+  const lines: Line[] = [];
+  const at = (level: string) => (msg: string, fields?: LogFields) => lines.push({ level, msg, fields });
+  return { lines, level: "debug", debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+function record(over: Partial<TransferRecord>): TransferRecord {
+  return {
+    clientAddress: "192.168.0.11",
+    clientPort: 2070,
+    requested: "Kickstart_end",
+    file: "Kickstart_end",
+    mode: "octet",
+    options: {},
+    bytes: 0,
+    size: 0,
+    durationMs: 3,
+    outcome: "ok",
+    retransmits: 0,
+    ...over,
+  };
+}
+
+const exists = (root: string, rel: string) => {
+  try {
+    lstatSync(join(root, rel));
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function treeWithHost(host = "192.168.0.11") {
+  const root = await freshTree(["7.2"]);
+  addHosts(root, parseHostSpec(host), "7.2");
+  const log = captureLogger();
+  return { root, log, observe: createInstallOnce({ root, marker: "Kickstart_end", log }) };
+}
+
+describe("install-once observer", () => {
+  test("a completed marker fetch removes the host's links, records it and logs host, profile, time", async () => {
+    const { root, log, observe } = await treeWithHost();
+    observe(record({}));
+    for (const rel of ["pxelinux.cfg/C0A8000B", "grub/ip-192.168.0.11.cfg", "ipxe/ip-192.168.0.11.ipxe"])
+      expect(exists(root, rel)).toBe(false);
+    const info = log.lines.filter((l) => l.level === "info");
+    expect(info.length).toBe(1);
+    expect(info[0]!.fields).toMatchObject({ host: "192.168.0.11", profile: "7.2" });
+    expect(String(info[0]!.fields!.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(listHosts(root)).toEqual([
+      { host: "192.168.0.11", file: "C0A8000B", profile: "7.2", state: "installed", installedAt: String(info[0]!.fields!.time) },
+    ]);
+    // The claim renames leave nothing behind.
+    expect(readdirSync(join(root, "pxelinux.cfg")).filter((n) => n.startsWith("."))).toEqual([]);
+    expect(existsSync(join(root, "pxelinux.cfg/default.netboot-7.2"))).toBe(true);
+  });
+
+  test("a probe, an aborted fetch, a timeout and another file leave the links alone", async () => {
+    const { root, log, observe } = await treeWithHost();
+    observe(record({ outcome: "probe", options: { tsize: "0" } }));
+    observe(record({ outcome: "error", errorCode: 0, reason: "client aborted" }));
+    observe(record({ outcome: "timeout" }));
+    observe(record({ file: "vmlinuz-7.2", requested: "vmlinuz-7.2" }));
+    observe(record({ file: "sub/Kickstart_end", requested: "sub/Kickstart_end" }));
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(true);
+    expect(log.lines).toEqual([]);
+  });
+
+  test("only the fetching client's entries go; others stay", async () => {
+    const { root, observe } = await treeWithHost("192.168.0.10-12");
+    observe(record({ clientAddress: "192.168.0.12" }));
+    expect(exists(root, "pxelinux.cfg/C0A8000A")).toBe(true);
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(true);
+    expect(exists(root, "pxelinux.cfg/C0A8000C")).toBe(false);
+  });
+
+  test("the MAC entry goes too when the client asked for it earlier, even as a file-not-found", async () => {
+    const { root, log, observe } = await treeWithHost();
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:00"), "7.2");
+    observe(record({ requested: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", file: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", outcome: "error", errorCode: 1 }));
+    observe(record({ requested: "/Kickstart_end", file: "Kickstart_end" }));
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(false);
+    expect(exists(root, "grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe(false);
+    expect(exists(root, "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe(false);
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-00")).toBe(true);
+    expect(log.lines.find((l) => l.level === "info")!.fields).toMatchObject({ mac: "aa:bb:cc:dd:ee:ff" });
+  });
+
+  test("a MAC-only host (or an IPv6 client) is handled through the MAC alone", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
+    const observe = createInstallOnce({ root, marker: "/Kickstart_end", log: captureLogger() });
+    observe(record({ clientAddress: "fe80::1", file: "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe", requested: "/ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe" }));
+    observe(record({ clientAddress: "fe80::1" }));
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(false);
+    expect(JSON.parse(readFileSync(join(root, ".pxeboot/installed/01-aa-bb-cc-dd-ee-ff"), "utf8"))).toMatchObject({ host: "fe80::1", profile: "7.2" });
+  });
+
+  test("idempotent: a second fetch, or a second server observing the same fetch, changes nothing", async () => {
+    const { root, log, observe } = await treeWithHost();
+    const other = captureLogger();
+    const secondServer = createInstallOnce({ root, marker: "Kickstart_end", log: other });
+    observe(record({}));
+    secondServer(record({}));
+    observe(record({}));
+    expect(log.lines.filter((l) => l.level === "info").length).toBe(1);
+    expect(other.lines.filter((l) => l.level === "info").length).toBe(0);
+    expect(log.lines.concat(other.lines).filter((l) => l.level === "error" || l.level === "warn")).toEqual([]);
+  });
+
+  test("a failure is logged, not thrown into the server", async () => {
+    const { root, log, observe } = await treeWithHost();
+    // The record directory cannot be created: a plain file sits where it should go.
+    rmSync(join(root, ".pxeboot"), { recursive: true });
+    writeFileSync(join(root, ".pxeboot"), "");
+    expect(() => observe(record({}))).not.toThrow();
+    expect(log.lines.filter((l) => l.level === "warn")).toEqual([
+      expect.objectContaining({ msg: "install-once could not write its record", fields: expect.objectContaining({ host: "192.168.0.11" }) }),
+    ]);
+    // The host still falls through to local boot (the links went first) and the install is logged.
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+    expect(log.lines.filter((l) => l.level === "info").length).toBe(1);
+  });
+
+  test("--on-install runs with the host in its environment without blocking; failure is logged", async () => {
+    const { root } = await treeWithHost("192.168.0.11-12");
+    const out = join(tempDir(), "hook.out");
+    const log = captureLogger();
+    const cmd = `echo "$PXEBOOT_HOST $PXEBOOT_PROFILE $PXEBOOT_FILE" > ${out}; sleep 0.2; exit 3`;
+    const observe = createInstallOnce({ root, marker: "Kickstart_end", onInstallCmd: cmd, log });
+    const t0 = performance.now();
+    observe(record({}));
+    expect(performance.now() - t0).toBeLessThan(150); // the observer returned before the hook's sleep
+    const deadline = Date.now() + 5000;
+    while (!log.lines.some((l) => l.level === "warn") && Date.now() < deadline) await Bun.sleep(20);
+    expect(readFileSync(out, "utf8")).toBe("192.168.0.11 7.2 Kickstart_end\n");
+    expect(log.lines.find((l) => l.level === "warn")).toMatchObject({ fields: { host: "192.168.0.11", exitCode: 3 } });
+  });
+
+  test("MAC memory is bounded", async () => {
+    const { root, observe } = await treeWithHost();
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
+    observe(record({ file: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", outcome: "error" }));
+    // 20000 other clients later the first one's MAC has been forgotten (its IP entry still goes).
+    for (let i = 0; i < 20000; i++)
+      observe(record({ clientAddress: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, file: "pxelinux.cfg/01-00-00-00-00-00-01", outcome: "error" }));
+    observe(record({}));
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(true);
+  });
+});
