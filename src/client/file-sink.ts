@@ -3,7 +3,7 @@
  * the transfer succeeded (a failed get never leaves a truncated file), or standard output.
  * Writes are batched into a buffer because blocks arrive a few hundred bytes at a time.
  */
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface Sink {
@@ -46,6 +46,10 @@ function writeAll(fd: number, data: Uint8Array): void {
 }
 
 export function fileSink(path: string): Sink {
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new Error(`${path} is a directory: name the output file with -o`);
+  // A device or pipe (-o /dev/null, a FIFO) is written directly: renaming over it would replace it.
+  if (existing && !existing.isFile()) return deviceSink(path);
   const temp = join(dirname(path), `.${basename(path)}.part-${process.pid}`);
   const out = new BufferedFd(openSync(temp, "w", 0o644));
   let open = true;
@@ -70,6 +74,20 @@ export function fileSink(path: string): Sink {
         // already gone
       }
     },
+  };
+}
+
+function deviceSink(path: string): Sink {
+  const out = new BufferedFd(openSync(path, "w"));
+  const close = () => closeSync(out.fd);
+  return {
+    target: path,
+    write: (c) => out.write(c),
+    commit() {
+      out.flush();
+      close();
+    },
+    discard: close,
   };
 }
 
