@@ -1,0 +1,38 @@
+/**
+ * BIOS machine, iPXE option ROM as its PXE firmware: DHCP → pxelinux.0 → ldlinux.c32 → the
+ * pxelinux.cfg search (01-MAC misses, C0A8000B hits) → kernel + initrd → /init's marker.
+ * `default` exists and boots a different profile, so landing there instead would be caught.
+ */
+import { expect } from "bun:test";
+import { firmwareTest } from "./gate.ts";
+import { CLIENT_HEX, withLab } from "./harness.ts";
+import { MARK, payloads } from "./payload.ts";
+import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
+import { kernelArgs, pxelinuxConfig } from "./tree.ts";
+
+firmwareTest(
+  "BIOS iPXE ROM boots pxelinux, which picks pxelinux.cfg by hex IP and boots kernel + initrd",
+  async () => {
+    const p = await payloads();
+    const tree = {
+      copies: { "initrd.img": p.initrd.path },
+      files: {
+        [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "hexip", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("hexip") }),
+        "pxelinux.cfg/default": pxelinuxConfig({ label: "fallback", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("default") }),
+      },
+    };
+    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" } }, async (lab) => {
+      const boot = await lab.boot({
+        name: "bios-hexip",
+        machine: { firmware: "bios" },
+        expect: ["PXELINUX 6.04", "Linux version", `${MARK.init} profile=hexip`, `${MARK.done} profile=hexip`],
+        failOn: [MARK.fail, "Kernel panic", "profile=default"],
+        timeoutMs: 120_000,
+      });
+      console.log(`bios-hexip: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+      expectServed(lab, ["pxelinux.0", "ldlinux.c32", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+      expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
+    });
+  },
+  180_000,
+);

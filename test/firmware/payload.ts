@@ -1,0 +1,211 @@
+/**
+ * What the booted machines run, built at test time from Debian's files: a busybox initramfs whose
+ * /init reports to the serial console, and a one-sector "local disk" that says it was booted.
+ *
+ * The /init is driven by the kernel command line, so one initrd serves every test:
+ *   pxetest.profile=NAME        echoed in the markers (which pxelinux.cfg entry booted)
+ *   pxetest.file=F pxetest.sha256=H   check a file inside the initrd
+ *   pxetest.fetch=REMOTE        bring eth0 up as 192.168.0.11 and fetch REMOTE with busybox tftp
+ *   pxetest.blksize=N           … asking for that block size (512 sends no blksize option)
+ *   pxetest.fetch_sha256=H      … and check what arrived
+ */
+import { createHash, randomFillSync } from "node:crypto";
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HOST } from "./tools.ts";
+
+export const MARK = {
+  init: "PXETEST-INIT",
+  done: "PXETEST-DONE",
+  fail: "PXETEST-FAIL",
+  shaOk: "PXETEST-SHA256-OK",
+  fetched: "PXETEST-FETCHED",
+  localDisk: "LOCAL-DISK-BOOT",
+} as const;
+
+const INIT_SCRIPT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "\${w#*=}";; esac; done; }
+fail() { echo "${MARK.fail} profile=$profile $*"; poweroff -f; sleep 30; }
+profile=$(arg pxetest.profile)
+echo "${MARK.init} profile=$profile"
+want=$(arg pxetest.sha256)
+if [ -n "$want" ]; then
+  f=$(arg pxetest.file)
+  got=$(sha256sum "$f" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "sha256 of $f is $got, expected $want"
+  echo "${MARK.shaOk} $f"
+fi
+remote=$(arg pxetest.fetch)
+if [ -n "$remote" ]; then
+  insmod /lib/e1000.ko || fail "insmod e1000"
+  ip link set lo up
+  ip addr add 192.168.0.11/24 dev eth0 && ip link set eth0 up || fail "eth0 setup"
+  n=0; while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+  bs=$(arg pxetest.blksize)
+  if [ -n "$bs" ] && [ "$bs" != 512 ]; then tftp -g -b "$bs" -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"
+  else tftp -g -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"; fi
+  sum=$(sha256sum /tmp/fetched | cut -d' ' -f1)
+  echo "${MARK.fetched} $remote size=$(wc -c < /tmp/fetched) sha256=$sum"
+  fwant=$(arg pxetest.fetch_sha256)
+  [ -z "$fwant" ] || [ "$fwant" = "$sum" ] || fail "sha256 of fetched $remote is $sum, expected $fwant"
+fi
+echo "${MARK.done} profile=$profile"
+poweroff -f
+sleep 30
+`;
+
+export interface BuiltFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of Bun.file(path).stream()) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+async function run(argv: string[], cwd?: string): Promise<Uint8Array> {
+  const p = Bun.spawn(argv, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).bytes(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${err.trim()}`);
+  return out;
+}
+
+/** The e1000 module built for the installer's kernel, taken from the installer's own initrd. */
+async function extractE1000(workDir: string): Promise<string> {
+  const dir = join(workDir, "di");
+  mkdirSync(dir, { recursive: true });
+  await run(["sh", "-c", `zcat "$0" | cpio -idm --quiet '*/e1000.ko'`, HOST.installerInitrd], dir);
+  const found = new Bun.Glob("lib/modules/*/kernel/drivers/net/ethernet/intel/e1000/e1000.ko").scanSync({ cwd: dir });
+  for (const rel of found) return join(dir, rel);
+  throw new Error(`e1000.ko not found in ${HOST.installerInitrd}`);
+}
+
+/** Stage the busybox tree; extra files are written under the tree at their relative paths. */
+async function stageTree(dir: string, e1000: string): Promise<void> {
+  for (const d of ["bin", "sbin", "lib", "proc", "sys", "dev", "tmp"]) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync(HOST.busybox, join(dir, "bin/busybox"));
+  chmodSync(join(dir, "bin/busybox"), 0o755);
+  copyFileSync(e1000, join(dir, "lib/e1000.ko"));
+  writeFileSync(join(dir, "init"), INIT_SCRIPT, { mode: 0o755 });
+}
+
+async function packCpio(treeDir: string, out: string): Promise<BuiltFile> {
+  // Uncompressed newc: the kernel unpacks it without a decompressor, and the big payload is random anyway.
+  await run(["sh", "-c", `find . | sort | cpio -o -H newc --quiet --owner=0:0 > "$0"`, out], treeDir);
+  const size = Bun.file(out).size;
+  return { path: out, size, sha256: await sha256File(out) };
+}
+
+export interface Payloads {
+  /** The small initrd every ordinary boot uses. */
+  initrd: BuiltFile;
+  /** Build a > 32 MiB initrd holding a random file of `payloadBytes` at /payload.bin. */
+  bigInitrd(payloadBytes: number): Promise<{ initrd: BuiltFile; payload: BuiltFile }>;
+  /** A raw disk image whose MBR prints LOCAL-DISK-BOOT on COM1 and exits QEMU via isa-debug-exit. */
+  localDisk: string;
+  dir: string;
+}
+
+let cached: { dir: string; built: Promise<Payloads> } | undefined;
+
+/** Built once and shared by the tests of a file; releasePayloads (an afterAll) deletes them. */
+export function payloads(): Promise<Payloads> {
+  if (!cached) {
+    const dir = scratchDir("pxeboot-payload-");
+    cached = { dir, built: buildPayloads(dir) };
+  }
+  return cached.built;
+}
+
+export async function releasePayloads(): Promise<void> {
+  const c = cached;
+  cached = undefined;
+  if (!c) return;
+  await c.built.catch(() => undefined);
+  rmSync(c.dir, { recursive: true, force: true });
+}
+
+async function buildPayloads(dir: string): Promise<Payloads> {
+  const e1000 = await extractE1000(dir);
+  const small = join(dir, "tree-small");
+  await stageTree(small, e1000);
+  const initrd = await packCpio(small, join(dir, "initrd.img"));
+  const localDisk = join(dir, "local-disk.img");
+  writeFileSync(localDisk, localDiskImage());
+  return {
+    initrd,
+    localDisk,
+    dir,
+    async bigInitrd(payloadBytes: number) {
+      const tree = join(dir, `tree-big-${payloadBytes}`);
+      await stageTree(tree, e1000);
+      const payload = writeRandomFile(join(tree, "payload.bin"), payloadBytes);
+      const built = await packCpio(tree, join(dir, `initrd-big-${payloadBytes}.img`));
+      return { initrd: built, payload };
+    },
+  };
+}
+
+function writeRandomFile(path: string, bytes: number): BuiltFile {
+  const hash = createHash("sha256");
+  const fd = openSync(path, "w");
+  const chunk = new Uint8Array(1 << 20);
+  try {
+    for (let left = bytes; left > 0; ) {
+      const n = Math.min(left, chunk.length);
+      const part = chunk.subarray(0, n);
+      randomFillSync(part);
+      writeSync(fd, part);
+      hash.update(part);
+      left -= n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, size: bytes, sha256: hash.digest("hex") };
+}
+
+/**
+ * A 1 MiB disk whose boot sector (real mode, loaded at 0000:7C00) writes the marker to the UART
+ * at 0x3F8 and then writes to QEMU's isa-debug-exit port 0xF4, which ends QEMU (exit status 3).
+ * Hand-assembled: it is 28 bytes of code and not worth an assembler in CI.
+ */
+export function localDiskImage(): Uint8Array {
+  const msg = new TextEncoder().encode(`${MARK.localDisk}\r\n\0`);
+  const code = [
+    0xfa, //             cli
+    0x31, 0xc0, //       xor ax, ax
+    0x8e, 0xd8, //       mov ds, ax
+    0xbe, 0x1c, 0x7c, // mov si, 0x7C1C (the message, right after this code)
+    0xba, 0xf8, 0x03, // mov dx, 0x3F8
+    0xac, //             next: lodsb
+    0x84, 0xc0, //       test al, al
+    0x74, 0x03, //       jz done
+    0xee, //             out dx, al
+    0xeb, 0xf8, //       jmp next
+    0xb0, 0x01, //       done: mov al, 1
+    0xba, 0xf4, 0x00, // mov dx, 0xF4
+    0xee, //             out dx, al
+    0xf4, //             hlt
+    0xeb, 0xfd, //       jmp hlt
+  ];
+  if (code.length !== 0x1c) throw new Error("boot sector code length changed: fix the message address");
+  const disk = new Uint8Array(1 << 20);
+  disk.set(code, 0);
+  disk.set(msg, code.length);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  return disk;
+}
+
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(process.env.PXEBOOT_FIRMWARE_TMP ?? tmpdir(), prefix));
+}

@@ -1,0 +1,64 @@
+/**
+ * A tftproot for one test, laid out the way a boot farm's is: the boot loaders at the top,
+ * pxelinux.cfg/ with per-host names (hex IP) that may be symlinks to a profile, kernel and
+ * initrds next to them. Real copies, not links to /usr, so the server's confinement sees a
+ * normal tree.
+ */
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { HOST } from "./tools.ts";
+import { scratchDir } from "./payload.ts";
+
+export interface TreeSpec {
+  /** Text files by path relative to the root (pxelinux.cfg entries, iPXE scripts, markers). */
+  files?: Record<string, string>;
+  /** Copies of host files by path relative to the root. */
+  copies?: Record<string, string>;
+  /** Symlinks by path relative to the root, pointing at a target relative to the link. */
+  links?: Record<string, string>;
+}
+
+/** Loaders and the kernel every tree has; BIOS and UEFI machines boot from the same tree. */
+const BASE: Record<string, string> = {
+  "pxelinux.0": HOST.pxelinux,
+  "ldlinux.c32": HOST.ldlinuxBios,
+  "syslinux.efi": HOST.syslinuxEfi,
+  "ldlinux.e64": HOST.ldlinuxEfi,
+  vmlinuz: HOST.kernel,
+};
+
+export function buildTree(spec: TreeSpec): string {
+  const root = scratchDir("pxeboot-root-");
+  // World-readable like a real tftproot: a server that drops privileges must still read it.
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, "pxelinux.cfg"));
+  const place = (rel: string) => {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    return p;
+  };
+  for (const [rel, src] of Object.entries({ ...BASE, ...spec.copies })) copyFileSync(src, place(rel));
+  for (const [rel, text] of Object.entries(spec.files ?? {})) writeFileSync(place(rel), text);
+  for (const [rel, target] of Object.entries(spec.links ?? {})) symlinkSync(target, place(rel));
+  return root;
+}
+
+export interface PxelinuxEntry {
+  label: string;
+  kernel: string;
+  initrd: string;
+  append: string;
+}
+
+/** A pxelinux.cfg file that boots one entry at once (no menu, no prompt). */
+export function pxelinuxConfig(e: PxelinuxEntry): string {
+  return [`DEFAULT ${e.label}`, "PROMPT 0", "TIMEOUT 0", `LABEL ${e.label}`, `  KERNEL ${e.kernel}`, `  INITRD ${e.initrd}`, `  APPEND ${e.append}`, ""].join("\n");
+}
+
+/** The farm's `default`: boot the local disk, the state of a host that finished its install. */
+export const LOCALBOOT_CONFIG = ["DEFAULT local", "PROMPT 0", "TIMEOUT 0", "LABEL local", "  LOCALBOOT 0", ""].join("\n");
+
+/** Kernel arguments every payload boot uses: console on the serial port, the version line shown. */
+export function kernelArgs(profile: string, extra: string[] = []): string {
+  return ["console=ttyS0", "loglevel=6", "panic=-1", `pxetest.profile=${profile}`, ...extra].join(" ");
+}
