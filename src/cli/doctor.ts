@@ -12,10 +12,10 @@ export default guarded(
     },
     async run({ args }) {
       const findings = checkTree(args.root);
-      for (const line of formatFindings(findings)) process.stdout.write(line + "\n");
       const problems = findings.filter((f) => f.severity === "problem").length;
       const warnings = findings.length - problems;
-      process.stdout.write(`${args.root}: ${problems} problem(s), ${warnings} warning(s)\n`);
+      const summary = `${args.root}: ${problems} problem(s), ${warnings} warning(s)`;
+      process.stdout.write([...formatFindings(findings), summary].join("\n") + "\n");
       if (problems > 0) process.exitCode = 1;
     },
   }),

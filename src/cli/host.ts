@@ -85,7 +85,7 @@ const list = guarded(
       }
       const table = [["HOST", "FILE", "PROFILE", "STATE"], ...rows];
       const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-      for (const r of table) process.stdout.write(r.map((v, c) => (c < 3 ? v.padEnd(widths[c]!) : v)).join("  ") + "\n");
+      process.stdout.write(table.map((r) => r.map((v, c) => (c < 3 ? v.padEnd(widths[c]!) : v)).join("  ") + "\n").join(""));
     },
   }),
 );
@@ -116,6 +116,7 @@ const which = guarded(
         throw new UsageError(`--uuid '${args.uuid}' is not a UUID: use the 8-4-4-4-12 hex form`);
       const steps = whichHost(root, { ip, mac, uuid });
       const width = Math.max(...steps.map((s) => s.path.length));
+      const lines: string[] = [];
       steps.forEach((s, i) => {
         const state = s.exists
           ? `found${s.linkTarget ? ` -> ${s.linkTarget}` : ""}${s.resolved && s.resolved !== s.path ? ` (${s.resolved})` : ""}`
@@ -123,10 +124,12 @@ const which = guarded(
             ? `broken link -> ${s.linkTarget} ${s.resolved ?? ""}`.trim()
             : "-";
         const mark = s.chosen ? "   <== boots this" : "";
-        process.stdout.write(`${String(i + 1).padStart(2)}. ${s.path.padEnd(width)}  ${s.why.padEnd(22)} ${state}${mark}\n`);
+        lines.push(`${String(i + 1).padStart(2)}. ${s.path.padEnd(width)}  ${s.why.padEnd(22)} ${state}${mark}`);
       });
       const chosen = steps.find((s) => s.chosen);
-      process.stdout.write(chosen ? `boots ${chosen.resolved}\n` : `no config found: pxelinux will fail; run pxeboot init ${root}\n`);
+      lines.push(chosen ? `boots ${chosen.resolved}` : `no config found: pxelinux will fail; run pxeboot init ${root}`);
+      // One write: a reader that stops early (| head) must not break a half-written listing.
+      process.stdout.write(lines.join("\n") + "\n");
     },
   }),
 );

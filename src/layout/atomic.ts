@@ -3,7 +3,8 @@
  * done: everything is created under a unique temporary name in the same directory and renamed
  * into place, and removals tolerate "already gone".
  */
-import { mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 
 /** Temporary names start with "." and carry this tag, so doctor can spot leftovers of a crash. */
@@ -80,4 +81,36 @@ export function claimLink(path: string): string | undefined {
 
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/**
+ * An exclusive lock file (O_CREAT|O_EXCL, atomic on local disks and NFSv3+). Returns the release
+ * function, or undefined while someone else holds it. A lock older than `staleMs` is a leftover
+ * of a crashed holder and is broken.
+ */
+export function tryLock(path: string, staleMs: number): (() => void) | undefined {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx", 0o644);
+      try {
+        writeSync(fd, `${hostname()} ${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return () => void unlinkQuiet(path);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+    }
+    let age = 0;
+    try {
+      age = Date.now() - statSync(path).mtimeMs;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) continue; // released between our open and stat: try again
+      throw err;
+    }
+    if (age < staleMs) return undefined;
+    unlinkQuiet(path);
+  }
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { isTempName } from "./atomic.ts";
 import { decodeHexName, formatIPv4 } from "./hexip.ts";
 import { resolveInside } from "./hosts.ts";
 import { LOADER_FILES, installHint } from "./loaders.ts";
-import { GRUB_DIR, IPXE_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
+import { GRUB_DIR, IPXE_DIR, LOCK_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
 
 export type Severity = "problem" | "warning";
 
@@ -134,6 +134,8 @@ function checkEntries(root: string, entries: Entry[], add: Add): Set<string> {
     }
     if (e.rel.startsWith(`${PXELINUX_DIR}/`) && e.rel.split("/").length === 2) checkPxelinuxName(name, e.rel, add);
     if (e.rel.startsWith(`${STATE_DIR}/`) && e.isFile) checkRecord(root, e.rel, add);
+    if (e.rel.startsWith(`${LOCK_DIR}/`) && e.isFile)
+      add("warning", e.rel, "install-once lock left behind (a server stopped mid-way?)", `if no server is running, remove it: rm '${join(root, e.rel)}'`);
   }
   return inUse;
 }

@@ -80,6 +80,13 @@ export function macFromRequest(file: string): Mac | undefined {
   return m ? m[1]!.toLowerCase().replace(/-/g, ":") : undefined;
 }
 
+/** Held while one server takes a host's entries away (several servers may share the root). */
+export const LOCK_DIR = ".pxeboot/locks";
+
+export function lockFile(key: string): string {
+  return `${LOCK_DIR}/${key}`;
+}
+
 /** The name of the install record kept for a host key (hex IP name or 01-mac name). */
 export function stateFile(key: string): string {
   return `${STATE_DIR}/${key}`;

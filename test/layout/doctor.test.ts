@@ -93,18 +93,20 @@ describe("doctor on broken trees", () => {
     expect(lines.length).toBe(expected.length);
   });
 
-  test("big files are flagged for block-number rollover; leftover temp files are flagged", async () => {
+  test("big files are flagged for block-number rollover; leftover temp files and locks are flagged", async () => {
     const root = await freshTree([]);
     write(root, "initrd-big.img");
     truncateSync(join(root, "initrd-big.img"), 65535 * 512 + 1); // sparse: no real disk use
     write(root, "initrd-huge.img");
     truncateSync(join(root, "initrd-huge.img"), 65535 * 1468 + 1);
     write(root, "pxelinux.cfg/.C0A8000B.pxeboot-tmp-1-abc");
+    write(root, ".pxeboot/locks/C0A8000B", "host 1\n");
     const f = checkTree(root);
     expect(problems(f)).toEqual([]);
     expect(at(f, "initrd-big.img")[0]!.message).toContain("blksize 512");
     expect(at(f, "initrd-huge.img")[0]!.message).toContain("blksize 1468");
     expect(at(f, "pxelinux.cfg/.C0A8000B.pxeboot-tmp-1-abc")[0]!.fix).toContain("rm ");
+    expect(at(f, ".pxeboot/locks/C0A8000B")[0]!.message).toContain("lock left behind");
   });
 
   test("a missing root or a missing default is a problem with the init command as fix", async () => {

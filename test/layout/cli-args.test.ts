@@ -1,0 +1,10 @@
+import { expect, test } from "bun:test";
+import { UsageError } from "../../src/cli/args.ts";
+import { repeatedFlag } from "../../src/cli/init.ts";
+
+test("--profile is repeatable (citty alone keeps only the last), in every spelling", () => {
+  const raw = ["/tftp", "--profile", "7.2", "-p", "8.1", "--profile=9.0", "--dry-run", "--profile", "a,b"];
+  expect(repeatedFlag(raw, ["profile", "p"])).toEqual(["7.2", "8.1", "9.0", "a", "b"]);
+  expect(repeatedFlag(["/tftp", "--", "--profile", "x"], ["profile", "p"])).toEqual([]);
+  expect(() => repeatedFlag(["/tftp", "--profile"], ["profile", "p"])).toThrow(UsageError);
+});
