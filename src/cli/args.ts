@@ -72,6 +72,6 @@ async function resolveArgs(args: CommandDef["args"]): Promise<ArgsDef | undefine
 
 export function fail(err: unknown): never {
   const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`pxeboot: ${msg}\n`);
+  process.stderr.write(msg.startsWith("pxeboot") ? `${msg}\n` : `pxeboot: ${msg}\n`);
   process.exit(err instanceof UsageError ? 2 : 1);
 }

@@ -16,22 +16,22 @@ export const serveArgs = {
     description: "address(es) to listen on, comma-separated (default: all, IPv4 and IPv6)",
     valueHint: "ADDR",
   },
-  port: { type: "string", description: "UDP port", default: "69" },
-  maxTransfers: { type: "string", description: "transfers at once; more requests wait in a queue", default: "5000" },
-  queueMax: { type: "string", description: "requests that may wait for a transfer slot", default: "20000" },
-  timeout: { type: "string", description: "initial retransmission timeout in seconds (learned per client after)", default: "1" },
-  retries: { type: "string", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
-  blksizeMax: { type: "string", description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE})`, default: String(MAX_BLOCK_SIZE) },
-  windowsizeMax: { type: "string", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
-  rollover: { type: "string", description: "block number after 65535: 0 or 1", default: "0" },
-  cacheMb: { type: "string", description: "memory for cached file contents, MiB (0 disables)", default: "512" },
-  rcvbufMb: { type: "string", description: "receive buffer of the request socket, MiB", default: "16" },
-  logFormat: { type: "enum", options: ["pretty", "json"], description: "log format", default: "pretty" },
+  port: { type: "string", valueHint: "PORT", description: "UDP port", default: "69" },
+  "max-transfers": { type: "string", valueHint: "N", description: "transfers at once; more requests wait in a queue", default: "5000" },
+  "queue-max": { type: "string", valueHint: "N", description: "requests that may wait for a transfer slot", default: "20000" },
+  timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds (learned per client after)", default: "1" },
+  retries: { type: "string", valueHint: "N", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
+  "blksize-max": { type: "string", valueHint: "BYTES", description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE})`, default: String(MAX_BLOCK_SIZE) },
+  "windowsize-max": { type: "string", valueHint: "BLOCKS", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
+  rollover: { type: "string", valueHint: "0|1", description: "block number after 65535: 0 or 1", default: "0" },
+  "cache-mb": { type: "string", valueHint: "MIB", description: "memory for cached file contents, MiB (0 disables)", default: "512" },
+  "rcvbuf-mb": { type: "string", valueHint: "MIB", description: "receive buffer of the request socket, MiB", default: "16" },
+  "log-format": { type: "enum", options: ["pretty", "json"], description: "log format", default: "pretty" },
   verbose: { type: "boolean", alias: ["v"], description: "log debug details (every miss of the pxelinux config search)" },
   quiet: { type: "boolean", alias: ["q"], description: "log only warnings and errors" },
-  installMarker: { type: "string", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
-  installOnce: { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
-  onInstall: { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
+  "install-marker": { type: "string", valueHint: "FILE", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
+  "install-once": { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
+  "on-install": { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
   user: { type: "string", description: "drop root privileges to this user after binding the port", valueHint: "NAME" },
 } satisfies ArgsDef;
 
@@ -40,15 +40,15 @@ export interface ServeArgs {
   root?: string;
   address?: string;
   port: string;
-  maxTransfers: string;
-  queueMax: string;
+  "max-transfers": string;
+  "queue-max": string;
   timeout: string;
   retries: string;
-  blksizeMax: string;
-  windowsizeMax: string;
+  "blksize-max": string;
+  "windowsize-max": string;
   rollover: string;
-  cacheMb: string;
-  rcvbufMb: string;
+  "cache-mb": string;
+  "rcvbuf-mb": string;
 }
 
 /** The flag defaults as a ServeArgs, for callers (demo, tests) that start from them. */
@@ -73,16 +73,16 @@ export function serveConfig(args: ServeArgs): ServerConfig {
     root: args.root ?? args.dir ?? "/tftp",
     addresses: parseAddresses(args.address),
     port: intArg("port", args.port, 0, 65535),
-    maxTransfers: intArg("max-transfers", args.maxTransfers, 1, 1_000_000),
-    queueMax: intArg("queue-max", args.queueMax, 0, 10_000_000),
+    maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
+    queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
     timeoutMs: timeoutSec * 1000,
     timeoutMaxMs: Math.max(5000, timeoutSec * 1000),
     rtoMinMs: 20,
     retries: intArg("retries", args.retries, 1, 100),
-    blockSizeMax: intArg("blksize-max", args.blksizeMax, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
-    windowSizeMax: intArg("windowsize-max", args.windowsizeMax, 1, MAX_WINDOW_SIZE),
+    blockSizeMax: intArg("blksize-max", args["blksize-max"], MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
+    windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
-    cacheBytes: intArg("cache-mb", args.cacheMb, 0, 1_048_576) * 1024 * 1024,
-    receiveBufferBytes: intArg("rcvbuf-mb", args.rcvbufMb, 1, 2048) * 1024 * 1024,
+    cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
+    receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,
   };
 }

@@ -21,6 +21,17 @@ export interface ServeOptions {
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
 export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const { log } = opts;
+  // Handlers go in before the socket is bound: a SIGTERM that arrives during start-up must still
+  // stop the server cleanly rather than kill it mid-way.
+  let signalled: string | undefined;
+  let wake: () => void = () => {};
+  const onSignal = (signal: string) => {
+    signalled ??= signal;
+    wake();
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+
   let server: RunningServer;
   try {
     server = await startServer(opts.config, { log, observers: opts.observers });
@@ -47,14 +58,9 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       rcvbuf: l.receiveBufferBytes,
     });
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info("stopping", { signal, active: server.activeTransfers, queued: server.queuedRequests });
-      void server.close().then(resolve);
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
+  log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests });
+  await server.close();
 }
 
 export default defineCommand(
@@ -64,12 +70,12 @@ export default defineCommand(
     async run({ args }) {
       const config = serveConfig(args);
       const log = createLogger({
-        format: args.logFormat === "json" ? "json" : "pretty",
+        format: args["log-format"] === "json" ? "json" : "pretty",
         level: args.verbose ? "debug" : args.quiet ? "warn" : "info",
       });
       const observers: TransferObserver[] = [];
-      if (args.installOnce !== false) {
-        observers.push(createInstallOnce({ root: config.root, marker: args.installMarker, onInstallCmd: args.onInstall, log }));
+      if (args["install-once"] !== false) {
+        observers.push(createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log }));
       }
       await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user: args.user });
       process.exit(0);

@@ -1,0 +1,65 @@
+/** The executable as a sysadmin meets it: --version, --help, and one-line errors for bad input. */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, run, scratchRoot, startServer } from "./harness.ts";
+
+const pkg = JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8"));
+
+describe("pxeboot CLI", () => {
+  test("--version prints the package version", async () => {
+    const r = await run([BINARY, "--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  test("serve --help lists every flag", async () => {
+    const r = await run([BINARY, "serve", "--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--root", "--address", "--port", "--max-transfers", "--timeout", "--retries", "--blksize-max", "--windowsize-max", "--rollover", "--log-format", "--verbose", "--quiet"])
+      expect(r.stdout).toContain(flag);
+  });
+
+  test.each([
+    [["serve", "--bogus"], /unknown option --bogus/],
+    [["serve", "--port", "70000"], /--port must be from 0 to 65535/],
+    [["serve", "--port", "abc"], /--port needs a whole number/],
+    [["serve", "--rollover", "2"], /--rollover must be from 0 to 1/],
+    [["serve", "--blksize-max", "4"], /--blksize-max must be from 8 to 65464/],
+    [["serve", "--address", "not-an-ip"], /--address needs IP addresses/],
+    [["serve", "a", "b"], /unexpected argument 'b'/],
+  ])("%p fails with one line and exit 2", async (args, message) => {
+    const r = await run([BINARY, ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+  });
+
+  test("a missing root is a clear error, exit 1", async () => {
+    const r = await run([BINARY, "serve", "--root", "/nonexistent/tftp", "--port", "0", "--address", "127.0.0.1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("/nonexistent/tftp");
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+  });
+
+  test("a port already in use is a clear error", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    const s = await startServer(root);
+    try {
+      const r = await run([BINARY, "serve", "--root", root, "--port", String(s.port), "--address", "127.0.0.1"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("already in use");
+    } finally {
+      await s.stop();
+      cleanup();
+    }
+  });
+
+  test("SIGTERM stops the server cleanly with exit 0", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    const s = await startServer(root);
+    expect(await s.stop()).toBe(0);
+    expect(s.log()).toContain("stopping");
+    cleanup();
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * A small boot storm in the test suite: 500 clients start at once against the compiled server
+ * (loopback), PXE-style (size probe, then the download), and every one must finish with intact
+ * data. The full-size storms with timings live in bench/, not here.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { download } from "../../src/client/download.ts";
+import { randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
+
+let server: ServerProcess;
+const { root, cleanup } = scratchRoot("storm");
+let sums: string[];
+
+beforeAll(async () => {
+  sums = [0, 1, 2].map((i) => sha256(randomFile(join(root, `file${i}`), 64 * 1024 + i * 777, 50 + i)));
+  // A deliberately small slot count so the admission queue is part of what is tested.
+  server = await startServer(root, ["--max-transfers", "200", "--quiet"]);
+});
+afterAll(async () => {
+  await server?.stop();
+  cleanup();
+});
+
+test("500 clients at once: size probe then download, 0 failures, intact data", async () => {
+  const N = 500;
+  const failures: string[] = [];
+  const one = async (i: number) => {
+    const file = `file${i % 3}`;
+    const common = { server: { address: "127.0.0.1", port: server.port }, filename: file, mode: "octet" as const, timeoutMs: 500, timeoutMaxMs: 2000, retries: 8 };
+    const probe = await download({ ...common, blockSize: 1432, probe: true });
+    if (!probe.outcome.ok) return void failures.push(`${i} probe: ${probe.outcome.reason}`);
+    const h = new Bun.CryptoHasher("sha256");
+    const r = await download({
+      ...common,
+      blockSize: [512, 1432, 1468, 8192][i % 4],
+      windowSize: i % 2 ? 4 : undefined,
+      tsize: true,
+      onChunk: (c) => void h.update(c),
+    });
+    if (!r.outcome.ok) return void failures.push(`${i} download: ${r.outcome.reason}`);
+    if (h.digest("hex") !== sums[i % 3]) failures.push(`${i}: sha256 mismatch`);
+  };
+  await Promise.all(Array.from({ length: N }, (_, i) => one(i)));
+  expect(failures).toEqual([]);
+  expect(server.proc.exitCode).toBeNull();
+}, 120_000);
