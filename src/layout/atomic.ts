@@ -56,11 +56,12 @@ export function unlinkQuiet(path: string): boolean {
 }
 
 /**
- * Takes a symlink away atomically and reports where it pointed. The rename is the claim: when
- * two servers race for the same link exactly one rename succeeds, so exactly one of them acts
- * on it (logs, runs the hook). Returns undefined when the link was not there (or was lost).
+ * Takes a per-host entry away atomically and reports where it pointed. The rename is the claim:
+ * when two processes race for the same entry exactly one rename succeeds. A symlink is deleted;
+ * a regular file (hand-written by an admin) is moved into `keepDir` instead, never destroyed.
+ * Returns undefined when the entry was not there.
  */
-export function claimLink(path: string): string | undefined {
+export function claimLink(path: string, keepDir: string): string | undefined {
   const tmp = tempName(path);
   try {
     renameSync(path, tmp);
@@ -68,15 +69,17 @@ export function claimLink(path: string): string | undefined {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;
   }
-  let target = "";
   try {
-    target = readlinkSync(tmp);
+    const target = readlinkSync(tmp);
+    unlinkQuiet(tmp);
+    return target;
   } catch (err) {
-    // A regular file in a per-host slot: still removed, reported with no target.
     if (!isErrno(err, "EINVAL")) throw err;
   }
-  unlinkQuiet(tmp);
-  return target;
+  mkdirSync(keepDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  renameSync(tmp, join(keepDir, `${path.split("/").pop()}.${stamp}`));
+  return "";
 }
 
 export function isErrno(err: unknown, code: string): boolean {

@@ -118,8 +118,16 @@ export function formatInitReport(r: InitReport): string {
     : { create: "created", overwrite: "overwrote", keep: "kept (exists)" };
   lines.push(`${r.dryRun ? "Plan for" : "Tree"} ${r.root}:`);
   for (const s of r.steps) lines.push(`  ${verb[s.action].padEnd(20)} ${s.path}${s.source ? `  (from ${s.source})` : ""}`);
-  for (const m of r.missing)
-    lines.push(`  ${(m.required ? "MISSING" : "not found").padEnd(20)} ${m.path} — ${m.why}; install: ${m.install}, then re-run pxeboot init`);
+  // One line per package to install: required loaders first, each named with what it is for.
+  const groups = new Map<string, MissingLoader[]>();
+  for (const m of [...r.missing].sort((a, b) => Number(b.required) - Number(a.required))) {
+    const key = `${m.required}|${m.install}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  for (const ms of groups.values()) {
+    const what = ms.length === 1 ? `${ms[0]!.path} — ${ms[0]!.why}` : ms.map((m) => m.path).join(", ");
+    lines.push(`  ${(ms[0]!.required ? "MISSING" : "not found").padEnd(20)} ${what}; install: ${ms[0]!.install}, then re-run pxeboot init`);
+  }
   if (r.profiles.length === 0) lines.push(`  no profiles: add one with pxeboot init ${r.root} --profile NAME`);
   return lines.join("\n");
 }

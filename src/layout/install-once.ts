@@ -23,6 +23,7 @@ import {
   macFromRequest,
   normalizeRelative,
   profileFromTarget,
+  REMOVED_DIR,
   stateFile,
   type HostEntryName,
 } from "./paths.ts";
@@ -148,7 +149,8 @@ function finishInstall(opts: InstallOnceOptions, record: TransferRecord, mac: Ma
   const removed: string[] = [];
   let time: string;
   try {
-    for (const n of names) if (claimLink(join(opts.root, n.path)) !== undefined) removed.push(n.path);
+    const keep = join(opts.root, REMOVED_DIR);
+    for (const n of names) if (claimLink(join(opts.root, n.path), keep) !== undefined) removed.push(n.path);
     time = new Date().toISOString();
     if (removed.length > 0) writeRecord(opts, { host, file: key, profile, time });
   } finally {

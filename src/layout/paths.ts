@@ -80,6 +80,9 @@ export function macFromRequest(file: string): Mac | undefined {
   return m ? m[1]!.toLowerCase().replace(/-/g, ":") : undefined;
 }
 
+/** Hand-written per-host files that install-once took away are kept here, not deleted. */
+export const REMOVED_DIR = ".pxeboot/removed";
+
 /** Held while one server takes a host's entries away (several servers may share the root). */
 export const LOCK_DIR = ".pxeboot/locks";
 

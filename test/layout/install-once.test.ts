@@ -153,6 +153,17 @@ describe("install-once observer", () => {
     expect(log.lines.filter((l) => l.level === "info").length).toBe(1);
   });
 
+  test("a hand-written per-host file is moved aside, not destroyed", async () => {
+    const root = await freshTree(["7.2"]);
+    write(root, "pxelinux.cfg/C0A8000B", "DEFAULT custom\n");
+    createInstallOnce({ root, marker: "Kickstart_end", log: captureLogger() })(record({}));
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+    const kept = readdirSync(join(root, ".pxeboot/removed"));
+    expect(kept.length).toBe(1);
+    expect(kept[0]).toStartWith("C0A8000B.");
+    expect(readFileSync(join(root, ".pxeboot/removed", kept[0]!), "utf8")).toBe("DEFAULT custom\n");
+  });
+
   test("a failure is logged, not thrown into the server", async () => {
     const { root, log, observe } = await treeWithHost();
     // The record directory cannot be created: a plain file sits where it should go.
