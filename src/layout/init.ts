@@ -4,7 +4,7 @@
  * files are kept unless `force` (re-running init is how profiles are added).
  */
 import { lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "../cli/args.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
@@ -69,7 +69,7 @@ function plannedFiles(root: string, profiles: string[], marker: string, sysroot:
     { path: `${GRUB_DIR}/grub.cfg`, content: { text: TEMPLATES.grubCfg } },
     { path: "boot.ipxe", content: { text: TEMPLATES.bootIpxe } },
     { path: marker, content: { text: "" } },
-    { path: "README", content: { text: render(TEMPLATES.readme, { root, marker }) } },
+    { path: "README", content: { text: render(TEMPLATES.readme, { root: resolve(root), marker }) } },
   ];
   for (const name of profiles) {
     files.push(

@@ -71,14 +71,19 @@ export function macEntryNames(mac: Mac): HostEntryName[] {
  * "grub/mac-aa:bb:….cfg", "ipxe/mac-aa-bb-….ipxe"), wherever the tree sits under the root.
  */
 export function macFromRequest(file: string): Mac | undefined {
-  const f = file.replace(/^\/+/, "");
-  const hex = "[0-9a-fA-F]{2}";
-  const m =
-    new RegExp(`(?:^|/)${PXELINUX_DIR}/01-((?:${hex}-){5}${hex})$`).exec(f) ??
-    new RegExp(`(?:^|/)${GRUB_DIR}/mac-((?:${hex}:){5}${hex})\\.cfg$`).exec(f) ??
-    new RegExp(`(?:^|/)${IPXE_DIR}/mac-((?:${hex}-){5}${hex})\\.ipxe$`).exec(f);
-  return m ? m[1]!.toLowerCase().replace(/-/g, ":") : undefined;
+  // Runs for every finished transfer: a cheap test first, the regexes only for likely names.
+  if (!file.includes("01-") && !file.includes("mac-")) return undefined;
+  const m = MAC_REQUEST.exec(file.replace(/^\/+/, ""));
+  const hex = m?.[1] ?? m?.[2] ?? m?.[3];
+  return hex ? hex.toLowerCase().replace(/-/g, ":") : undefined;
 }
+
+const HEX2 = "[0-9a-fA-F]{2}";
+const MAC_REQUEST = new RegExp(
+  `(?:^|/)(?:${PXELINUX_DIR.replace(".", "\\.")}/01-((?:${HEX2}-){5}${HEX2})` +
+    `|${GRUB_DIR}/mac-((?:${HEX2}:){5}${HEX2})\\.cfg` +
+    `|${IPXE_DIR}/mac-((?:${HEX2}-){5}${HEX2})\\.ipxe)$`,
+);
 
 /** Hand-written per-host files that install-once took away are kept here, not deleted. */
 export const REMOVED_DIR = ".pxeboot/removed";
