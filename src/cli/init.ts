@@ -42,6 +42,7 @@ export default guarded(
       force: { type: "boolean", description: "Overwrite existing files (default: keep them)" },
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
       marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
+      sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
     },
     async run({ args, rawArgs }) {
       const profiles = repeatedFlag(rawArgs, ["profile", "p"]);
@@ -55,6 +56,7 @@ export default guarded(
         force: !!args.force,
         dryRun: !!args.dryRun,
         marker: args.marker,
+        sysroot: args.sysroot,
       });
       process.stdout.write(formatInitReport(report) + "\n\n");
       process.stdout.write(`DHCP: point PXE clients at ${server}\n\n${dhcpSnippets(server)}\n`);

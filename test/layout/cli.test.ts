@@ -1,0 +1,92 @@
+/** The layout commands as a user runs them: exit codes, one-line errors, printed order. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { readlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { cleanup, fakeSysroot, tempDir } from "./fixtures.ts";
+
+afterEach(cleanup);
+
+const MAIN = resolve(import.meta.dir, "../../src/cli/main.ts");
+const BIOS = ["pxelinux.0", "ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "chain.c32"];
+
+async function pxeboot(...args: string[]) {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { stdout, stderr, code };
+}
+
+describe("init and doctor", () => {
+  test("with pxelinux + syslinux-common: init and doctor exit 0", async () => {
+    const root = join(tempDir(), "tftp");
+    const init = await pxeboot("init", root, "--sysroot", fakeSysroot(BIOS), "--profile", "7.2", "-p", "8.1", "--server", "10.0.0.1");
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain("created              pxelinux.cfg/default.netboot-7.2");
+    expect(init.stdout).toContain("created              pxelinux.cfg/default.netboot-8.1");
+    expect(init.stdout).toContain("next-server 10.0.0.1;");
+    const doctor = await pxeboot("doctor", root);
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toContain(`${root}: 0 problem(s)`);
+  });
+
+  test("without them: both exit 1 and name the package to install", async () => {
+    const root = join(tempDir(), "tftp");
+    const init = await pxeboot("init", root, "--sysroot", tempDir("pxeboot-empty-sys-"));
+    expect(init.code).toBe(1);
+    expect(init.stdout).toMatch(/MISSING\s+pxelinux\.0 .*apt-get install pxelinux/);
+    expect(init.stdout).toMatch(/MISSING\s+ldlinux\.c32 .*apt-get install syslinux-common/);
+    const doctor = await pxeboot("doctor", root);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(/^problem: pxelinux\.0: .*apt-get install pxelinux/m);
+  });
+});
+
+describe("host", () => {
+  test("add 192.168.0.11 7.2 creates pxelinux.cfg/C0A8000B -> default.netboot-7.2; which prints the order", async () => {
+    const root = tempDir();
+    await pxeboot("init", root, "--sysroot", fakeSysroot(BIOS), "--profile", "7.2");
+    const add = await pxeboot("host", "add", "192.168.0.11", "7.2", "--root", root);
+    expect(add.code).toBe(0);
+    expect(readlinkSync(join(root, "pxelinux.cfg/C0A8000B"))).toBe("default.netboot-7.2");
+    const which = await pxeboot("host", "which", "192.168.0.11", "--mac", "52:54:00:12:34:56", "--root", root);
+    expect(which.code).toBe(0);
+    const order = which.stdout.split("\n").filter((l) => /^\s*\d+\. /.test(l)).map((l) => l.trim().split(/\s+/)[1]);
+    expect(order).toEqual([
+      "pxelinux.cfg/01-52-54-00-12-34-56",
+      "pxelinux.cfg/C0A8000B", "pxelinux.cfg/C0A8000", "pxelinux.cfg/C0A800", "pxelinux.cfg/C0A80",
+      "pxelinux.cfg/C0A8", "pxelinux.cfg/C0A", "pxelinux.cfg/C0", "pxelinux.cfg/C",
+      "pxelinux.cfg/default",
+    ]);
+    expect(which.stdout).toMatch(/pxelinux\.cfg\/C0A8000B .*found -> default\.netboot-7\.2.*<== boots this/);
+    expect(which.stdout).toContain("boots pxelinux.cfg/default.netboot-7.2\n");
+    const list = await pxeboot("host", "list", "--root", root);
+    expect(list.stdout).toMatch(/192\.168\.0\.11\s+C0A8000B\s+7\.2\s+pending/);
+    const remove = await pxeboot("host", "remove", "192.168.0.11", "--root", root);
+    expect(remove.code).toBe(0);
+    expect(remove.stdout).toContain("removed pxelinux.cfg/C0A8000B");
+  });
+
+  test("bad input: exit 2 with one line naming the input and the fix", async () => {
+    const root = tempDir();
+    await pxeboot("init", root, "--sysroot", fakeSysroot(BIOS), "--profile", "7.2");
+    const cases: [string[], RegExp][] = [
+      [["host", "add", "192.168.0.11", "7.3", "--root", root], /unknown profile '7\.3' .*known profiles: 7\.2/],
+      [["host", "add", "192.168.0.300", "7.2", "--root", root], /'192\.168\.0\.300' is not a host: use an IPv4 address/],
+      [["host", "add", "192.168.0.11", "7.2", "--root", join(root, "nope")], /--root .*nope is not a directory: create it with pxeboot init/],
+      [["host", "which", "10.0.0.0/24", "--root", root], /not a client address: give one IPv4 address/],
+      [["init", root, "--profile", "../x"], /profile '\.\.\/x' is not a usable name/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await pxeboot(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split("\n").length).toBe(1);
+    }
+  });
+});
