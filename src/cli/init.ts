@@ -1,7 +1,7 @@
 /** `pxeboot init DIR`: scaffold a tftproot from the embedded layout, then print the DHCP snippets. */
 import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
-import { formatInitReport, initLayout } from "../layout/init.ts";
+import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
 import { dhcpSnippets } from "../layout/templates.ts";
 import { guarded, UsageError } from "./args.ts";
@@ -59,7 +59,9 @@ export default guarded(
         sysroot: args.sysroot,
       });
       process.stdout.write(formatInitReport(report) + "\n\n");
-      process.stdout.write(`DHCP: point PXE clients at ${server}\n\n${dhcpSnippets(server)}\n`);
+      const uefi = uefiBootFile(report);
+      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, iPXE: boot.ipxe)\n\n`);
+      process.stdout.write(dhcpSnippets(server, uefi) + "\n");
       if (report.missing.some((m) => m.required)) {
         process.stderr.write("pxeboot: the BIOS boot loader is missing: install the packages named above and re-run pxeboot init\n");
         process.exitCode = 1;

@@ -3,7 +3,7 @@
  * system's current state, so --dry-run prints exactly what a real run would do, and existing
  * files are kept unless `force` (re-running init is how profiles are added).
  */
-import { lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../cli/args.ts";
 import { writeFileAtomic } from "./atomic.ts";
@@ -108,6 +108,17 @@ export async function initLayout(dir: string, opts: InitOptions = {}): Promise<I
     });
   }
   return { root: dir, dryRun: !!opts.dryRun, profiles, steps, missing };
+}
+
+/**
+ * The boot file DHCP should give UEFI x64 clients: syslinux.efi reads the same pxelinux.cfg
+ * entries as BIOS clients (and its LOCALBOOT hands back to the firmware's next boot entry), so
+ * it is preferred; iPXE's ipxe.efi (with boot.ipxe) otherwise.
+ */
+export function uefiBootFile(r: InitReport): string {
+  const has = (f: string) => r.steps.some((s) => s.path === f) || existsSync(join(r.root, f));
+  if (has("syslinux.efi") && has("ldlinux.e64")) return "syslinux.efi";
+  return has("ipxe.efi") ? "ipxe.efi" : "syslinux.efi";
 }
 
 /** The human summary `pxeboot init` prints; missing loaders name the package to install. */

@@ -54,7 +54,7 @@ export const LOADER_FILES: readonly LoaderFile[] = [
   {
     dest: "syslinux.efi",
     required: false,
-    why: "UEFI x64 syslinux, reads pxelinux.cfg",
+    why: "UEFI x64 syslinux: reads the same pxelinux.cfg entries, the preferred UEFI boot file",
     sources: [
       { distro: "Debian", package: "syslinux-efi", path: "/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi" },
       { distro: "RHEL", package: "syslinux-efi64", path: `${RHEL_SYSLINUX}/efi64/syslinux.efi` },
@@ -72,7 +72,7 @@ export const LOADER_FILES: readonly LoaderFile[] = [
   {
     dest: "ipxe.efi",
     required: false,
-    why: "iPXE for UEFI x64 clients (the DHCP snippets' UEFI boot file)",
+    why: "iPXE for UEFI x64 clients (runs boot.ipxe; the UEFI boot file when syslinux.efi is absent)",
     sources: [
       { distro: "Debian", package: "ipxe", path: "/usr/lib/ipxe/ipxe.efi" },
       { distro: "RHEL", package: "ipxe-bootimgs-x86", path: "/usr/share/ipxe/ipxe-x86_64.efi" },

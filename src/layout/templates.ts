@@ -18,6 +18,7 @@ export interface TemplateVars {
   marker?: string;
   root?: string;
   server?: string;
+  uefi?: string;
 }
 
 /** Replaces {{var}}; an unknown or missing variable is a bug in the caller, so it throws. */
@@ -42,7 +43,12 @@ export const TEMPLATES = {
   dhcpKea,
 } as const;
 
-/** The DHCP snippets for the three common servers, pointing clients at `server`. */
-export function dhcpSnippets(server: string): string {
-  return [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea].map((t) => render(t, { server })).join("\n");
+/**
+ * The DHCP snippets for the three common servers, pointing clients at `server`; UEFI x64 clients
+ * (option 93 = 7 or 9) get `uefiBootFile`, BIOS clients pxelinux.0, iPXE boot.ipxe.
+ */
+export function dhcpSnippets(server: string, uefiBootFile: string): string {
+  return [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea]
+    .map((t) => render(t, { server, uefi: uefiBootFile }))
+    .join("\n");
 }

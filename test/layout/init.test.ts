@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatInitReport, initLayout } from "../../src/layout/init.ts";
+import { formatInitReport, initLayout, uefiBootFile } from "../../src/layout/init.ts";
 import { listProfiles } from "../../src/layout/profiles.ts";
 import { dhcpSnippets, render, TEMPLATES } from "../../src/layout/templates.ts";
 import { cleanup, fakeSysroot, tempDir } from "./fixtures.ts";
@@ -59,6 +59,13 @@ describe("pxeboot init", () => {
     expect(r.missing.every((m) => !m.required)).toBe(true);
   });
 
+  test("UEFI clients are sent to syslinux.efi when the tree has it, else to ipxe.efi", async () => {
+    const all = await initLayout(tempDir(), { dryRun: true, sysroot: fakeSysroot() });
+    expect(uefiBootFile(all)).toBe("syslinux.efi");
+    const ipxeOnly = await initLayout(tempDir(), { dryRun: true, sysroot: fakeSysroot(["pxelinux.0", "ldlinux.c32", "ipxe.efi"]) });
+    expect(uefiBootFile(ipxeOnly)).toBe("ipxe.efi");
+  });
+
   test("--dry-run plans the same steps and writes nothing", async () => {
     const root = join(tempDir(), "tree");
     const r = await initLayout(root, { profiles: ["7.2"], dryRun: true, sysroot: fakeSysroot() });
@@ -98,12 +105,15 @@ describe("pxeboot init", () => {
 
 describe("templates", () => {
   test("DHCP snippets choose the boot file by option 93 for ISC, dnsmasq and Kea", () => {
-    const s = dhcpSnippets("10.0.0.1");
+    const s = dhcpSnippets("10.0.0.1", "syslinux.efi");
     expect(s).toContain("option arch code 93");
     expect(s).toContain("next-server 10.0.0.1;");
     expect(s).toContain("dhcp-match=set:efi-x64,option:client-arch,7");
     expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!efi-x64,pxelinux.0,,10.0.0.1");
     expect(s).toContain("option[93].hex == 0x0007");
+    expect(s).toContain('filename "syslinux.efi";');
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:efi-x64,syslinux.efi,,10.0.0.1");
+    expect(s).toContain('"boot-file-name": "syslinux.efi"');
     expect(s).not.toContain("{{");
   });
 
