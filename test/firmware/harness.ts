@@ -122,6 +122,7 @@ export class Lab {
     openLabs.add(lab);
     try {
       lab.makeNetwork();
+      lab.startCapture();
       await lab.startDhcp();
       await lab.startServer();
     } catch (e) {
@@ -149,6 +150,17 @@ export class Lab {
     this.ipNs("addr", "add", "fd00:5e::1/64", "dev", "br0", "nodad");
     this.ipNs("link", "set", "br0", "up");
     this.ipNs("link", "set", "tap0", "up");
+  }
+
+  /**
+   * PXEBOOT_FIRMWARE_PCAP=1 records the TFTP traffic on the bridge to capture.pcap in the lab
+   * directory (kept): what each firmware really asked for. Needs tcpdump; not used in CI.
+   */
+  private startCapture(): void {
+    if (process.env.PXEBOOT_FIRMWARE_PCAP !== "1") return;
+    process.env.PXEBOOT_FIRMWARE_KEEP = "1";
+    const pcap = join(this.dir, "capture.pcap");
+    this.spawnInNs("tcpdump", ["tcpdump", "-i", "br0", "-n", "-s", "200", "-w", pcap, "udp and not port 67 and not port 68"], join(this.dir, "tcpdump.out"));
   }
 
   private spawnInNs(label: string, argv: string[], logPath: string): Subprocess {

@@ -105,6 +105,8 @@ async function packCpio(treeDir: string, out: string): Promise<BuiltFile> {
 }
 
 export interface Payloads {
+  /** The Debian installer's netboot kernel (the e1000 module in the initrds matches it). */
+  kernel: string;
   /** The small initrd every ordinary boot uses. */
   initrd: BuiltFile;
   /** Build a > 32 MiB initrd holding a random file of `payloadBytes` at /payload.bin. */
@@ -141,6 +143,7 @@ async function buildPayloads(dir: string): Promise<Payloads> {
   const localDisk = join(dir, "local-disk.img");
   writeFileSync(localDisk, localDiskImage());
   return {
+    kernel: HOST.kernel,
     initrd,
     localDisk,
     dir,

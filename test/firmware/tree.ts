@@ -4,12 +4,20 @@
  * initrds next to them. Real copies, not links to /usr, so the server's confinement sees a
  * normal tree.
  */
-import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "bun";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { HOST } from "./tools.ts";
+import { HOST, pxebootBinary } from "./tools.ts";
 import { scratchDir } from "./payload.ts";
 
 export interface TreeSpec {
+  /**
+   * Start from the product's own layout: `pxeboot init ROOT --profile P` and `pxeboot host add
+   * HOST P` for each host; the other fields then add to or overwrite that tree.
+   */
+  init?: { profile: string; hosts: string[] };
+  /** Rewrite files the init layout made (e.g. point a profile's kernel line at the test payload). */
+  edits?: Record<string, (text: string) => string>;
   /** Text files by path relative to the root (pxelinux.cfg entries, iPXE scripts, markers). */
   files?: Record<string, string>;
   /** Copies of host files by path relative to the root. */
@@ -31,16 +39,33 @@ export function buildTree(spec: TreeSpec): string {
   const root = scratchDir("pxeboot-root-");
   // World-readable like a real tftproot: a server that drops privileges must still read it.
   chmodSync(root, 0o755);
-  mkdirSync(join(root, "pxelinux.cfg"));
+  if (spec.init) {
+    pxeboot(["init", root, "--profile", spec.init.profile, "--server", "192.168.0.1"]);
+    for (const host of spec.init.hosts) pxeboot(["host", "add", host, spec.init.profile, "--root", root]);
+  }
+  mkdirSync(join(root, "pxelinux.cfg"), { recursive: true });
   const place = (rel: string) => {
     const p = join(root, rel);
     mkdirSync(dirname(p), { recursive: true });
     return p;
   };
-  for (const [rel, src] of Object.entries({ ...BASE, ...spec.copies })) copyFileSync(src, place(rel));
+  const loaders = spec.init ? {} : BASE;
+  for (const [rel, src] of Object.entries({ ...loaders, ...spec.copies })) copyFileSync(src, place(rel));
   for (const [rel, text] of Object.entries(spec.files ?? {})) writeFileSync(place(rel), text);
   for (const [rel, target] of Object.entries(spec.links ?? {})) symlinkSync(target, place(rel));
+  for (const [rel, edit] of Object.entries(spec.edits ?? {})) {
+    const before = readFileSync(join(root, rel), "utf8");
+    const after = edit(before);
+    if (after === before) throw new Error(`tree edit of ${rel} changed nothing; the init layout changed:\n${before}`);
+    writeFileSync(join(root, rel), after);
+  }
   return root;
+}
+
+function pxeboot(args: string[]): string {
+  const r = spawnSync([pxebootBinary(), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  if (r.exitCode !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.toString()}${r.stdout.toString()}`);
+  return r.stdout.toString();
 }
 
 export interface PxelinuxEntry {

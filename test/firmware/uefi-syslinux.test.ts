@@ -1,0 +1,37 @@
+/**
+ * UEFI machine (OVMF, EDK2's own PXE/TFTP client, which asks for windowsize): DHCP with client
+ * arch 7 → syslinux.efi → ldlinux.e64 → the same pxelinux.cfg search and files as BIOS machines.
+ */
+import { expect } from "bun:test";
+import { firmwareTest } from "./gate.ts";
+import { CLIENT_HEX, withLab } from "./harness.ts";
+import { MARK, payloads } from "./payload.ts";
+import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
+import { kernelArgs, pxelinuxConfig } from "./tree.ts";
+
+firmwareTest(
+  "OVMF UEFI boots syslinux.efi, which reads pxelinux.cfg by hex IP and boots kernel + initrd",
+  async () => {
+    const p = await payloads();
+    const tree = {
+      copies: { "initrd.img": p.initrd.path },
+      files: {
+        [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "uefi", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("uefi-hexip") }),
+        "pxelinux.cfg/default": pxelinuxConfig({ label: "fallback", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("default") }),
+      },
+    };
+    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" } }, async (lab) => {
+      const boot = await lab.boot({
+        name: "uefi-hexip",
+        machine: { firmware: "uefi", memoryMiB: 512 },
+        expect: ["Linux version", `${MARK.init} profile=uefi-hexip`, `${MARK.done} profile=uefi-hexip`],
+        failOn: [MARK.fail, "Kernel panic", "profile=default"],
+        timeoutMs: 150_000,
+      });
+      console.log(`uefi-hexip: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+      expectServed(lab, ["syslinux.efi", "ldlinux.e64", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+      expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
+    });
+  },
+  200_000,
+);
