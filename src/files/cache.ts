@@ -14,11 +14,18 @@ interface Entry {
   ino: number;
 }
 
+/** A background load in progress: `bytes` is set once the whole file is in memory. */
+export interface PendingLoad {
+  readonly size: number;
+  readonly mtimeMs: number;
+  bytes?: Uint8Array;
+}
+
 const sameFile = (e: Entry, s: Stats) => e.size === s.size && e.mtimeMs === s.mtimeMs && e.ino === s.ino;
 
 export class FileCache {
   private entries = new Map<string, Entry>();
-  private loading = new Set<string>();
+  private loading = new Map<string, PendingLoad>();
   private used = 0;
 
   constructor(
@@ -65,18 +72,27 @@ export class FileCache {
   }
 
   /**
-   * Loads a file in the background so the requests after this one hit memory; the transfer
-   * that triggered it streams from disk meanwhile and is never delayed by the load.
+   * Loads a file in the background so later reads hit memory; transfers that started before the
+   * load finished stream from disk meanwhile and switch over when `bytes` appears (in a boot storm
+   * every client arrives before the first load is done). Returns undefined for files not cached.
    */
-  warm(key: string, stats: Stats): void {
-    if (!this.cacheable(stats.size) || this.loading.has(key) || this.entries.has(key)) return;
-    this.loading.add(key);
+  warm(key: string, stats: Stats): PendingLoad | undefined {
+    if (!this.cacheable(stats.size)) return undefined;
+    const pending = this.loading.get(key);
+    if (pending && pending.mtimeMs === stats.mtimeMs && pending.size === stats.size) return pending;
+    const load: PendingLoad = { size: stats.size, mtimeMs: stats.mtimeMs };
+    this.loading.set(key, load);
     readFile(key)
       .then((buf) => {
         // Only keep it if the file did not change while we read it.
-        if (buf.length === stats.size) this.put(key, stats, new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
+        if (buf.length !== stats.size) return;
+        load.bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+        this.put(key, stats, load.bytes);
       })
       .catch(() => {})
-      .finally(() => this.loading.delete(key));
+      .finally(() => {
+        if (this.loading.get(key) === load) this.loading.delete(key);
+      });
+    return load;
   }
 }

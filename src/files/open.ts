@@ -23,6 +23,5 @@ export function openSource(file: ConfinedFile, mode: TransferMode, cache: FileCa
   }
   const cached = cache.get(file.real, file.stats);
   if (cached) return new MemorySource(cached);
-  cache.warm(file.real, file.stats);
-  return new FdSource(file.real, file.stats.size);
+  return new FdSource(file.real, file.stats.size, cache.warm(file.real, file.stats));
 }

@@ -4,6 +4,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { TftpError } from "../protocol/errors.ts";
+import type { PendingLoad } from "./cache.ts";
 
 export interface FileSource {
   readonly size: number;
@@ -30,10 +31,17 @@ export class FdSource implements FileSource {
   constructor(
     path: string,
     readonly size: number,
+    /** A background load of the same file: once it lands, reads come from memory. */
+    private readonly load?: PendingLoad,
   ) {
     this.fd = openSync(path, "r");
   }
   read(into: Uint8Array, offset: number, position: number, length: number): void {
+    const bytes = this.load?.bytes;
+    if (bytes) {
+      into.set(bytes.subarray(position, position + length), offset);
+      return;
+    }
     let done = 0;
     // NFS and FUSE may return short reads; only a read of 0 means the file shrank under us.
     while (done < length) {

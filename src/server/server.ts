@@ -48,6 +48,12 @@ interface Request {
 /** Memory one transfer may keep in flight (window × block), so 10,000 clients fit in RAM. */
 const WINDOW_BYTES_MAX = 4 * 1024 * 1024;
 
+/** The default send buffer (~208 KiB) holds a window of small blocks; ask for more only beyond that. */
+function sendBufferFor(windowSize: number, blockSize: number): number {
+  const need = windowSize * (blockSize + 64) * 2;
+  return need <= 200_000 ? 0 : Math.min(2 * WINDOW_BYTES_MAX, need);
+}
+
 export async function startServer(config: ServerConfig, opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
   const observers = opts.observers ?? [];
@@ -152,7 +158,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         transfer,
         source,
         deadlines,
-        sendBufferBytes: Math.min(WINDOW_BYTES_MAX, neg.options.windowSize * (neg.options.blockSize + 32) * 2),
+        sendBufferBytes: sendBufferFor(neg.options.windowSize, neg.options.blockSize),
         record: {
           clientAddress: plainAddress(req.address),
           clientPort: req.port,
