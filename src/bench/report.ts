@@ -22,6 +22,7 @@ export function formatSummary(s: BenchSummary): string {
       r.dropped ? `, ${r.dropped} dropped on purpose` : ""
     }`,
     `  verified    against the ${s.verification}`,
+    `  generator   ${s.generatorCpuPercent}% of one core (near 100%: the generator, not the server, is the limit)`,
   ];
   for (const f of s.failures) lines.push(`  failure     ${f.count} × ${f.reason}`);
   return lines.join("\n");

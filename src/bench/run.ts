@@ -20,7 +20,7 @@ export interface BenchProgress {
 export interface BenchRun {
   progress: BenchProgress;
   /** Resolves when every client finished or --duration-max cut the rest short. */
-  done: Promise<{ results: ClientResult[]; wallMs: number; negotiated: BenchSummary["negotiated"] }>;
+  done: Promise<{ results: ClientResult[]; wallMs: number; cpuMs: number; negotiated: BenchSummary["negotiated"] }>;
 }
 
 export function runBench(opts: BenchOptions): BenchRun {
@@ -36,7 +36,10 @@ export function runBench(opts: BenchOptions): BenchRun {
   };
 
   async function one(): Promise<ClientResult> {
-    const hasher = opts.probe ? null : new Bun.CryptoHasher("sha256");
+    const local = opts.verify === "bytes" ? opts.expect?.bytes : undefined;
+    const hasher = opts.probe || local ? null : new Bun.CryptoHasher("sha256");
+    let offset = 0;
+    let differs = false;
     const r = await download({
       server: opts.server,
       filename: opts.file,
@@ -51,7 +54,12 @@ export function runBench(opts: BenchOptions): BenchRun {
       dropData,
       signal: stop.signal,
       onChunk(chunk) {
-        hasher!.update(chunk);
+        if (hasher) hasher.update(chunk);
+        else if (!differs) {
+          const end = offset + chunk.length;
+          differs = end > local!.length || Buffer.compare(chunk, local!.subarray(offset, end)) !== 0;
+        }
+        offset += chunk.length;
         progress.bytes += chunk.length;
       },
     });
@@ -80,10 +88,14 @@ export function runBench(opts: BenchOptions): BenchRun {
       }
       return { ...base, verdict: "ok", bytes: 0, tsize: o.tsize };
     }
-    const sha256 = hasher!.digest("hex");
     if (size !== undefined && o.bytes !== size) {
-      return { ...base, verdict: "failed", reason: `size ${o.bytes}, expected ${size}`, bytes: o.bytes, sha256 };
+      return { ...base, verdict: "failed", reason: `size ${o.bytes}, expected ${size}`, bytes: o.bytes };
     }
+    if (!hasher) {
+      if (differs) return { ...base, verdict: "failed", reason: "content differs from the local copy", bytes: o.bytes };
+      return { ...base, verdict: "ok", bytes: o.bytes, tsize: o.tsize, sha256: opts.expect!.sha256 };
+    }
+    const sha256 = hasher.digest("hex");
     reference ??= sha256;
     if (sha256 !== reference) return { ...base, verdict: "failed", reason: "sha256 mismatch", bytes: o.bytes, sha256 };
     return { ...base, verdict: "ok", bytes: o.bytes, tsize: o.tsize, sha256 };
@@ -103,14 +115,17 @@ export function runBench(opts: BenchOptions): BenchRun {
   }
 
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const cutoff = setTimeout(() => stop.abort("--duration-max reached"), opts.durationMaxMs);
   const workers = Array.from({ length: Math.min(opts.concurrency, opts.clients) }, worker);
   const done = Promise.all(workers).then(() => {
     clearTimeout(cutoff);
     const wallMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
     // Clients never started because of the cut-off count as aborted too.
     for (let i = results.length; i < opts.clients; i++) results.push(notStarted());
-    return { results, wallMs, negotiated };
+    return { results, wallMs, cpuMs, negotiated };
   });
   return { progress, done };
 }

@@ -14,6 +14,7 @@ export function summarize(
   results: readonly ClientResult[],
   wallMs: number,
   negotiated: BenchSummary["negotiated"],
+  cpuMs = 0,
 ): BenchSummary {
   const count = { ok: 0, failed: 0, timeout: 0, aborted: 0 };
   const retransmits = { client: 0, requests: 0, serverDuplicates: 0, gaps: 0, dropped: 0 };
@@ -51,7 +52,9 @@ export function summarize(
     p99Ms: round(percentile(times, 99)),
     maxMs: round(times[times.length - 1] ?? 0),
     retransmits,
-    verification: opts.expect ? "expected sha256" : "first download",
+    verification:
+      opts.verify === "bytes" ? "local copy, byte for byte" : opts.expect ? "expected sha256" : "first download",
+    generatorCpuPercent: wallMs > 0 ? Math.round((cpuMs / wallMs) * 100) : 0,
     failures: failures.slice(0, 5),
   };
 }

@@ -18,7 +18,13 @@ export interface BenchOptions {
   /** Clients still running at this point are cancelled and counted as aborted. */
   durationMaxMs: number;
   /** What every download must be; without it the first complete download is the reference. */
-  expect?: { sha256: string; size?: number };
+  expect?: { sha256: string; size?: number; bytes?: Uint8Array };
+  /**
+   * sha256: hash every byte (Bun.CryptoHasher). bytes: compare every block with the local copy
+   * (needs expect.bytes) — exact too, and ~10× cheaper per block, for storms where the
+   * generator's CPU would otherwise limit the figures.
+   */
+  verify: "sha256" | "bytes";
 }
 
 export type ClientVerdict = "ok" | "failed" | "timeout" | "aborted";
@@ -69,7 +75,12 @@ export interface BenchSummary {
     /** DATA dropped on purpose (--loss). */
     dropped: number;
   };
-  verification: "expected sha256" | "first download";
+  verification: "expected sha256" | "first download" | "local copy, byte for byte";
+  /**
+   * CPU time of this generator process ÷ wall time, in % of one core. Near 100 the generator
+   * (one JS thread) is saturated and the figures say more about it than about the server.
+   */
+  generatorCpuPercent: number;
   /** Most common failure reasons with counts. */
   failures: { reason: string; count: number }[];
 }

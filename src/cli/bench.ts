@@ -19,6 +19,11 @@ function percentArg(value: unknown): number {
   return n;
 }
 
+function verifyArg(value: unknown): BenchOptions["verify"] {
+  if (value === "sha256" || value === "bytes") return value;
+  throw new UsageError(`--verify must be sha256 or bytes, got '${value}'`);
+}
+
 function expectation(args: { expectSha256?: string; local?: string }): BenchOptions["expect"] {
   if (args.expectSha256 !== undefined && args.local !== undefined) {
     throw new UsageError("--expect-sha256 and --local say the same thing: give one");
@@ -35,7 +40,7 @@ function expectation(args: { expectSha256?: string; local?: string }): BenchOpti
     } catch (err) {
       throw new UsageError(`--local ${args.local}: ${(err as { code?: string }).code ?? String(err)}`);
     }
-    return { sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"), size: bytes.length };
+    return { sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"), size: bytes.length, bytes };
   }
   return undefined;
 }
@@ -57,6 +62,11 @@ export default guarded(
       "duration-max": { type: "string", description: "Stop after this many seconds; unfinished clients count as aborted", default: "600" },
       "expect-sha256": { type: "string", description: "sha256 every download must have" },
       local: { type: "string", description: "A local copy of the file: its size and sha256 are expected" },
+      verify: {
+        type: "string",
+        description: "sha256 (hash every download) or bytes (compare each block with --local: cheaper)",
+        default: "sha256",
+      },
       json: { type: "boolean", description: "Print the summary as JSON" },
     },
     async run({ args }) {
@@ -77,7 +87,9 @@ export default guarded(
         retries: intArg("retries", args.retries, 0, 1000),
         durationMaxMs: secondsArg("duration-max", args["duration-max"], 0.1, 86_400),
         expect: expectation({ expectSha256: args["expect-sha256"], local: args.local }),
+        verify: verifyArg(args.verify),
       };
+      if (opts.verify === "bytes" && !opts.expect?.bytes) throw new UsageError("--verify bytes needs --local FILE");
       if (uri.mode === "netascii") throw new UsageError("bench downloads in octet mode: drop ;mode=netascii");
 
       const run = runBench(opts);
@@ -93,11 +105,11 @@ export default guarded(
           true,
         );
       }, 200);
-      const { results, wallMs, negotiated } = await run.done;
+      const { results, wallMs, cpuMs, negotiated } = await run.done;
       clearInterval(ticker);
       status.clear();
 
-      const summary = summarize(opts, String(args.uri), results, wallMs, negotiated);
+      const summary = summarize(opts, String(args.uri), results, wallMs, negotiated, cpuMs);
       process.stdout.write((args.json ? JSON.stringify(summary) : formatSummary(summary)) + "\n");
       if (summary.ok !== clients) process.exitCode = 1;
     },

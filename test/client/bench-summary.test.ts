@@ -14,6 +14,7 @@ const opts: BenchOptions = {
   timeoutMaxMs: 8000,
   retries: 5,
   durationMaxMs: 60_000,
+  verify: "sha256",
 };
 
 const client = (over: Partial<ClientResult>): ClientResult => ({

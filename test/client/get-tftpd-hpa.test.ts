@@ -1,50 +1,23 @@
 /**
  * `pxeboot get` against a server nobody here wrote: in.tftpd from tftpd-hpa, run in the
- * foreground on a loopback high port. Needs the tftpd-hpa package (.ci/run installs it).
+ * foreground on a loopback high port.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, type Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pxebootCommand } from "./pxeboot-command.ts";
+import { IN_TFTPD, runPxeboot, startTftpd, type Tftpd } from "./tftpd-hpa.ts";
 
-const IN_TFTPD = ["/usr/sbin/in.tftpd", "/sbin/in.tftpd"].find((p) => existsSync(p));
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const run = (args: string[]) => runPxeboot(pxebootCommand(), args);
 
 let root: string;
 let outDir: string;
-let server: Subprocess | undefined;
+let server: Tftpd | undefined;
 let port = 0;
 const file = randomBytes(3 * 1024 * 1024 + 777);
-
-async function run(args: string[]) {
-  const p = spawn([...pxebootCommand(), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).arrayBuffer(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { stdout: new Uint8Array(stdout), stderr, code };
-}
-
-/** in.tftpd exits at once when the port is taken: try a few random high ports. */
-async function startTftpd(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    port = 20000 + Math.floor(Math.random() * 40000);
-    const p = spawn([IN_TFTPD!, "-L", "-s", root, "-a", `127.0.0.1:${port}`, "-u", "root"], {
-      stdout: "ignore",
-      stderr: "pipe",
-    });
-    const early = await Promise.race([p.exited, Bun.sleep(300).then(() => null)]);
-    if (early === null) {
-      server = p;
-      return;
-    }
-  }
-  throw new Error("in.tftpd did not start");
-}
 
 describe.skipIf(!IN_TFTPD)("pxeboot get against tftpd-hpa", () => {
   beforeAll(async () => {
@@ -52,10 +25,11 @@ describe.skipIf(!IN_TFTPD)("pxeboot get against tftpd-hpa", () => {
     outDir = mkdtempSync(join(tmpdir(), "pxeboot-get-out-"));
     writeFileSync(join(root, "blob.bin"), file);
     writeFileSync(join(root, "notes.txt"), "first line\nsecond\r\nbare CR\rend\n");
-    await startTftpd();
+    server = await startTftpd(root);
+    port = server.port;
   });
   afterAll(() => {
-    server?.kill();
+    server?.stop();
     rmSync(root, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
   });

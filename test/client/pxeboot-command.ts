@@ -1,6 +1,7 @@
 /**
  * How tests start pxeboot: the compiled binary when `npm run build` made one (what users run),
- * else the sources through Bun (a quick `bun test` during development).
+ * else the sources through Bun (a quick `bun test` during development; PXEBOOT_FROM_SOURCE=1
+ * forces that when dist/ is older than the sources).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +10,6 @@ const ROOT = join(import.meta.dir, "../..");
 
 export function pxebootCommand(): string[] {
   const binary = join(ROOT, "dist/pxeboot");
-  if (existsSync(binary)) return [binary];
+  if (existsSync(binary) && !process.env.PXEBOOT_FROM_SOURCE) return [binary];
   return [process.execPath, join(ROOT, "src/cli/main.ts")];
 }
