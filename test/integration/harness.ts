@@ -58,7 +58,7 @@ export async function startServer(root: string, extra: string[] = [], address = 
       }
     };
     // Ready when it answers a request (works whatever the log level or format).
-    const ready = await untilAnswered(port, proc, 10_000);
+    const ready = await untilAnswered(address, port, proc, 10_000);
     if (!ready) {
       proc.kill("SIGKILL");
       await proc.exited;
@@ -81,13 +81,13 @@ export async function startServer(root: string, extra: string[] = [], address = 
   throw new Error("no free port found");
 }
 
-async function untilAnswered(port: number, proc: Bun.Subprocess, timeoutMs: number): Promise<boolean> {
-  const peer = await RawPeer.open();
+async function untilAnswered(address: string, port: number, proc: Bun.Subprocess, timeoutMs: number): Promise<boolean> {
+  const peer = await RawPeer.open(address.includes(":") ? "::" : "127.0.0.1");
   try {
     const probe = encodeRequest(Opcode.RRQ, "readiness-probe", "octet");
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && proc.exitCode === null) {
-      peer.send(probe, port);
+      peer.send(probe, port, address === "::" ? "::1" : address === "0.0.0.0" ? "127.0.0.1" : address);
       if (await peer.recv(100)) return true;
     }
     return false;
