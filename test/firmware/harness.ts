@@ -29,13 +29,16 @@ export interface Machine {
   disk?: string;
 }
 
+/** Console lines that mean the boot cannot succeed any more: fail at once instead of at the timeout. */
+export const ALWAYS_FAIL_ON: RegExp[] = [/Loading \S+\s*\.\.\.\s*failed/, /Kernel panic/, /No bootable device/];
+
 export interface BootSpec {
   /** Names the serial log file and the failure message. */
   name: string;
   machine: Machine;
   /** All of these must appear on the serial console for the boot to pass. */
   expect: (string | RegExp)[];
-  /** Any of these on the console fails the boot at once. */
+  /** Any of these on the console fails the boot at once (besides ALWAYS_FAIL_ON). */
   failOn?: (string | RegExp)[];
   timeoutMs: number;
 }
@@ -329,7 +332,7 @@ export class Lab {
     let why = "";
     for (;;) {
       const text = console();
-      const bad = spec.failOn?.find((m) => matches(text, m));
+      const bad = [...ALWAYS_FAIL_ON, ...(spec.failOn ?? [])].find((m) => matches(text, m));
       if (bad) {
         why = `failure marker ${bad} on the console`;
         break;

@@ -6,7 +6,7 @@ import { expect } from "bun:test";
 import { firmwareTest } from "./gate.ts";
 import { CLIENT_HEX, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
-import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
+import { expectServed, parseServerLog, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
 
 firmwareTest(
@@ -31,6 +31,9 @@ firmwareTest(
       console.log(`uefi-hexip: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
       expectServed(lab, ["syslinux.efi", "ldlinux.e64", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
       expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
+      // EDK2 asks for windowsize 4: its NBP download is the firmware test of the windowed send path.
+      const nbp = parseServerLog(lab.serverLog(), lab.opts.root).find((l) => l.file === "syslinux.efi" && l.outcome === "ok");
+      expect(nbp?.options ?? "").toContain("windowsize=4");
     });
   },
   200_000,
