@@ -74,7 +74,7 @@ export function macFromRequest(file: string): Mac | undefined {
   // Runs for every finished transfer: a cheap test first, the regexes only for likely names.
   if (!file.includes("01-") && !file.includes("mac-")) return undefined;
   const m = MAC_REQUEST.exec(file.replace(/^\/+/, ""));
-  const hex = m?.[1] ?? m?.[2] ?? m?.[3];
+  const hex = m?.[1] ?? m?.[2] ?? m?.[3] ?? m?.[4];
   return hex ? hex.toLowerCase().replace(/-/g, ":") : undefined;
 }
 
@@ -82,7 +82,9 @@ const HEX2 = "[0-9a-fA-F]{2}";
 const MAC_REQUEST = new RegExp(
   `(?:^|/)(?:${PXELINUX_DIR.replace(".", "\\.")}/01-((?:${HEX2}-){5}${HEX2})` +
     `|${GRUB_DIR}/mac-((?:${HEX2}:){5}${HEX2})\\.cfg` +
-    `|${IPXE_DIR}/mac-((?:${HEX2}-){5}${HEX2})\\.ipxe)$`,
+    `|${IPXE_DIR}/mac-((?:${HEX2}-){5}${HEX2})\\.ipxe` +
+    // Debian/Fedora GRUB asks for this before grub.cfg: a MAC to learn too.
+    `|${GRUB_DIR}/grub\\.cfg-01-((?:${HEX2}-){5}${HEX2}))$`,
 );
 
 /** Hand-written per-host files that install-once took away are kept here, not deleted. */

@@ -110,6 +110,7 @@ describe("MACs in requests (what install-once remembers)", () => {
     expect(macFromRequest("/boot/pxelinux.cfg/01-AA-BB-CC-DD-EE-FF")).toBe("aa:bb:cc:dd:ee:ff");
     expect(macFromRequest("grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe("aa:bb:cc:dd:ee:ff");
     expect(macFromRequest("ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe("aa:bb:cc:dd:ee:ff");
+    expect(macFromRequest("/grub/grub.cfg-01-aa-bb-cc-dd-ee-ff")).toBe("aa:bb:cc:dd:ee:ff"); // GRUB's own search
     for (const other of ["pxelinux.cfg/C0A8000B", "pxelinux.cfg/01-aa-bb-cc-dd-ee", "x/01-aa-bb-cc-dd-ee-ff", "grub/mac-aa-bb-cc-dd-ee-ff.cfg", "Kickstart_end"])
       expect(macFromRequest(other)).toBeUndefined();
   });
