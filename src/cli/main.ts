@@ -16,4 +16,12 @@ const main = defineCommand({
   },
 });
 
+// `pxeboot host list | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+}
+
 runMain(main);

@@ -45,6 +45,30 @@ interface Request {
   receivedAt: number;
 }
 
+/** Queued requests older than this are dropped when their turn comes. */
+const QUEUE_STALE_MS = 30_000;
+
+/**
+ * Past the queue, requests are dropped (the client retries); under a storm that can be thousands
+ * a second, so the log gets one summary line per second instead of a line each.
+ */
+function droppedRequestLog(log: Logger, queued: () => number) {
+  let count = 0;
+  let last = { client: "", file: "" };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    note(client: string, file: string) {
+      count++;
+      last = { client, file };
+      timer ??= setTimeout(() => {
+        log.warn("requests dropped: admission queue full", { dropped: count, queued: queued(), lastClient: last.client, lastFile: last.file });
+        count = 0;
+        timer = undefined;
+      }, 1000);
+    },
+  };
+}
+
 /** Memory one transfer may keep in flight (window × block), so 10,000 clients fit in RAM. */
 const WINDOW_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -70,6 +94,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(config.queueMax);
   let closing = false;
+  const dropped = droppedRequestLog(log, () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
@@ -89,6 +114,12 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     while (!closing && sessions.size < config.maxTransfers) {
       const next = queue.shift();
       if (!next) return;
+      // A request that waited this long belongs to a client that has given up (or retried from
+      // a new port): starting it would only hold a slot until its retries run out.
+      if (performance.now() - next.receivedAt > QUEUE_STALE_MS) {
+        log.debug("queued request expired", { client: plainAddress(next.address), file: next.packet.filename });
+        continue;
+      }
       void begin(next);
     }
   }
@@ -207,7 +238,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     // A client retransmitting its RRQ while its transfer runs (or waits) gets no second transfer.
     if (sessions.has(key) || queue.has(key)) return;
     if (sessions.size >= config.maxTransfers) {
-      if (!queue.push(key, req)) log.warn("request dropped: admission queue full", { client: plainAddress(address), file: pkt.filename, queued: queue.size });
+      if (!queue.push(key, req)) dropped.note(plainAddress(address), pkt.filename);
       return;
     }
     void begin(req);
