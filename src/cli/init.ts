@@ -38,7 +38,7 @@ export default guarded(
     args: {
       dir: { type: "positional", description: "Directory to create or complete", required: true },
       profile: { type: "string", alias: "p", description: "Netboot profile to create (repeatable), e.g. 7.2", valueHint: "NAME" },
-      dryRun: { type: "boolean", description: "Print the plan, change nothing" },
+      "dry-run": { type: "boolean", description: "Print the plan, change nothing" },
       force: { type: "boolean", description: "Overwrite existing files (default: keep them)" },
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
       marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
@@ -54,7 +54,7 @@ export default guarded(
       const report = await initLayout(args.dir, {
         profiles,
         force: !!args.force,
-        dryRun: !!args.dryRun,
+        dryRun: !!args["dry-run"],
         marker: args.marker,
         sysroot: args.sysroot,
       });
