@@ -14,7 +14,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 WORK=${BENCH_WORK:-/tmp/pxeboot-bench}
-PXEBOOT=${PXEBOOT:-$REPO/dist/pxeboot}
+# The binary under test: by default built here from the working tree (a snapshot in $WORK, so a
+# dist/pxeboot that tests are running is never overwritten); set PXEBOOT to use another one.
+PXEBOOT_GIVEN=${PXEBOOT:-}
+PXEBOOT=${PXEBOOT:-$WORK/tree/dist/pxeboot}
 BUN=${BUN:-$REPO/node_modules/.bin/bun}
 MODE=full
 HUGE=0
@@ -65,9 +68,12 @@ setup() {
     (cd "$WORK/atftpd-deb" && apt-get download atftpd >/dev/null 2>&1)
     dpkg-deb -x "$WORK"/atftpd-deb/atftpd_*.deb "$WORK/atftpd"
   fi
-  if [ ! -x "$PXEBOOT" ]; then
-    log "building $PXEBOOT"
-    (cd "$REPO" && npm run build >/dev/null)
+  if [ -z "$PXEBOOT_GIVEN" ]; then
+    log "building pxeboot from the working tree into $WORK/tree"
+    rm -rf "$WORK/tree" && mkdir -p "$WORK/tree"
+    cp -r "$REPO/src" "$REPO/build.ts" "$REPO/package.json" "$REPO/tsconfig.json" "$WORK/tree/"
+    ln -s "$REPO/node_modules" "$WORK/tree/node_modules"
+    (cd "$WORK/tree" && "$BUN" build.ts >/dev/null)
   fi
   mkdir -p "$ROOT" "$RESULTS" "$LOGS"
   rm -f "$RESULTS"/*.json
@@ -84,10 +90,11 @@ setup() {
 versions() {
   local cpu
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-  printf '{"date":"%s","mode":"%s","storm":%s,"rounds":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","versions":{' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$MODE" "$STORM" "$ROUNDS" "$(nproc)" "$cpu" "$(uname -r)" \
+  printf '{"date":"%s","load":"%s","mode":"%s","storm":%s,"rounds":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","versions":{' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$MODE" "$STORM" "$ROUNDS" "$(nproc)" "$cpu" "$(uname -r)" \
     "$(. /etc/os-release && echo "$PRETTY_NAME")"
-  printf '"pxeboot":"%s",' "$("$PXEBOOT" --version 2>/dev/null | tail -1)"
+  printf '"pxeboot":"%s (git %s%s)",' "$("$PXEBOOT" --version 2>/dev/null | tail -1)" \
+    "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)" "$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ", modified")"
   printf '"tftpd-hpa":"%s",' "$(dpkg-query -W -f '${Version}' tftpd-hpa 2>/dev/null)"
   printf '"atftpd":"%s",' "$(basename "$WORK"/atftpd-deb/atftpd_*.deb .deb | cut -d_ -f2)"
   printf '"dnsmasq":"%s"}}\n' "$(dnsmasq --version | head -1 | awk '{print $3}')"
@@ -173,7 +180,8 @@ run_inside() {
         local rss alive=1
         rss=$(server_rss_kib)
         kill -0 "$SERVER_PID" 2>/dev/null || alive=0
-        printf '{"rssKiB":%s,"alive":%s}\n' "${rss:-0}" "$alive" >"$RESULTS/$scenario.$server.$round.server.json"
+        printf '{"rssKiB":%s,"alive":%s,"load":"%s"}\n' "${rss:-0}" "$alive" "$(cut -d' ' -f1 /proc/loadavg)" \
+          >"$RESULTS/$scenario.$server.$round.server.json"
         stop_server
         [ -s "$RESULTS/$scenario.$server.$round.json" ] ||
           printf '{"error":"bench produced no summary (see %s)"}\n' "$LOGS/$scenario.$server.$round.bench.err" \
@@ -194,3 +202,4 @@ unshare -n "$0" --inside "${ORIG_ARGS[@]}"
 table_args=("$RESULTS")
 [ "$WRITE_RESULTS" = 1 ] && table_args+=(--write "$HERE/RESULTS.md")
 "$BUN" "$HERE/table.ts" "${table_args[@]}"
+log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
