@@ -3,7 +3,6 @@
  * handed to the caller in order. `pxeboot get` runs one of these; `pxeboot bench` runs thousands
  * side by side in one process.
  */
-import type { udp } from "bun";
 import {
   ReceiveTransfer,
   type Negotiated,
