@@ -42,12 +42,12 @@ export default guarded(
     meta: { name: "get", description: "Download a file from a TFTP server (RFC 3617 URI)" },
     args: {
       uri: { type: "positional", description: "tftp://HOST[:PORT]/FILE[;mode=netascii]", required: true },
-      output: { type: "string", alias: "o", description: "Output file; - for stdout (default: the file's base name)" },
-      blksize: { type: "string", description: "Block size to ask for (8-65464)", default: "1468" },
-      windowsize: { type: "string", description: "Window size to ask for (RFC 7440; 1 = lockstep, not sent)", default: "1" },
-      mode: { type: "string", description: "octet or netascii (default: the URI's ;mode=, else octet)" },
-      timeout: { type: "string", description: "Seconds to wait before re-sending", default: "1" },
-      retries: { type: "string", description: "Re-sends without progress before giving up", default: "5" },
+      output: { type: "string", valueHint: "OUT", alias: "o", description: "Output file; - for stdout (default: the file's base name)" },
+      blksize: { type: "string", valueHint: "N", description: "Block size to ask for (8-65464)", default: "1468" },
+      windowsize: { type: "string", valueHint: "N", description: "Window size to ask for (RFC 7440; 1 = lockstep, not sent)", default: "1" },
+      mode: { type: "string", valueHint: "octet|netascii", description: "octet or netascii (default: the URI's ;mode=, else octet)" },
+      timeout: { type: "string", valueHint: "S", description: "Seconds to wait before re-sending", default: "1" },
+      retries: { type: "string", valueHint: "N", description: "Re-sends without progress before giving up", default: "5" },
     },
     async run({ args }) {
       const uri = uriArg(args.uri);
