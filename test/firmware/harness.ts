@@ -20,7 +20,8 @@ export const CLIENT_IP = "192.168.0.11";
 export const CLIENT_HEX = "C0A8000B";
 export const CLIENT_MAC = "52:54:00:12:34:56";
 
-export type Firmware = "bios" | "uefi";
+/** bios: SeaBIOS + iPXE ROM; uefi: OVMF (EDK2's own PXE); uboot: 32-bit U-Boot as the machine's firmware. */
+export type Firmware = "bios" | "uefi" | "uboot";
 
 export interface Machine {
   firmware: Firmware;
@@ -299,6 +300,19 @@ export class Lab {
         // Empty romfile: QEMU's iPXE EFI ROM would otherwise take over and EDK2's TFTP client never runs.
         "-device",
         `virtio-net-pci,netdev=n0,mac=${CLIENT_MAC},romfile=,bootindex=1`,
+      ];
+    }
+    if (m.firmware === "uboot") {
+      return [
+        ...common,
+        "-machine",
+        "pc",
+        "-bios",
+        HOST.ubootRom,
+        // 32-bit U-Boot as firmware of a 64-bit machine: qemu-system-i386 has no long mode for the kernel.
+        // e1000 (U-Boot reads a wrong MAC from legacy virtio); no option ROM, U-Boot has its own driver.
+        "-device",
+        `e1000,netdev=n0,mac=${CLIENT_MAC},romfile=`,
       ];
     }
     const disk = m.disk

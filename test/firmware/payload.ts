@@ -212,3 +212,31 @@ export function localDiskImage(): Uint8Array {
 export function scratchDir(prefix: string): string {
   return mkdtempSync(join(process.env.PXEBOOT_FIRMWARE_TMP ?? tmpdir(), prefix));
 }
+
+/**
+ * A U-Boot legacy script image (what `mkimage -A x86 -O linux -T script -C none` writes): a
+ * 64-byte big-endian header with CRC32s of itself and of the data, then a one-entry size table
+ * and the script. U-Boot checks both CRCs before `source` runs it.
+ */
+export function ubootScriptImage(script: string, name = "pxeboot firmware test"): Uint8Array {
+  const text = new TextEncoder().encode(script);
+  const data = new Uint8Array(8 + text.length);
+  const dv = new DataView(data.buffer);
+  dv.setUint32(0, text.length);
+  dv.setUint32(4, 0);
+  data.set(text, 8);
+  const image = new Uint8Array(64 + data.length);
+  const h = new DataView(image.buffer);
+  h.setUint32(0, 0x27051956); // magic
+  h.setUint32(8, Math.floor(Date.now() / 1000)); // time
+  h.setUint32(12, data.length); // size
+  h.setUint32(24, Bun.hash.crc32(data)); // data CRC
+  image[28] = 5; // OS: Linux
+  image[29] = 3; // architecture: x86 (IH_ARCH_I386)
+  image[30] = 6; // type: script
+  image[31] = 0; // compression: none
+  image.set(new TextEncoder().encode(name).subarray(0, 31), 32);
+  h.setUint32(4, Bun.hash.crc32(image.subarray(0, 64))); // header CRC, computed with this field 0
+  image.set(data, 64);
+  return image;
+}

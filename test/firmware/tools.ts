@@ -17,6 +17,8 @@ const DI = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd6
 /** Host files the boot trees and machines are made from. */
 export const HOST = {
   qemu: "/usr/bin/qemu-system-x86_64",
+  /** 32-bit U-Boot (the 64-bit build cannot start a kernel), run as the BIOS of a 64-bit QEMU machine. */
+  ubootRom: "/usr/lib/u-boot/qemu-x86/u-boot.rom",
   dnsmasq: "/usr/sbin/dnsmasq",
   ip: "/usr/sbin/ip",
   ss: "/usr/bin/ss",
@@ -38,6 +40,7 @@ export const HOST = {
 
 export const REQUIREMENTS: Requirement[] = [
   { what: "QEMU (x86-64, TCG)", path: HOST.qemu, debianPackage: "qemu-system-x86" },
+  { what: "U-Boot for QEMU x86 (32-bit)", path: HOST.ubootRom, debianPackage: "u-boot-qemu" },
   { what: "iPXE option ROM for the e1000 NIC", path: HOST.ipxeRom, debianPackage: "ipxe-qemu" },
   { what: "OVMF code", path: HOST.ovmfCode, debianPackage: "ovmf" },
   { what: "OVMF variables template", path: HOST.ovmfVars, debianPackage: "ovmf" },

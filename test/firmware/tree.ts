@@ -20,6 +20,8 @@ export interface TreeSpec {
   edits?: Record<string, (text: string) => string>;
   /** Text files by path relative to the root (pxelinux.cfg entries, iPXE scripts, markers). */
   files?: Record<string, string>;
+  /** Binary files by path relative to the root (e.g. a U-Boot script image). */
+  binaries?: Record<string, Uint8Array>;
   /** Copies of host files by path relative to the root. */
   copies?: Record<string, string>;
   /** Symlinks by path relative to the root, pointing at a target relative to the link. */
@@ -52,6 +54,7 @@ export function buildTree(spec: TreeSpec): string {
   const loaders = spec.init ? {} : BASE;
   for (const [rel, src] of Object.entries({ ...loaders, ...spec.copies })) copyFileSync(src, place(rel));
   for (const [rel, text] of Object.entries(spec.files ?? {})) writeFileSync(place(rel), text);
+  for (const [rel, bytes] of Object.entries(spec.binaries ?? {})) writeFileSync(place(rel), bytes);
   for (const [rel, target] of Object.entries(spec.links ?? {})) symlinkSync(target, place(rel));
   for (const [rel, edit] of Object.entries(spec.edits ?? {})) {
     const before = readFileSync(join(root, rel), "utf8");
