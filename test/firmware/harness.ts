@@ -74,13 +74,18 @@ interface Running {
 }
 
 const openLabs = new Set<Lab>();
+let signalsHooked = false;
 
-// bun test emits no "exit" event, so a lab left open by an interrupted run is closed on the signal.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    for (const lab of openLabs) lab.closeSync();
-    process.exit(130);
-  });
+/** bun test emits no "exit" event, so a lab left open by an interrupted run is closed on the signal. */
+function closeLabsOnSignal(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      for (const lab of openLabs) lab.closeSync();
+      process.exit(130);
+    });
+  }
 }
 
 function run(argv: string[]): string {
@@ -122,6 +127,7 @@ export class Lab {
   private constructor(readonly opts: LabOptions) {}
 
   static async open(opts: LabOptions): Promise<Lab> {
+    closeLabsOnSignal();
     const lab = new Lab(opts);
     openLabs.add(lab);
     try {
