@@ -30,8 +30,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
     --huge) HUGE=1 ;;
-    --servers) SERVERS=$2; shift ;;
-    --scenarios) SCENARIOS=$2; shift ;;
+    --servers) SERVERS=$2; PARTIAL=1; shift ;;
+    --scenarios) SCENARIOS=$2; PARTIAL=1; shift ;;
     --no-results) WRITE_RESULTS=0 ;;
     --inside) INSIDE=1 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
@@ -39,8 +39,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$HUGE" = 1 ] && SCENARIOS="$SCENARIOS huge"
+# A run of a subset gets its own block in RESULTS.md instead of replacing the complete run's.
+LABEL=$MODE
+[ "${PARTIAL:-0}" = 1 ] && LABEL="$MODE, only $SCENARIOS × $SERVERS"
 if [ "$MODE" = quick ]; then STORM=200; ROUNDS=1; DURATION_MAX=120; else STORM=1000; ROUNDS=3; DURATION_MAX=300; fi
-export WORK PXEBOOT BUN MODE HUGE WRITE_RESULTS SERVERS SCENARIOS STORM ROUNDS DURATION_MAX
+export WORK PXEBOOT BUN MODE LABEL HUGE WRITE_RESULTS SERVERS SCENARIOS STORM ROUNDS DURATION_MAX
 
 ATFTPD=$WORK/atftpd/usr/sbin/atftpd
 ROOT=$WORK/root
@@ -90,8 +93,8 @@ setup() {
 versions() {
   local cpu
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-  printf '{"date":"%s","load":"%s","mode":"%s","storm":%s,"rounds":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","versions":{' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$MODE" "$STORM" "$ROUNDS" "$(nproc)" "$cpu" "$(uname -r)" \
+  printf '{"date":"%s","load":"%s","mode":"%s","label":"%s","storm":%s,"rounds":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","versions":{' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$MODE" "$LABEL" "$STORM" "$ROUNDS" "$(nproc)" "$cpu" "$(uname -r)" \
     "$(. /etc/os-release && echo "$PRETTY_NAME")"
   printf '"pxeboot":"%s (git %s%s)",' "$("$PXEBOOT" --version 2>/dev/null | tail -1)" \
     "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)" "$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ", modified")"

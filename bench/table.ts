@@ -79,6 +79,8 @@ interface Run {
 
 interface Meta {
   date: string;
+  /** quick | full, plus the subset when only some scenarios or servers ran. */
+  label?: string;
   /** /proc/loadavg at the start: other work on the machine moves every figure. */
   load?: string;
   mode: string;
@@ -258,7 +260,7 @@ function generated(table: string, meta: Meta | undefined, BEGIN: string, END: st
   const m = meta;
   const about = m
     ? [
-        `Run ${m.date}, \`bench/compare.sh${m.mode === "quick" ? " --quick" : ""}\` (storms of ${m.storm} clients; single-client rows best of ${m.rounds}).`,
+        `Run ${m.date}, \`bench/compare.sh${m.mode === "quick" ? " --quick" : ""}\` (${m.label ?? m.mode}; storms of ${m.storm} clients; single-client rows best of ${m.rounds}).`,
         `Machine: ${m.nproc} × ${m.cpu}, ${m.os}, Linux ${m.kernel}; load average at the start ${m.load ?? "?"}.`,
         `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v || "?"}`).join(", ")}.`,
       ].join("  \n")
@@ -277,7 +279,7 @@ function main(argv: string[]): void {
   const w = argv.indexOf("--write");
   if (w < 0) return;
   const target = argv[w + 1]!;
-  const { begin: BEGIN, end: END } = markers(meta?.mode ?? "full");
+  const { begin: BEGIN, end: END } = markers(meta?.label ?? meta?.mode ?? "full");
   const block = generated(table, meta, BEGIN, END);
   let text = existsSync(target) ? readFileSync(target, "utf8") : "# pxeboot vs tftpd-hpa, atftpd, dnsmasq\n\n";
   const i = text.indexOf(BEGIN);
