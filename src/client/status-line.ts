@@ -18,7 +18,7 @@ export function statusLine(intervalMs = 100, stream: NodeJS.WriteStream = proces
       const now = performance.now();
       if (!force && now - last < intervalMs) return;
       last = now;
-      const width = Math.max(20, (stream.columns ?? 80) - 1);
+      const width = Math.max(20, (stream.columns || 80) - 1);
       stream.write(`\r\x1b[2K${render().slice(0, width)}`);
       shown = true;
     },

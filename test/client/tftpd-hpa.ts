@@ -5,7 +5,9 @@
 import { spawn, type Subprocess } from "bun";
 import { existsSync } from "node:fs";
 
-export const IN_TFTPD = ["/usr/sbin/in.tftpd", "/sbin/in.tftpd"].find((p) => existsSync(p));
+const found = ["/usr/sbin/in.tftpd", "/sbin/in.tftpd"].find((p) => existsSync(p));
+/** The server binary, when it can run here: in.tftpd -s chroots, which needs root. */
+export const IN_TFTPD = process.getuid?.() === 0 ? found : undefined;
 
 export interface Tftpd {
   port: number;
