@@ -7,8 +7,9 @@ import { expect } from "bun:test";
 import { firmwareTest } from "./gate.ts";
 import { CLIENT_HEX, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
-import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
+import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
+import { HOST } from "./tools.ts";
 
 firmwareTest(
   "BIOS iPXE ROM boots pxelinux, which picks pxelinux.cfg by hex IP and boots kernel + initrd",
@@ -32,6 +33,9 @@ firmwareTest(
       console.log(`bios-hexip: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
       expectServed(lab, ["pxelinux.0", "ldlinux.c32", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
       expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
+      // Granted as asked (iPXE 1432, pxelinux 1408), with the size: without tsize iPXE gets slow.
+      expect(grantedOptions(lab, "pxelinux.0")).toEqual({ blksize: "1432", tsize: String(Bun.file(HOST.pxelinux).size) });
+      expect(grantedOptions(lab, "vmlinuz")).toEqual({ tsize: String(Bun.file(p.kernel).size), blksize: "1408" });
     });
   },
   180_000,

@@ -71,3 +71,10 @@ export function transferSummary(lab: Lab): string {
     .map((l) => `  ${l.outcome ?? l.msg} ${l.file}${l.options ? ` [${l.options}]` : ""}${l.bytes !== undefined ? ` ${l.bytes} B` : ""}${l.ms !== undefined ? ` ${l.ms} ms` : ""}`)
     .join("\n");
 }
+
+/** The options the server sent in its OACK for the first completed transfer of `file`. */
+export function grantedOptions(lab: Lab, file: string): Record<string, string> {
+  const line = parseServerLog(lab.serverLog(), lab.opts.root).find((l) => l.file === file && l.outcome === "ok");
+  if (!line) throw new Error(`no completed transfer of ${file} in the server log`);
+  return Object.fromEntries((line.options ?? "").split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
+}

@@ -6,7 +6,7 @@ import { expect } from "bun:test";
 import { firmwareTest } from "./gate.ts";
 import { CLIENT_HEX, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
-import { expectServed, parseServerLog, servedFiles, transferSummary } from "./server-log.ts";
+import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
 
 firmwareTest(
@@ -32,8 +32,7 @@ firmwareTest(
       expectServed(lab, ["syslinux.efi", "ldlinux.e64", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
       expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
       // EDK2 asks for windowsize 4: its NBP download is the firmware test of the windowed send path.
-      const nbp = parseServerLog(lab.serverLog(), lab.opts.root).find((l) => l.file === "syslinux.efi" && l.outcome === "ok");
-      expect(nbp?.options ?? "").toContain("windowsize=4");
+      expect(grantedOptions(lab, "syslinux.efi")).toEqual({ blksize: "1468", windowsize: "4" });
     });
   },
   200_000,
