@@ -1,6 +1,7 @@
 /**
  * Whether firmware tests run here. They boot QEMU machines for minutes, so a developer's plain
- * `bun test` skips them (loudly) unless asked with PXEBOOT_FIRMWARE=1; in CI (CI set) they always
+ * `bun test` skips them (loudly) unless asked with PXEBOOT_FIRMWARE=1 or `npm run test:firmware`;
+ * in CI (CI set) they always
  * run, and a machine that lacks a tool fails them instead of skipping: a green CI must mean the
  * machines booted.
  */
@@ -11,7 +12,9 @@ import { DEBIAN_PACKAGES, preflight } from "./tools.ts";
 
 type Body = () => Promise<void>;
 
-const wanted = Boolean(process.env.CI) || process.env.PXEBOOT_FIRMWARE === "1";
+// `npm run test:firmware` (which sets npm_lifecycle_event) is asking for them too.
+const wanted =
+  Boolean(process.env.CI) || process.env.PXEBOOT_FIRMWARE === "1" || process.env.npm_lifecycle_event === "test:firmware";
 const check = wanted ? preflight() : { ok: false, problems: [] };
 // With the dnsmasq stand-in (harness work before the server exists) the pxeboot binary is not needed.
 const problems = serverKind() === "dnsmasq" ? check.problems.filter((p) => !p.startsWith("server under test")) : check.problems;

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { plainConsole } from "./harness.ts";
 import { localDiskImage, MARK, ubootScriptImage } from "./payload.ts";
 import { parseServerLog } from "./server-log.ts";
-import { isStaticElf } from "./tools.ts";
+import { DEBIAN_PACKAGES, isStaticElf } from "./tools.ts";
 
 describe("ubootScriptImage", () => {
   const script = "echo hi\nzboot 0x2000000\n";
@@ -87,5 +87,15 @@ describe("isStaticElf", () => {
     expect(isStaticElf(elf([1, 1, 4]))).toBe(true);
     expect(isStaticElf(elf([6, 3, 1]))).toBe(false);
     expect(isStaticElf(new TextEncoder().encode("#!/bin/sh\n"))).toBe(false);
+  });
+});
+
+describe("packages.txt", () => {
+  test("lists exactly the Debian packages the requirements name (.ci/run installs from it)", async () => {
+    const text = await Bun.file(new URL("./packages.txt", import.meta.url)).text();
+    const listed = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    expect([...listed].sort()).toEqual([...DEBIAN_PACKAGES].sort());
+    // busybox conflicts with busybox-static, whose static binary the initramfs needs.
+    expect(listed).not.toContain("busybox");
   });
 });
