@@ -137,7 +137,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       requested: req.packet.filename,
       file,
       mode: req.packet.mode,
-      options: Object.fromEntries(req.packet.options),
+      options: {}, // refused before negotiation: nothing was granted
       bytes: 0,
       size: -1,
       durationMs: performance.now() - req.receivedAt,
