@@ -32,6 +32,7 @@ export const serveArgs = {
   "install-marker": { type: "string", valueHint: "FILE", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
   "install-once": { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
   "on-install": { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
+  workers: { type: "string", valueHint: "N", description: "server processes sharing the port (SO_REUSEPORT); see bench/RESULTS.md", default: "1" },
   user: { type: "string", description: "drop root privileges to this user after binding the port", valueHint: "NAME" },
 } satisfies ArgsDef;
 
@@ -49,6 +50,11 @@ export interface ServeArgs {
   rollover: string;
   "cache-mb": string;
   "rcvbuf-mb": string;
+  workers?: string;
+}
+
+export function workerCount(args: ServeArgs): number {
+  return intArg("workers", args.workers ?? "1", 1, 64);
 }
 
 /** The flag defaults as a ServeArgs, for callers (demo, tests) that start from them. */
@@ -84,5 +90,6 @@ export function serveConfig(args: ServeArgs): ServerConfig {
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
     receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,
+    reusePort: workerCount(args) > 1,
   };
 }

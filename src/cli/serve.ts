@@ -6,7 +6,8 @@ import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce } from "../layout/install-once.ts";
 import { guarded } from "./args.ts";
 import { dropPrivileges } from "./privileges.ts";
-import { serveArgs, serveConfig } from "./serve-config.ts";
+import { serveArgs, serveConfig, workerCount } from "./serve-config.ts";
+import { isWorkerChild, spawnWorkers } from "./workers.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export interface ServeOptions {
@@ -16,6 +17,8 @@ export interface ServeOptions {
   /** Default address list: fall back to IPv4 only on hosts with IPv6 switched off. */
   dualStackDefault: boolean;
   user?: string;
+  /** Total server processes; the primary starts the others once its own port is bound. */
+  workers?: number;
 }
 
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
@@ -46,6 +49,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   }
   const c = opts.config;
   for (const l of server.listening) {
+    if (isWorkerChild()) {
+      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port });
+      continue;
+    }
     log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
       address: l.address,
       port: l.port,
@@ -56,11 +63,14 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       rollover: c.rollover,
       cacheMb: Math.round(c.cacheBytes / 1048576),
       rcvbuf: l.receiveBufferBytes,
+      workers: opts.workers,
     });
   }
+  // Workers start after the primary bound the port, so a busy port or a bad root fails once, here.
+  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
-  log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests });
-  await server.close();
+  log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests, worker: process.env.PXEBOOT_WORKER });
+  await Promise.all([server.close(), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
 }
 
 export default defineCommand(
@@ -77,7 +87,7 @@ export default defineCommand(
       if (args["install-once"] !== false) {
         observers.push(createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log }));
       }
-      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user: args.user });
+      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user: args.user, workers: workerCount(args) });
       process.exit(0);
     },
   }),

@@ -248,7 +248,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const listeners: udp.Socket<"uint8array">[] = [];
   try {
     for (const address of config.addresses) {
-      const sock = await bindListener(address, config.port, (s, data, port, from) => onRequestDatagram(s, address, data, port, from));
+      const sock = await bindListener(address, config.port, !!config.reusePort, (s, data, port, from) =>
+        onRequestDatagram(s, address, data, port, from),
+      );
       listeners.push(sock);
       const fd = socketFd(sock);
       disableRecvErr(fd);
@@ -278,18 +280,24 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   };
 }
 
+/** Bun's undocumented udpSocket flag for SO_REUSEPORT (see shared BUN-NOTES). */
+const UDP_FLAG_REUSEPORT = 4;
+
 async function bindListener(
   address: string,
   port: number,
+  reusePort: boolean,
   onData: (s: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string) => void,
 ): Promise<udp.Socket<"uint8array">> {
   try {
-    return await Bun.udpSocket({
+    const options: udp.SocketOptions<"uint8array"> & { flags?: number } = {
       hostname: address,
       port,
       binaryType: "uint8array",
       socket: { data: (s, data, p, a) => onData(s, data, p, a), error: () => {} },
-    });
+    };
+    if (reusePort) options.flags = UDP_FLAG_REUSEPORT;
+    return await Bun.udpSocket(options);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =

@@ -22,6 +22,8 @@ export interface ServerConfig {
   cacheBytes: number;
   /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */
   receiveBufferBytes: number;
+  /** Bind with SO_REUSEPORT so several worker processes share the port (the kernel splits clients). */
+  reusePort?: boolean;
 }
 
 export type TransferOutcome = "ok" | "probe" | "error" | "timeout";

@@ -62,4 +62,26 @@ describe("pxeboot CLI", () => {
     expect(s.log()).toContain("stopping");
     cleanup();
   });
+
+  test("--workers 2: two processes share the port, both serve, SIGTERM stops both", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    await Bun.write(join(root, "f"), "x".repeat(5000));
+    const s = await startServer(root, ["--workers", "2"]);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 24 }, () => run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", `tftp://127.0.0.1:${s.port}/f`])),
+      );
+      expect(results.map((r) => r.stdout)).toEqual(Array(24).fill("5000"));
+      // The second worker starts once the first has bound the port: give it a moment.
+      let pids: string[] = [];
+      for (let i = 0; i < 30 && pids.length < 2; i++, await Bun.sleep(100))
+        pids = (await run(["pgrep", "-f", "--", `--port ${s.port} --workers 2`])).stdout.trim().split("\n").filter(Boolean);
+      expect(pids.length).toBe(2);
+    } finally {
+      expect(await s.stop()).toBe(0);
+      cleanup();
+    }
+    await Bun.sleep(300);
+    expect((await run(["pgrep", "-f", "--", `--port ${s.port} --workers 2`])).stdout.trim()).toBe("");
+  }, 30_000);
 });
