@@ -27,6 +27,8 @@ export interface SessionInit {
 }
 
 const SEND_RETRY_MS = 1;
+/** Sent to every stranger at a transfer's port; a flood of them must not allocate a packet each. */
+const UNKNOWN_TID = encodeError(ErrorCode.UNKNOWN_TID, "Unknown transfer ID");
 
 export class Session implements Timed {
   dueAt = Infinity;
@@ -84,15 +86,18 @@ export class Session implements Timed {
     const { clientAddress, clientPort } = this.init;
     if (port !== clientPort || address !== clientAddress) {
       // RFC 1350: a stranger at our TID gets ERROR 5; the transfer itself is untouched.
-      this.trySend(encodeError(ErrorCode.UNKNOWN_TID, "Unknown transfer ID"), port, address);
+      this.trySend(UNKNOWN_TID, port, address);
       return;
     }
-    const pkt = decodePacket(data);
-    if (isDecodeFailure(pkt)) return; // a mangled datagram from the client is treated as lost
     const now = performance.now();
-    if (pkt.op === Opcode.ACK) this.init.transfer.onAck(pkt.block, now);
-    else if (pkt.op === Opcode.ERROR) this.init.transfer.onError(pkt.code, pkt.message);
-    else return;
+    // ACKs are nearly every datagram a transfer sees: read them in place, no decoding object.
+    if (data.length >= 4 && data[0] === 0 && data[1] === Opcode.ACK) {
+      this.init.transfer.onAck((data[2]! << 8) | data[3]!, now);
+    } else {
+      const pkt = decodePacket(data);
+      if (isDecodeFailure(pkt) || pkt.op !== Opcode.ERROR) return; // mangled or stray: treated as lost
+      this.init.transfer.onError(pkt.code, pkt.message);
+    }
     this.flush();
   }
 
