@@ -158,6 +158,7 @@ function cell(run: Run | undefined, sc: Scenario): string {
   if (!run) return "–";
   const s = run.summary;
   if (!s) return `no result (${run.error ?? "?"})${run.alive ? "" : ", server died"}`;
+  if (s.ok === 0) return `**all ${s.clients} failed**${run.alive ? "" : ", server died"}`;
   const parts: string[] = [];
   const storm = s.clients > 1;
   if (sc.metric === "mbps") parts.push(`${s.mbPerSec} MB/s`);
