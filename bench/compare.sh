@@ -169,8 +169,10 @@ run_inside() {
     read -r clients file pinned rounds flags <<<"$(scenario_args "$scenario")"
     local pin=""
     [ "$pinned" = pin ] && pin="taskset -c 0"
-    for server in $SERVERS; do
-      for round in $(seq "$rounds"); do
+    # Rounds outside servers: a burst of other load on the machine then hits one round of each
+    # server rather than every round of one.
+    for round in $(seq "$rounds"); do
+      for server in $SERVERS; do
         log "$scenario × $server (round $round/$rounds, $clients clients)"
         if ! start_server "$server" "$pin" "$scenario"; then
           stop_server
