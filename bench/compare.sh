@@ -179,9 +179,9 @@ run_inside() {
           printf '{"error":"server did not start"}\n' >"$RESULTS/$scenario.$server.$round.json"
           continue
         fi
-        # shellcheck disable=SC2086 # flags is a word list on purpose
         local cap=$DURATION_MAX
         [ "$scenario" = huge ] && cap=900 # 10 GB through one loopback takes minutes
+        # shellcheck disable=SC2086 # flags is a word list on purpose
         $pin "$PXEBOOT" bench "tftp://127.0.0.1/$file" --clients "$clients" --concurrency "$clients" \
           --local "$ROOT/$file" --duration-max "$cap" --json $flags \
           >"$RESULTS/$scenario.$server.$round.json" 2>"$LOGS/$scenario.$server.$round.bench.err" || true
