@@ -9,15 +9,16 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-function knownFlags(args: ArgsDef): Set<string> {
-  const known = new Set<string>(["help", "h"]);
+/** Every spelling a flag may take (name, kebab-case, aliases, --no-…), mapped to its definition. */
+function knownFlags(args: ArgsDef): Map<string, ArgsDef[string] | undefined> {
+  const known = new Map<string, ArgsDef[string] | undefined>([["help", undefined], ["h", undefined]]);
   for (const [name, def] of Object.entries(args)) {
     if (def.type === "positional") continue;
     const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    known.add(name).add(kebab);
-    if (def.type === "boolean") known.add(`no-${name}`).add(`no-${kebab}`);
+    known.set(name, def).set(kebab, def);
+    if (def.type === "boolean") known.set(`no-${name}`, def).set(`no-${kebab}`, def);
     const alias = "alias" in def ? def.alias : undefined;
-    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
+    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.set(a, def);
   }
   return known;
 }
@@ -33,7 +34,7 @@ export function rejectUnknown(cmd: string, rawArgs: string[], args: ArgsDef): vo
     if (a.startsWith("-") && a !== "-") {
       const name = a.replace(/^--?/, "").split("=")[0]!;
       if (!known.has(name)) throw new UsageError(`${cmd}: unknown option ${a.split("=")[0]} (see ${cmd} --help)`);
-      const def = args[name] ?? Object.values(args).find((d) => "alias" in d && [d.alias].flat().includes(name));
+      const def = known.get(name);
       if (def && def.type !== "boolean" && !a.includes("=")) i++; // skip the option's value
       continue;
     }

@@ -8,6 +8,7 @@ import { guarded } from "./args.ts";
 import { dropPrivileges } from "./privileges.ts";
 import { serveArgs, serveConfig, workerCount } from "./serve-config.ts";
 import { isWorkerChild, spawnWorkers } from "./workers.ts";
+import { openFileLimit } from "../server/limits.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export interface ServeOptions {
@@ -64,6 +65,14 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       cacheMb: Math.round(c.cacheBytes / 1048576),
       rcvbuf: l.receiveBufferBytes,
       workers: opts.workers,
+    });
+  }
+  const files = openFileLimit();
+  if (files !== undefined && files < c.maxTransfers + 64) {
+    log.warn("open-file limit is below --max-transfers: transfers past it will fail to get a socket", {
+      nofile: files,
+      maxTransfers: c.maxTransfers,
+      fix: "raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-transfers",
     });
   }
   // Workers start after the primary bound the port, so a busy port or a bad root fails once, here.
