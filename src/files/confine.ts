@@ -44,7 +44,14 @@ export function isInside(realRoot: string, real: string): boolean {
   return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
 }
 
+/** Out of file descriptors: a passing shortage of the server's, not a fact about the file. */
+export const isOutOfFiles = (err: unknown) => {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+};
+
 function fsError(err: unknown, rel: string): TftpError {
+  if (isOutOfFiles(err)) throw err; // the caller retries later rather than refusing the client
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOENT" || code === "ENOTDIR") return notFound(rel);
   if (code === "EACCES" || code === "EPERM") return accessViolation("Permission denied", rel);

@@ -27,21 +27,25 @@ export class MemorySource implements FileSource {
 export const fileChanged = () => new TftpError(0, "File changed during transfer");
 
 export class FdSource implements FileSource {
-  private fd: number;
+  private fd = -1;
   constructor(
-    path: string,
+    private readonly path: string,
     readonly size: number,
     /** A background load of the same file: once it lands, reads come from memory. */
     private readonly load?: PendingLoad,
   ) {
+    // Opened now so a missing or unreadable file is refused before the transfer starts.
     this.fd = openSync(path, "r");
   }
   read(into: Uint8Array, offset: number, position: number, length: number): void {
     const bytes = this.load?.bytes;
     if (bytes) {
+      // In a storm every transfer holds a socket already; don't make it hold a file too.
+      this.close();
       into.set(bytes.subarray(position, position + length), offset);
       return;
     }
+    if (this.fd < 0) this.fd = openSync(this.path, "r");
     let done = 0;
     // NFS and FUSE may return short reads; only a read of 0 means the file shrank under us.
     while (done < length) {

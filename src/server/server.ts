@@ -6,7 +6,7 @@
 import type { udp } from "bun";
 import { realpathSync, statSync } from "node:fs";
 import { FileCache } from "../files/cache.ts";
-import { confine } from "../files/confine.ts";
+import { confine, isOutOfFiles } from "../files/confine.ts";
 import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import type { Logger } from "../log.ts";
@@ -49,10 +49,10 @@ interface Request {
 const QUEUE_STALE_MS = 30_000;
 
 /**
- * Past the queue, requests are dropped (the client retries); under a storm that can be thousands
- * a second, so the log gets one summary line per second instead of a line each.
+ * Warnings a storm can raise thousands of times a second (requests dropped past the queue,
+ * requests put back for want of descriptors) get one summary line per second instead of a line each.
  */
-function droppedRequestLog(log: Logger, queued: () => number) {
+function rateLimitedWarning(log: Logger, message: string, queued: () => number) {
   let count = 0;
   let last = { client: "", file: "" };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -61,7 +61,7 @@ function droppedRequestLog(log: Logger, queued: () => number) {
       count++;
       last = { client, file };
       timer ??= setTimeout(() => {
-        log.warn("requests dropped: admission queue full", { dropped: count, queued: queued(), lastClient: last.client, lastFile: last.file });
+        log.warn(message, { requests: count, queued: queued(), lastClient: last.client, lastFile: last.file });
         count = 0;
         timer = undefined;
       }, 1000);
@@ -94,11 +94,16 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(config.queueMax);
   let closing = false;
-  const dropped = droppedRequestLog(log, () => queue.size);
+  /** --max-transfers, lowered while the process runs out of file descriptors. */
+  let slotLimit = config.maxTransfers;
+  const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
+  const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests queued until transfers end (raise the open-file limit)", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
     sessions.delete(key);
+    // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
+    if (slotLimit < config.maxTransfers) slotLimit++;
     logTransfer(log, record);
     for (const observe of observers) {
       try {
@@ -111,7 +116,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   }
 
   function admitQueued(): void {
-    while (!closing && sessions.size < config.maxTransfers) {
+    while (!closing && sessions.size < slotLimit) {
       const next = queue.shift();
       if (!next) return;
       // A request that waited this long belongs to a client that has given up (or retried from
@@ -209,6 +214,14 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       session.start();
     } catch (err) {
       source?.close();
+      // Out of descriptors is the server's own shortage: the request waits for a slot to free
+      // instead of getting an ERROR that would make a PXE ROM give up.
+      if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
+        sessions.delete(key);
+        slotLimit = Math.max(1, sessions.size);
+        fdShortage.note(plainAddress(req.address), packet.filename);
+        return;
+      }
       const e = err instanceof TftpError ? err : new TftpError(ErrorCode.NOT_DEFINED, "Server error", String(err));
       refuse(req, e);
     }
@@ -237,7 +250,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     const key = peerKey(address, port);
     // A client retransmitting its RRQ while its transfer runs (or waits) gets no second transfer.
     if (sessions.has(key) || queue.has(key)) return;
-    if (sessions.size >= config.maxTransfers) {
+    if (sessions.size >= slotLimit) {
       if (!queue.push(key, req)) dropped.note(plainAddress(address), pkt.filename);
       return;
     }

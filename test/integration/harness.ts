@@ -25,10 +25,11 @@ function randomPort(): number {
   return 20000 + Math.floor(Math.random() * 40000);
 }
 
-export async function startServer(root: string, extra: string[] = [], address = "127.0.0.1"): Promise<ServerProcess> {
+/** `prefix` wraps the binary (e.g. `prlimit --nofile=150`) to run it under other limits. */
+export async function startServer(root: string, extra: string[] = [], address = "127.0.0.1", prefix: string[] = []): Promise<ServerProcess> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const port = randomPort();
-    const proc = Bun.spawn([BINARY, "serve", "--root", root, "--address", address, "--port", String(port), ...extra], {
+    const proc = Bun.spawn([...prefix, BINARY, "serve", "--root", root, "--address", address, "--port", String(port), ...extra], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",

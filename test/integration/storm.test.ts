@@ -45,3 +45,33 @@ test("500 clients at once: size probe then download, 0 failures, intact data", a
   expect(failures).toEqual([]);
   expect(server.proc.exitCode).toBeNull();
 }, 120_000);
+
+test("out of file descriptors: requests wait for a slot instead of failing", async () => {
+  // 150 descriptors for 300 simultaneous clients: each transfer holds a socket and, until the
+  // file is cached, a file. None may get an ERROR or time out.
+  const limited = await startServer(root, ["--quiet"], "127.0.0.1", ["prlimit", "--nofile=150"]);
+  try {
+    const failures: string[] = [];
+    await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const h = new Bun.CryptoHasher("sha256");
+        const r = await download({
+          server: { address: "127.0.0.1", port: limited.port },
+          filename: "file1",
+          mode: "octet",
+          blockSize: 1468,
+          timeoutMs: 500,
+          timeoutMaxMs: 2000,
+          retries: 8,
+          onChunk: (c) => void h.update(c),
+        });
+        if (!r.outcome.ok) failures.push(`${i}: ${r.outcome.reason}`);
+        else if (h.digest("hex") !== sums[1]) failures.push(`${i}: sha256 mismatch`);
+      }),
+    );
+    expect(failures).toEqual([]);
+    await limited.waitForLog(/out of file descriptors/, 3000); // the shortage did happen, and was told
+  } finally {
+    await limited.stop();
+  }
+}, 120_000);
