@@ -45,6 +45,9 @@ interface Request {
   receivedAt: number;
 }
 
+/** After running out of descriptors, how soon queued requests are tried again. */
+const SHORTAGE_RETRY_MS = 200;
+
 /** Queued requests older than this are dropped when their turn comes. */
 const QUEUE_STALE_MS = 30_000;
 
@@ -96,6 +99,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   let closing = false;
   /** --max-transfers, lowered while the process runs out of file descriptors. */
   let slotLimit = config.maxTransfers;
+  let shortageRetry: ReturnType<typeof setTimeout> | undefined;
   const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests queued until transfers end (raise the open-file limit)", () => queue.size);
 
@@ -219,6 +223,12 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
         sessions.delete(key);
         slotLimit = Math.max(1, sessions.size);
+        // A shortage is often brief (files held only until the cache has them): try again soon.
+        shortageRetry ??= setTimeout(() => {
+          shortageRetry = undefined;
+          slotLimit = config.maxTransfers;
+          admitQueued();
+        }, SHORTAGE_RETRY_MS);
         fdShortage.note(plainAddress(req.address), packet.filename);
         return;
       }
@@ -285,6 +295,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     },
     async close() {
       closing = true;
+      if (shortageRetry) clearTimeout(shortageRetry);
       for (const l of listeners) l.close();
       queue.clear();
       for (const s of [...sessions.values()]) if (s !== "opening") s.shutdown();
