@@ -101,7 +101,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   let slotLimit = config.maxTransfers;
   let shortageRetry: ReturnType<typeof setTimeout> | undefined;
   const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
-  const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests queued until transfers end (raise the open-file limit)", () => queue.size);
+  const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
