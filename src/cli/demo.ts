@@ -40,7 +40,7 @@ export default defineCommand(
           `  Serving ${root} on ${host}:${port}. Try, from another terminal:`,
           `    curl -s tftp://${host}:${port}/hello.txt`,
           `    tftp ${args.address} ${port} -c get pxelinux.cfg/default /dev/stdout`,
-          `    bun src/cli/main.ts get tftp://${host}:${port}/hello.txt -o -`,
+          `    node_modules/.bin/bun src/cli/main.ts get tftp://${host}:${port}/hello.txt -o -`,
           `  Ctrl-C stops it.`,
           ``,
           ``,
