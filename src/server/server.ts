@@ -95,7 +95,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const cache = new FileCache(config.cacheBytes);
   const deadlines = new Deadlines();
   const sessions = new Map<string, Session | "opening">();
-  const queue = new AdmissionQueue<Request>(config.queueMax);
+  const queue = new AdmissionQueue<Request>(config.queueMax, QUEUE_STALE_MS);
   let closing = false;
   /** --max-transfers, lowered while the process runs out of file descriptors. */
   let slotLimit = config.maxTransfers;
@@ -121,15 +121,10 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   function admitQueued(): void {
     while (!closing && sessions.size < slotLimit) {
-      const next = queue.shift();
-      if (!next) return;
-      // A request that waited this long belongs to a client that has given up (or retried from
-      // a new port): starting it would only hold a slot until its retries run out.
-      if (performance.now() - next.receivedAt > QUEUE_STALE_MS) {
-        log.debug("queued request expired", { client: plainAddress(next.address), file: next.packet.filename });
-        continue;
-      }
-      void begin(next);
+      const { item, expired } = queue.shift(performance.now());
+      if (expired) log.debug("queued requests expired", { expired });
+      if (!item) return;
+      void begin(item);
     }
   }
 
