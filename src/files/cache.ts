@@ -21,11 +21,16 @@ export interface PendingLoad {
   bytes?: Uint8Array;
 }
 
+/** How many once-requested files are remembered for the second-use rule. */
+const SEEN_MAX = 4096;
+
 const sameFile = (e: Entry, s: Stats) => e.size === s.size && e.mtimeMs === s.mtimeMs && e.ino === s.ino;
 
 export class FileCache {
   private entries = new Map<string, Entry>();
   private loading = new Map<string, PendingLoad>();
+  /** Files requested once (key → size:mtime:inode), oldest first, bounded. */
+  private seen = new Map<string, string>();
   private used = 0;
 
   constructor(
@@ -78,6 +83,16 @@ export class FileCache {
    */
   warm(key: string, stats: Stats): PendingLoad | undefined {
     if (!this.cacheable(stats.size)) return undefined;
+    // Cache on second use: a file one client reads once (a host's own config, a one-off image)
+    // is streamed without also being read whole in the background, which doubled the disk work
+    // of a lone transfer. In a storm the second request arrives at once and starts the load.
+    const version = `${stats.size}:${stats.mtimeMs}:${stats.ino}`;
+    if (this.seen.get(key) !== version) {
+      this.seen.delete(key);
+      this.seen.set(key, version);
+      if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.keys().next().value!);
+      return undefined;
+    }
     const pending = this.loading.get(key);
     if (pending && pending.mtimeMs === stats.mtimeMs && pending.size === stats.size) return pending;
     const load: PendingLoad = { size: stats.size, mtimeMs: stats.mtimeMs };
