@@ -24,10 +24,18 @@ export class MemorySource implements FileSource {
   close(): void {}
 }
 
+const READ_AHEAD_BYTES = 64 * 1024;
+/** All read-ahead chunks of all streaming transfers together. */
+const READ_AHEAD_BUDGET = 64 * 1024 * 1024;
+let readAheadInUse = 0;
+
 export const fileChanged = () => new TftpError(0, "File changed during transfer");
 
 export class FdSource implements FileSource {
   private fd = -1;
+  private chunk?: Uint8Array;
+  private chunkPos = 0;
+  private chunkLen = 0;
   constructor(
     private readonly path: string,
     readonly size: number,
@@ -46,6 +54,35 @@ export class FdSource implements FileSource {
       return;
     }
     if (this.fd < 0) this.fd = openSync(this.path, "r");
+    const ahead = this.readAhead(position, length);
+    if (ahead) {
+      into.set(ahead, offset);
+      return;
+    }
+    this.readExactly(into, offset, position, length);
+  }
+
+  /**
+   * Blocks from a read-ahead chunk: one read per 64 KiB instead of one per block (45 reads of a
+   * 1468-byte block become one), which also suits NFS. Chunks come from a process-wide budget so
+   * a storm of streaming transfers can't balloon memory; past it, blocks are read one by one.
+   */
+  private readAhead(position: number, length: number): Uint8Array | undefined {
+    const end = position + length;
+    if (this.chunk && position >= this.chunkPos && end <= this.chunkPos + this.chunkLen)
+      return this.chunk.subarray(position - this.chunkPos, end - this.chunkPos);
+    if (!this.chunk) {
+      if (length > READ_AHEAD_BYTES / 4 || readAheadInUse + READ_AHEAD_BYTES > READ_AHEAD_BUDGET) return undefined;
+      readAheadInUse += READ_AHEAD_BYTES;
+      this.chunk = new Uint8Array(READ_AHEAD_BYTES);
+    }
+    this.chunkPos = position;
+    this.chunkLen = Math.min(READ_AHEAD_BYTES, this.size - position);
+    this.readExactly(this.chunk, 0, position, this.chunkLen);
+    return this.chunk.subarray(0, length);
+  }
+
+  private readExactly(into: Uint8Array, offset: number, position: number, length: number): void {
     let done = 0;
     // NFS and FUSE may return short reads; only a read of 0 means the file shrank under us.
     while (done < length) {
@@ -54,8 +91,13 @@ export class FdSource implements FileSource {
       done += n;
     }
   }
+
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+    if (this.chunk) {
+      readAheadInUse -= READ_AHEAD_BYTES;
+      this.chunk = undefined;
+    }
   }
 }
