@@ -129,7 +129,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   }
 
   /** Refusal before a session exists: answered from the request socket, logged with the reason. */
-  function refuse(req: Request, err: TftpError, file = ""): void {
+  function refuse(req: Request, err: TftpError): void {
     try {
       req.listener.send(encodeError(err.code, err.message), req.port, req.address);
     } catch {
@@ -139,7 +139,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       clientAddress: plainAddress(req.address),
       clientPort: req.port,
       requested: req.packet.filename,
-      file,
+      file: "", // refused before (or at) confinement
       mode: req.packet.mode,
       options: {}, // refused before negotiation: nothing was granted
       bytes: 0,

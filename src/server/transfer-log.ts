@@ -7,11 +7,11 @@ import { ErrorCode } from "../protocol/types.ts";
 import type { TransferRecord } from "./types.ts";
 
 /** A miss that is part of a normal boot: config search, optional loader modules, probes for names. */
-export function isExpectedMiss(r: TransferRecord): boolean {
+function isExpectedMiss(r: TransferRecord): boolean {
   return r.outcome === "error" && r.errorCode === ErrorCode.FILE_NOT_FOUND && r.bytes === 0;
 }
 
-export function transferFields(r: TransferRecord) {
+function transferFields(r: TransferRecord) {
   const seconds = r.durationMs / 1000;
   return {
     client: `${r.clientAddress.includes(":") ? `[${r.clientAddress}]` : r.clientAddress}:${r.clientPort}`,

@@ -166,13 +166,12 @@ export class ReadTransfer {
 
   /**
    * The driver could send only the first packets of the outbox (socket buffer full): take back
-   * the last `count` so they go out again on `resume`, instead of being lost.
+   * the last `count` so they go out again on `resume`, instead of being lost. When to resume is
+   * the driver's call (it knows when the socket drains); the machine only rewinds.
    */
   unsent(count: number): void {
     if (count <= 0 || this.state !== "sending") return;
     this.sent = Math.max(this.acked, this.sent - count);
-    this.paceAt = 0;
-    this.updateDeadline();
   }
 
   /** Called by the driver when the socket can take more. */
