@@ -15,6 +15,7 @@ import { negotiate, withTsize } from "../protocol/options.ts";
 import { decodePacket, encodeError, encodeOack, isDecodeFailure } from "../protocol/packet.ts";
 import { ErrorCode, Opcode, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReadTransfer } from "../transfer/send.ts";
+import { warmUpSendPath } from "../transfer/warmup.ts";
 import { AdmissionQueue } from "./admission.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -91,6 +92,11 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   } catch (err) {
     throw new Error(`root ${config.root} is not a readable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); create it or pass --root`);
   }
+
+  // Before the first client, not during it: the first transfer after a restart runs at full speed.
+  const warm = warmUpSendPath();
+  if (warm.completed === warm.transfers) log.debug("send path warmed up", { blocks: warm.blocks, ms: Math.round(warm.ms) });
+  else log.warn("send path warm-up: synthetic transfers did not complete (a bug: please report)", { ...warm });
 
   const cache = new FileCache(config.cacheBytes);
   const deadlines = new Deadlines();
