@@ -73,8 +73,14 @@ function rateLimitedWarning(log: Logger, message: string, queued: () => number) 
   };
 }
 
-/** Memory one transfer may keep in flight (window × block), so 10,000 clients fit in RAM. */
-const WINDOW_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * Payload one transfer may send back to back (window × block). A client's socket receive buffer
+ * (Linux default 208 KiB, counted in kernel buffer sizes: a 4 KiB datagram costs 8 KiB of it, a
+ * 64 KiB one ~70 KiB) must hold a whole window, or its last blocks are dropped every time and
+ * each window ends in a timeout: 4 × 65464 or 16 × 8192 ran at ~3 MB/s before this cap. Also
+ * bounds memory per transfer, so 10,000 clients fit in RAM.
+ */
+const WINDOW_BYTES_MAX = 96 * 1024;
 
 /** The default send buffer (~208 KiB) holds a window of small blocks; ask for more only beyond that. */
 function sendBufferFor(windowSize: number, blockSize: number): number {

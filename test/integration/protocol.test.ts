@@ -108,6 +108,18 @@ describe("transfers", () => {
     if (p.op === Opcode.OACK) expect([...p.options]).toEqual([["tsize", String(3 * 1024 * 1024)], ["blksize", "1432"]]);
   });
 
+  test("a window of big blocks is shrunk to what a client's default receive buffer holds", async () => {
+    const granted = async (blksize: string, windowsize: string) => {
+      const p = await ask(rrq("big", "octet", { blksize, windowsize }));
+      if (p.op !== Opcode.OACK) throw new Error(`expected OACK, got opcode ${p.op}`);
+      return p.options.get("windowsize");
+    };
+    // 96 KiB of payload at most: past that a 208 KiB socket buffer drops the end of every window.
+    expect(await granted("65464", "4")).toBe("1");
+    expect(await granted("8192", "16")).toBe("12");
+    expect(await granted("1468", "64")).toBe("64");
+  });
+
   test("PXE size probe: ERROR 8 on the OACK ends quietly and is logged as a probe", async () => {
     const peer = await RawPeer.open();
     peer.send(rrq("big", "octet", { tsize: "0", blksize: "1432" }), server.port);
