@@ -39,7 +39,12 @@ export class Session implements Timed {
   private blocked = false;
   private retryTimer?: ReturnType<typeof setTimeout>;
 
-  private constructor(private readonly init: SessionInit) {}
+  private constructor(private readonly init: SessionInit) {
+    // A streamed file's next chunk landed: send what was waiting for it.
+    init.source.onReady = () => {
+      if (!this.ended && !this.blocked) this.resume();
+    };
+  }
 
   static async open(init: SessionInit): Promise<Session> {
     const s = new Session(init);

@@ -61,6 +61,8 @@ export class ReadTransfer {
   /** Congestion window (AIMD), in blocks: bursts are at most this long, the rest is paced. */
   private cwnd: number;
   private paceAt = Infinity;
+  /** The source is fetching the next block from disk: sending resumes on `resume`, not on a timer. */
+  private waitingForData = false;
 
   private readonly slots: Uint8Array[] = [];
   private readonly sentAt: Float64Array;
@@ -143,6 +145,13 @@ export class ReadTransfer {
 
   onTimer(now: number): void {
     if (this.state === "done") return;
+    if (now >= this.rtoAt && this.waitingForData && this.sent === this.acked) {
+      // Nothing is in flight: the wait is our disk's, not loss. No backoff, no retry counted,
+      // but a read that never comes back still ends the transfer.
+      if (now - this.lastProgressAt >= this.cfg.giveUpMs)
+        return this.finish({ outcome: "timeout", reason: "file read stalled (slow disk or NFS server?)" });
+      return this.armRto(now);
+    }
     if (now >= this.rtoAt) {
       this.timeouts++;
       if (this.timeouts > this.cfg.retries && now - this.lastProgressAt >= this.cfg.giveUpMs) {
@@ -174,7 +183,7 @@ export class ReadTransfer {
     this.sent = Math.max(this.acked, this.sent - count);
   }
 
-  /** Called by the driver when the socket can take more. */
+  /** Called by the driver when the socket can take more, or when the source has the next data. */
   resume(now: number): void {
     if (this.state === "sending") this.sendMore(now);
   }
@@ -212,8 +221,14 @@ export class ReadTransfer {
     const limit = Math.min(this.acked + this.window, this.lastBlock);
     let burst = Math.max(1, Math.ceil(this.cwnd));
     let any = false;
+    this.waitingForData = false;
     try {
       while (this.sent < limit && burst-- > 0) {
+        const offset = this.sent * this.blockSize;
+        if (!this.source.ready(offset, Math.min(this.blockSize, this.source.size - offset))) {
+          this.waitingForData = true;
+          break;
+        }
         this.emit(this.sent + 1, now);
         any = true;
       }
@@ -223,8 +238,9 @@ export class ReadTransfer {
     // Pace the rest of the window a fraction of a round trip later, so a shrunken cwnd still
     // completes the window the client is counting on (RFC 7440 receivers ACK only full windows).
     const srtt = this.rto.smoothedRttMs ?? 1;
-    this.paceAt = this.sent < limit ? now + Math.min(20, Math.max(1, srtt / 2)) : Infinity;
-    if (any) this.rtoAt = now + this.rto.currentMs;
+    this.paceAt = this.sent < limit && !this.waitingForData ? now + Math.min(20, Math.max(1, srtt / 2)) : Infinity;
+    // Waiting on the disk with nothing sent yet still needs a timer: the stall limit in onTimer.
+    if (any || (this.waitingForData && this.rtoAt === Infinity)) this.rtoAt = now + this.rto.currentMs;
     this.updateDeadline();
   }
 

@@ -1,6 +1,6 @@
 /** The read transfer state machine, driven without sockets by hand-made ACKs and a fake clock. */
 import { describe, expect, test } from "bun:test";
-import { MemorySource } from "../../src/files/source.ts";
+import { MemorySource, type FileSource } from "../../src/files/source.ts";
 import { encodeOack } from "../../src/protocol/packet.ts";
 import { ReadTransfer, type SendConfig } from "../../src/transfer/send.ts";
 import type { TransferOptions } from "../../src/protocol/types.ts";
@@ -277,3 +277,83 @@ describe("ReadTransfer: block rollover", () => {
     expect(t.bytesAcked).toBe(512 * 65536);
   });
 });
+
+/** A source whose data arrives only when the test says so: a slow disk or NFS server. */
+class GatedSource implements FileSource {
+  onReady?: () => void;
+  open = false;
+  constructor(private readonly inner: MemorySource) {}
+  get size() {
+    return this.inner.size;
+  }
+  ready(): boolean {
+    return this.open;
+  }
+  read(into: Uint8Array, offset: number, position: number, length: number): void {
+    this.inner.read(into, offset, position, length);
+  }
+  close(): void {}
+  land(): void {
+    this.open = true;
+    this.onReady?.();
+  }
+}
+
+describe("ReadTransfer: waiting on a slow disk", () => {
+  const gated = (size: number, giveUpMs = 3000) => {
+    const source = new GatedSource(new MemorySource(fileOf(size)));
+    const t = new ReadTransfer(
+      { options: { blockSize: 512, windowSize: 4, rollover: 0 }, probeable: false, rto: { initialMs: 100, minMs: 20, maxMs: 5000 }, retries: 3, giveUpMs },
+      source,
+    );
+    return { t, source };
+  };
+
+  test("nothing is sent until the data lands; the wait is not counted as loss", () => {
+    const { t, source } = gated(2048);
+    t.start(0);
+    expect(drain(t)).toEqual([]);
+    // Several RTOs pass while the disk is slow: no retransmission, no backoff, no give-up.
+    for (let now = 100; now <= 1000; now += 100) {
+      t.onTimer(now);
+      expect(drain(t)).toEqual([]);
+    }
+    expect(t.retransmits).toBe(0);
+    expect(t.rtoMs).toBe(100);
+    source.open = true;
+    t.resume(1001);
+    expect(drain(t)).toEqual([[1, 512], [2, 512], [3, 512], [4, 512]]);
+    t.onAck(4, 1002);
+    expect(drain(t)).toEqual([[5, 0]]);
+    t.onAck(5, 1003);
+    expect(t.result).toEqual({ outcome: "ok" });
+  });
+
+  test("a window stops at the first block not in memory and goes on from there", () => {
+    const { t, source } = gated(4096);
+    source.open = true;
+    t.start(0);
+    expect(drain(t).map(([b]) => b)).toEqual([1, 2, 3, 4]);
+    source.open = false;
+    t.onAck(4, 1);
+    expect(drain(t)).toEqual([]);
+    source.open = true;
+    t.resume(2);
+    expect(drain(t).map(([b]) => b)).toEqual([5, 6, 7, 8]);
+  });
+
+  test("a read that never comes back ends the transfer after the give-up time", () => {
+    const { t } = gated(2048, 500);
+    t.start(0);
+    let now = 0;
+    while (t.state !== "done" && now < 10_000) {
+      now = t.deadline;
+      t.onTimer(now);
+    }
+    expect(t.result?.outcome).toBe("timeout");
+    expect(t.result?.reason).toContain("file read stalled");
+    expect(now).toBeGreaterThanOrEqual(500);
+    expect(now).toBeLessThan(1000);
+  });
+});
+
