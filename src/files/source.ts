@@ -1,23 +1,25 @@
 /**
  * Where a transfer's bytes come from: a shared in-memory copy (hot files every client wants) or
- * an open file streamed through read-ahead chunks fetched off the event loop, so a slow disk or
- * NFS server delays the transfer that waits for it, never every other transfer.
+ * an open file streamed through read-ahead chunks: copied at once when the page cache has them,
+ * fetched off the event loop when it doesn't, so a slow disk or NFS server delays the transfer
+ * that waits for it, never every other transfer.
  */
 import { closeSync, openSync, read as readAsync, readSync } from "node:fs";
 import { TftpError } from "../protocol/errors.ts";
 import type { PendingLoad } from "./cache.ts";
+import { readNoWait, type NoWaitResult } from "./nowait.ts";
 
 export interface FileSource {
   readonly size: number;
   /**
-   * Whether `read` of this range is answered from memory now. When it isn't (the next chunk of a
-   * streamed file is still on its way from the disk), the source fetches it in the background and
-   * calls `onReady` once it lands: the transfer waits, the event loop does not.
+   * Copies exactly `length` bytes at `position` into `into[offset…]` and returns true — or returns
+   * false when they are not in memory yet (a streamed file's next chunk still on its way from the
+   * disk): the source then fetches them in the background and calls `onReady` when something
+   * landed, and the caller asks again. The transfer waits; the event loop does not.
+   * Throws TftpError if the file can't be read (or shrank).
    */
-  ready(position: number, length: number): boolean;
+  read(into: Uint8Array, offset: number, position: number, length: number): boolean;
   onReady?: () => void;
-  /** Copies exactly `length` bytes at `position` into `into[offset…]`; throws TftpError if it can't. */
-  read(into: Uint8Array, offset: number, position: number, length: number): void;
   close(): void;
 }
 
@@ -26,17 +28,21 @@ export class MemorySource implements FileSource {
   constructor(private readonly bytes: Uint8Array) {
     this.size = bytes.length;
   }
-  ready(): boolean {
-    return true;
-  }
-  read(into: Uint8Array, offset: number, position: number, length: number): void {
+  read(into: Uint8Array, offset: number, position: number, length: number): boolean {
     into.set(this.bytes.subarray(position, position + length), offset);
+    return true;
   }
   close(): void {}
 }
 
 /** Read-ahead unit for small blocks: one read per 64 KiB instead of one per block (fewer NFS round trips). */
 const READ_AHEAD_BYTES = 64 * 1024;
+/**
+ * Blocks this big are read from the page cache straight into the packet: one read per block costs
+ * little, and copying them out of a chunk cost more than the read (a 64 KiB copy between buffers
+ * whose addresses differ by a few bytes modulo 4 KiB runs at ~2 GB/s on x86: "4K aliasing").
+ */
+const DIRECT_BYTES = READ_AHEAD_BYTES / 4;
 /** All read-ahead chunks of all streaming transfers together; past it, blocks are read one by one. */
 const READ_AHEAD_BUDGET = 64 * 1024 * 1024;
 let readAheadInUse = 0;
@@ -74,38 +80,40 @@ export class FdSource implements FileSource {
     readonly size: number,
     /** A background load of the same file: once it lands, reads come from memory. */
     private readonly load?: PendingLoad,
+    /** How a chunk is tried before going to the background (tests pass one that always waits). */
+    private readonly readNow: typeof readNoWait = readNoWait,
   ) {
     // Opened now so a missing or unreadable file is refused before the transfer starts.
     this.fd = openSync(path, "r");
   }
 
-  ready(position: number, length: number): boolean {
-    if (length === 0 || this.load?.bytes || this.failed || this.closed) return true;
-    if (this.chunkFor(position, length)) return true;
-    if (!this.allocate(length)) return true; // over budget: synchronous reads, as before read-ahead
-    const end = position + length;
-    const loading = this.chunks.find((c) => c.state === "loading" && c.pos <= position && end <= c.pos + c.len);
-    if (!loading) this.fetch(this.spareChunk(position), position);
-    this.waiting = true;
-    return false;
-  }
-
-  read(into: Uint8Array, offset: number, position: number, length: number): void {
+  read(into: Uint8Array, offset: number, position: number, length: number): boolean {
+    if (length === 0) return true;
     const bytes = this.load?.bytes;
     if (bytes) {
       // In a storm every transfer holds a socket already; don't make it hold a file too.
       this.releaseFile();
       into.set(bytes.subarray(position, position + length), offset);
-      return;
+      return true;
     }
     const chunk = this.chunkFor(position, length);
-    if (chunk) {
-      into.set(chunk.buf.subarray(position - chunk.pos, position - chunk.pos + length), offset);
-      this.readAheadFrom(chunk);
-      return;
+    if (chunk) return this.copyOut(chunk, into, offset, position, length);
+    if (this.failed || this.closed) return this.readSync(into, offset, position, length);
+    if (length >= DIRECT_BYTES) {
+      const n = this.readNow(this.fd, into, offset, length, position);
+      if (n === length) return true;
+      if (n === 0) throw fileChanged();
+      // Not (all) cached: fetched whole into a chunk in the background, like small blocks.
     }
-    if (this.fd < 0) this.fd = openSync(this.path, "r");
-    this.readExactly(into, offset, position, length);
+    if (!this.allocate(length)) return this.readSync(into, offset, position, length); // over budget
+    const end = position + length;
+    const loading = this.chunks.some((c) => c.state === "loading" && c.pos <= position && end <= c.pos + c.len);
+    if (!loading) {
+      const spare = this.spareChunk(position);
+      if (this.fetch(spare, position)) return this.failed ? this.readSync(into, offset, position, length) : this.copyOut(spare!, into, offset, position, length);
+    }
+    this.waiting = true;
+    return false;
   }
 
   close(): void {
@@ -116,6 +124,19 @@ export class FdSource implements FileSource {
       readAheadInUse -= this.chunks.length * this.chunkBytes;
       this.chunks = [];
     }
+  }
+
+  private copyOut(chunk: Chunk, into: Uint8Array, offset: number, position: number, length: number): boolean {
+    into.set(chunk.buf.subarray(position - chunk.pos, position - chunk.pos + length), offset);
+    this.readAheadFrom(chunk);
+    return true;
+  }
+
+  /** The plain blocking read: over the read-ahead budget, or to report an error properly. */
+  private readSync(into: Uint8Array, offset: number, position: number, length: number): boolean {
+    if (this.fd < 0) this.fd = openSync(this.path, "r");
+    this.readExactly(into, offset, position, length);
+    return true;
   }
 
   private chunkFor(position: number, length: number): Chunk | undefined {
@@ -151,13 +172,26 @@ export class FdSource implements FileSource {
     if (other && other.state !== "loading") this.fetch(other, next);
   }
 
-  private fetch(chunk: Chunk | undefined, position: number): void {
-    if (!chunk || this.fd < 0) return;
+  /** Fills `chunk` from `position`: true when it is ready at once (page cache), else it loads in the background. */
+  private fetch(chunk: Chunk | undefined, position: number): boolean {
+    if (!chunk || this.fd < 0) return false;
     chunk.pos = position;
     chunk.len = Math.min(this.chunkBytes - (this.chunkBytes % this.unit), this.size - position);
+    const now = this.readNow(this.fd, chunk.buf, 0, chunk.len, position);
+    if (now === chunk.len) {
+      chunk.state = "ready";
+      return true;
+    }
+    if (now === 0) {
+      // The file ended early: it shrank under us. The synchronous path reports it.
+      chunk.state = "empty";
+      this.failed = true;
+      return true;
+    }
     chunk.state = "loading";
     this.inFlight++;
-    this.fill(chunk, 0);
+    this.fill(chunk, now === "wait" ? 0 : now);
+    return false;
   }
 
   /** NFS and FUSE may return short reads: keep reading until the chunk is full or the file ends. */

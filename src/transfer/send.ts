@@ -224,12 +224,10 @@ export class ReadTransfer {
     this.waitingForData = false;
     try {
       while (this.sent < limit && burst-- > 0) {
-        const offset = this.sent * this.blockSize;
-        if (!this.source.ready(offset, Math.min(this.blockSize, this.source.size - offset))) {
+        if (!this.emit(this.sent + 1, now)) {
           this.waitingForData = true;
           break;
         }
-        this.emit(this.sent + 1, now);
         any = true;
       }
     } catch (err) {
@@ -244,13 +242,14 @@ export class ReadTransfer {
     this.updateDeadline();
   }
 
-  private emit(block: number, now: number): void {
+  /** False when the block's data is not in memory yet: the source calls back when it lands. */
+  private emit(block: number, now: number): boolean {
     const slot = block % this.window;
     const offset = (block - 1) * this.blockSize;
     const length = Math.min(this.blockSize, this.source.size - offset);
     let packet = this.slots[slot];
     if (!packet) packet = this.slots[slot] = new Uint8Array(4 + this.blockSize);
-    this.source.read(packet, 4, offset, length);
+    if (!this.source.read(packet, 4, offset, length)) return false;
     writeDataHeader(packet, wireBlock(block, this.rollover));
     this.outbox.push(length === this.blockSize ? packet : packet.subarray(0, 4 + length));
     this.sentAt[slot] = now;
@@ -262,5 +261,6 @@ export class ReadTransfer {
       this.highest = block;
     }
     this.sent = block;
+    return true;
   }
 }

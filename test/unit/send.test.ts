@@ -286,11 +286,8 @@ class GatedSource implements FileSource {
   get size() {
     return this.inner.size;
   }
-  ready(): boolean {
-    return this.open;
-  }
-  read(into: Uint8Array, offset: number, position: number, length: number): void {
-    this.inner.read(into, offset, position, length);
+  read(into: Uint8Array, offset: number, position: number, length: number): boolean {
+    return this.open && this.inner.read(into, offset, position, length);
   }
   close(): void {}
   land(): void {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readNoWait, type NoWaitResult } from "../../src/files/nowait.ts";
 import { FdSource } from "../../src/files/source.ts";
 import { TftpError } from "../../src/protocol/errors.ts";
 
@@ -14,6 +15,9 @@ function file(name: string, size: number): Uint8Array {
   writeFileSync(join(dir, name), b);
   return b;
 }
+
+/** As if nothing were in the page cache: every chunk goes to a background read. */
+const diskBound = (): NoWaitResult => "wait";
 
 describe("streaming file source", () => {
   test("sequential blocks, go-backs and chunk boundaries read the right bytes", () => {
@@ -41,21 +45,20 @@ describe("streaming file source", () => {
     src.close();
   });
 
-  test("ready() says no until the chunk has landed off the event loop, then calls onReady", async () => {
+  test("read() says \"not yet\" until the chunk has landed off the event loop, then calls onReady", async () => {
     const data = file("d", 500_000);
-    const src = new FdSource(join(dir, "d"), data.length);
+    const src = new FdSource(join(dir, "d"), data.length, undefined, diskBound);
     const out = new Uint8Array(1472);
     let waits = 0;
     let pos = 0;
     while (pos < data.length) {
       const len = Math.min(1468, data.length - pos);
       // onReady means "something landed, ask again": with whole-block chunks once is enough.
-      if (!src.ready(pos, len)) {
+      if (!src.read(out, 4, pos, len)) {
         waits++;
         await new Promise<void>((resolve) => (src.onReady = resolve));
-        expect(src.ready(pos, len)).toBe(true);
+        expect(src.read(out, 4, pos, len)).toBe(true);
       }
-      src.read(out, 4, pos, len);
       expect(Buffer.compare(out.subarray(4, 4 + len), data.subarray(pos, pos + len))).toBe(0);
       pos += len;
     }
@@ -68,13 +71,12 @@ describe("streaming file source", () => {
 
   test("big blocks get chunks of two blocks; a go-back outside both chunks is fetched again", async () => {
     const data = file("e", 600_000);
-    const src = new FdSource(join(dir, "e"), data.length);
+    const src = new FdSource(join(dir, "e"), data.length, undefined, diskBound);
     const out = new Uint8Array(65_468);
     const get = async (pos: number) => {
       const len = Math.min(65_464, data.length - pos);
-      if (!src.ready(pos, len)) await new Promise<void>((resolve) => (src.onReady = resolve));
-      expect(src.ready(pos, len)).toBe(true);
-      src.read(out, 4, pos, len);
+      if (!src.read(out, 4, pos, len)) await new Promise<void>((resolve) => (src.onReady = resolve));
+      expect(src.read(out, 4, pos, len)).toBe(true);
       expect(Buffer.compare(out.subarray(4, 4 + len), data.subarray(pos, pos + len))).toBe(0);
     };
     for (let pos = 0; pos < data.length; pos += 65_464) await get(pos);
@@ -84,13 +86,36 @@ describe("streaming file source", () => {
 
   test("close() with a read in flight neither throws nor calls onReady later", async () => {
     const data = file("f", 200_000);
-    const src = new FdSource(join(dir, "f"), data.length);
+    const src = new FdSource(join(dir, "f"), data.length, undefined, diskBound);
     let called = false;
     src.onReady = () => (called = true);
-    expect(src.ready(0, 1468)).toBe(false);
+    expect(src.read(new Uint8Array(1472), 4, 0, 1468)).toBe(false);
     src.close();
     await Bun.sleep(50);
     expect(called).toBe(false);
+  });
+
+  test("data in the page cache is ready at once (RWF_NOWAIT), without a background read", () => {
+    const data = file("g", 300_000); // just written: cached
+    const src = new FdSource(join(dir, "g"), data.length);
+    const out = new Uint8Array(1472);
+    for (let pos = 0; pos < data.length; pos += 1468) {
+      const len = Math.min(1468, data.length - pos);
+      expect(src.read(out, 4, pos, len)).toBe(true);
+      expect(Buffer.compare(out.subarray(4, 4 + len), data.subarray(pos, pos + len))).toBe(0);
+    }
+    src.close();
+  });
+
+  test("readNoWait: cached bytes are read in place; a short file reads short", () => {
+    const data = file("h", 10_000);
+    const fd = openSync(join(dir, "h"), "r");
+    const out = new Uint8Array(5000);
+    expect(readNoWait(fd, out, 100, 4000, 2000)).toBe(4000);
+    expect(Buffer.compare(out.subarray(100, 4100), data.subarray(2000, 6000))).toBe(0);
+    expect(readNoWait(fd, out, 0, 4000, 8000)).toBe(2000);
+    expect(readNoWait(fd, out, 0, 4000, 10_000)).toBe(0);
+    closeSync(fd);
   });
 
   test("a file that shrank under a transfer is an error, not short data", () => {
