@@ -59,8 +59,8 @@ interface Chunk {
 /**
  * A file streamed from disk. Two chunks: the one the transfer reads from and the next, fetched
  * while the current one is sent, so a disk that keeps up never makes the transfer wait. A
- * go-back outside both (rare: windows are small) is fetched like any other chunk. `read` still
- * works without `ready` (it then reads synchronously), so correctness never depends on the dance.
+ * go-back outside both (rare: windows are small) is fetched like any other chunk. Past the
+ * read-ahead budget, or to report an error, it falls back to a plain blocking read.
  */
 export class FdSource implements FileSource {
   onReady?: () => void;
@@ -98,19 +98,20 @@ export class FdSource implements FileSource {
     }
     const chunk = this.chunkFor(position, length);
     if (chunk) return this.copyOut(chunk, into, offset, position, length);
-    if (this.failed || this.closed) return this.readSync(into, offset, position, length);
+    if (this.failed || this.closed) return this.readBlocking(into, offset, position, length);
     if (length >= DIRECT_BYTES) {
       const n = this.readNow(this.fd, into, offset, length, position);
       if (n === length) return true;
       if (n === 0) throw fileChanged();
       // Not (all) cached: fetched whole into a chunk in the background, like small blocks.
     }
-    if (!this.allocate(length)) return this.readSync(into, offset, position, length); // over budget
+    if (!this.allocate(length)) return this.readBlocking(into, offset, position, length); // over budget
     const end = position + length;
     const loading = this.chunks.some((c) => c.state === "loading" && c.pos <= position && end <= c.pos + c.len);
     if (!loading) {
       const spare = this.spareChunk(position);
-      if (this.fetch(spare, position)) return this.failed ? this.readSync(into, offset, position, length) : this.copyOut(spare!, into, offset, position, length);
+      if (this.fetch(spare, position))
+        return this.failed ? this.readBlocking(into, offset, position, length) : this.copyOut(spare!, into, offset, position, length);
     }
     this.waiting = true;
     return false;
@@ -133,7 +134,7 @@ export class FdSource implements FileSource {
   }
 
   /** The plain blocking read: over the read-ahead budget, or to report an error properly. */
-  private readSync(into: Uint8Array, offset: number, position: number, length: number): boolean {
+  private readBlocking(into: Uint8Array, offset: number, position: number, length: number): boolean {
     if (this.fd < 0) this.fd = openSync(this.path, "r");
     this.readExactly(into, offset, position, length);
     return true;
