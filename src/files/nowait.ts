@@ -4,7 +4,8 @@
  * is then copied on the spot, and only a real disk or NFS wait goes to a background read, which
  * costs a thread hand-off that a busy single CPU pays on every chunk.
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { FFIType, ptr, read } from "bun:ffi";
+import { openLibc } from "../libc.ts";
 
 /** Bytes read (possibly short: only part was cached), or "wait" when it would block or can't tell. */
 export type NoWaitResult = number | "wait";
@@ -21,19 +22,13 @@ const EINTR = 4;
 let libc: Libc | null | undefined;
 
 function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-    try {
-      libc = dlopen(name, {
-        preadv2: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i64, FFIType.i32], returns: FFIType.i64 },
-        __errno_location: { args: [], returns: FFIType.ptr },
-      }).symbols as unknown as Libc;
-      break;
-    } catch {
-      // try the next name; without any, every read goes to the background
-    }
-  }
+  // Without libc every read goes to the background: slower, still correct.
+  // Tried once: null (no libc found) is remembered too.
+  if (libc === undefined)
+    libc = openLibc<Libc>({
+      preadv2: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i64, FFIType.i32], returns: FFIType.i64 },
+      __errno_location: { args: [], returns: FFIType.ptr },
+    });
   return libc;
 }
 

@@ -56,6 +56,8 @@ interface Chunk {
   state: "empty" | "loading" | "ready";
 }
 
+const covers = (c: Chunk, position: number, end: number) => c.pos <= position && end <= c.pos + c.len;
+
 /**
  * A file streamed from disk. Two chunks: the one the transfer reads from and the next, fetched
  * while the current one is sent, so a disk that keeps up never makes the transfer wait. A
@@ -107,9 +109,10 @@ export class FdSource implements FileSource {
     }
     if (!this.allocate(length)) return this.readBlocking(into, offset, position, length); // over budget
     const end = position + length;
-    const loading = this.chunks.some((c) => c.state === "loading" && c.pos <= position && end <= c.pos + c.len);
+    const loading = this.chunks.some((c) => c.state === "loading" && covers(c, position, end));
     if (!loading) {
-      const spare = this.spareChunk(position);
+      // Any chunk not loading may be overwritten: none holds this block (chunkFor said so).
+      const spare = this.chunks.find((c) => c.state !== "loading");
       if (this.fetch(spare, position))
         return this.failed ? this.readBlocking(into, offset, position, length) : this.copyOut(spare!, into, offset, position, length);
     }
@@ -142,7 +145,7 @@ export class FdSource implements FileSource {
 
   private chunkFor(position: number, length: number): Chunk | undefined {
     const end = position + length;
-    for (const c of this.chunks) if (c.state === "ready" && c.pos <= position && end <= c.pos + c.len) return c;
+    for (const c of this.chunks) if (c.state === "ready" && covers(c, position, end)) return c;
     return undefined;
   }
 
@@ -156,12 +159,6 @@ export class FdSource implements FileSource {
     this.chunkBytes = bytes;
     for (let i = 0; i < 2; i++) this.chunks.push({ buf: new Uint8Array(bytes), pos: 0, len: 0, state: "empty" });
     return true;
-  }
-
-  /** The chunk to overwrite: not loading, and not the one holding `keep` if it can be avoided. */
-  private spareChunk(keep: number): Chunk | undefined {
-    const free = this.chunks.filter((c) => c.state !== "loading");
-    return free.find((c) => !(c.state === "ready" && c.pos <= keep && keep < c.pos + c.len)) ?? free[0];
   }
 
   /** Serving from `chunk`: make sure the one after it is on its way. */

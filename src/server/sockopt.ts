@@ -3,7 +3,8 @@
  * best-effort: on a libc we can't load, or an option the kernel refuses, the server still runs —
  * the caller logs what it got.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { FFIType, ptr } from "bun:ffi";
+import { openLibc } from "../libc.ts";
 
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
@@ -23,20 +24,12 @@ type Libc = {
 let libc: Libc | null | undefined;
 
 function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-    try {
-      const lib = dlopen(name, {
-        setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-        getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-      });
-      libc = lib.symbols as unknown as Libc;
-      return libc;
-    } catch {
-      // try the next name
-    }
-  }
-  libc = null;
+  // Tried once: null (no libc found) is remembered too.
+  if (libc === undefined)
+    libc = openLibc<Libc>({
+      setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    });
   return libc;
 }
 

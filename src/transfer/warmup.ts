@@ -2,7 +2,7 @@
  * JIT warm-up for the send path. A freshly started server runs its per-block code in the
  * interpreter and baseline tiers for the first thousands of blocks, so the first client after a
  * restart (the one a sysadmin watches) got ~25 % less throughput than the next. Running the pure
- * state machine over synthetic transfers at start-up (a few ms, no sockets, no files) gets the
+ * state machine over synthetic transfers at start-up (~20 ms, no sockets, no files) gets the
  * hot functions optimized before a real client arrives.
  */
 import { MemorySource } from "../files/source.ts";
