@@ -3,14 +3,15 @@
  * system's current state, so --dry-run prints exactly what a real run would do, and existing
  * files are kept unless `force` (re-running init is how profiles are added).
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../cli/args.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
-import { DEFAULT_MARKER, GRUB_DIR, IPXE_DIR, PXELINUX_DIR, STATE_DIR, profileFile } from "./paths.ts";
+import { DEFAULT_MARKER, GRUB_DIR, PXELINUX_DIR, profileFile } from "./paths.ts";
+import { INSTALL_ONCE_DIRS, type Identity } from "./writable.ts";
 import { validateProfileName } from "./profiles.ts";
-import { TEMPLATES, render } from "./templates.ts";
+import { TEMPLATES, markerFetchCommand, render } from "./templates.ts";
 
 export interface InitOptions {
   profiles?: string[];
@@ -19,6 +20,8 @@ export interface InitOptions {
   /** Where package paths are looked up (tests point this at a fake system). */
   sysroot?: string;
   marker?: string;
+  /** Who will run install-once on the tree (`serve --user`): its directories are given to them. */
+  owner?: Identity;
 }
 
 export type InitAction = "create" | "overwrite" | "keep";
@@ -44,6 +47,8 @@ export interface InitReport {
   profiles: string[];
   steps: InitStep[];
   missing: MissingLoader[];
+  /** With an owner: the directories made theirs, relative to the root. */
+  owned?: { owner: string; dirs: string[] };
 }
 
 type Content = { text: string } | { from: string };
@@ -68,12 +73,13 @@ function plannedFiles(root: string, profiles: string[], marker: string, sysroot:
     { path: `${PXELINUX_DIR}/default`, content: { text: TEMPLATES.pxelinuxDefault } },
     { path: `${GRUB_DIR}/grub.cfg`, content: { text: TEMPLATES.grubCfg } },
     { path: "boot.ipxe", content: { text: TEMPLATES.bootIpxe } },
-    { path: marker, content: { text: "" } },
-    { path: "README", content: { text: render(TEMPLATES.readme, { root: resolve(root), marker }) } },
+    // Not empty: some clients choke on an empty file's OACK (curl 7.88 rejects "tsize 0").
+    { path: marker, content: { text: render(TEMPLATES.marker, { marker }) } },
+    { path: "README", content: { text: render(TEMPLATES.readme, { root: resolve(root), marker, fetch: markerFetchCommand("THIS-SERVER", marker) }) } },
   ];
   for (const name of profiles) {
     files.push(
-      { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker }) } },
+      { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker, fetch: markerFetchCommand("TFTP-SERVER", marker) }) } },
       { path: profileFile("grub", name), content: { text: render(TEMPLATES.grubNetboot, { name }) } },
       { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name }) } },
     );
@@ -100,14 +106,32 @@ export async function initLayout(dir: string, opts: InitOptions = {}): Promise<I
     ...(f.source ? { source: f.source } : {}),
   }));
   if (!opts.dryRun) {
-    for (const sub of [PXELINUX_DIR, GRUB_DIR, IPXE_DIR, STATE_DIR]) mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of INSTALL_ONCE_DIRS) mkdirSync(join(dir, sub), { recursive: true });
     files.forEach((f, i) => {
       if (steps[i]!.action === "keep") return;
       const data = "text" in f.content ? f.content.text : readFileSync(f.content.from);
       writeFileAtomic(join(dir, f.path), data, 0o644);
     });
+    if (opts.owner) giveDirs(dir, opts.owner);
   }
-  return { root: dir, dryRun: !!opts.dryRun, profiles, steps, missing };
+  const owned = opts.owner ? { owner: opts.owner.name, dirs: INSTALL_ONCE_DIRS } : undefined;
+  return { root: dir, dryRun: !!opts.dryRun, profiles, steps, missing, ...(owned ? { owned } : {}) };
+}
+
+/**
+ * Only the directories install-once writes in change hands: the files served stay root's, so the
+ * server's user can switch hosts but never alter a kernel or a profile.
+ */
+function giveDirs(root: string, owner: Identity): void {
+  for (const sub of INSTALL_ONCE_DIRS) {
+    try {
+      chownSync(join(root, sub), owner.uid, owner.gid);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EPERM") throw new UsageError(`--owner ${owner.name}: changing owners needs root; run pxeboot init as root`);
+      throw err;
+    }
+  }
 }
 
 /**
@@ -139,6 +163,8 @@ export function formatInitReport(r: InitReport): string {
     const what = ms.length === 1 ? `${ms[0]!.path} — ${ms[0]!.why}` : ms.map((m) => m.path).join(", ");
     lines.push(`  ${(ms[0]!.required ? "MISSING" : "not found").padEnd(20)} ${what}; install: ${ms[0]!.install}, then re-run pxeboot init`);
   }
+  if (r.owned)
+    lines.push(`  ${(r.dryRun ? "would give" : "gave").padEnd(20)} ${r.owned.dirs.map((d) => `${d}/`).join(" ")} to ${r.owned.owner} (install-once runs as that user)`);
   if (r.profiles.length === 0) lines.push(`  no profiles: add one with pxeboot init ${r.root} --profile NAME`);
   return lines.join("\n");
 }

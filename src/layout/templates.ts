@@ -11,11 +11,14 @@ import grubCfg from "./templates/grub.cfg.txt" with { type: "text" };
 import ipxeNetboot from "./templates/ipxe-netboot.txt" with { type: "text" };
 import pxelinuxDefault from "./templates/pxelinux-default.txt" with { type: "text" };
 import pxelinuxNetboot from "./templates/pxelinux-netboot.txt" with { type: "text" };
+import marker from "./templates/marker.txt" with { type: "text" };
 import readme from "./templates/README.txt" with { type: "text" };
 
 export interface TemplateVars {
   name?: string;
   marker?: string;
+  /** The installer's last command: markerFetchCommand's line. */
+  fetch?: string;
   root?: string;
   server?: string;
   uefi?: string;
@@ -38,6 +41,7 @@ export const TEMPLATES = {
   bootIpxe,
   ipxeNetboot,
   readme,
+  marker,
   dhcpIsc,
   dhcpDnsmasq,
   dhcpKea,
@@ -51,4 +55,20 @@ export function dhcpSnippets(server: string, uefiBootFile: string): string {
   return [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea]
     .map((t) => render(t, { server, uefi: uefiBootFile }))
     .join("\n");
+}
+
+/**
+ * The one line an installer's %post runs to report "installed": curl where the image has it,
+ * else busybox tftp (installer images without wget or curl), else tftp-hpa. Each client's
+ * failure falls through to the next; tftp-hpa comes last because it exits 0 even on an error.
+ * `port` is for tests on unprivileged ports; the documented line uses port 69.
+ */
+export function markerFetchCommand(server: string, marker: string, port?: number): string {
+  const url = port ? `${server}:${port}` : server;
+  const sp = port ? ` ${port}` : "";
+  return [
+    `curl -s tftp://${url}/${marker} -o /dev/null`,
+    `busybox tftp -g -r ${marker} -l /dev/null ${server}${sp}`,
+    `tftp -m binary ${server}${sp} -c get ${marker} /dev/null`,
+  ].join(" || ");
 }

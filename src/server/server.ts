@@ -180,13 +180,14 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         windowBytesMax: WINDOW_BYTES_MAX,
       });
       source = openSource(file, mode, cache);
-      const oack = neg.oack.size > 0 ? withTsize(neg.oack, source.size) : undefined;
+      const granted = withTsize(neg.oack, source.size);
+      const oack = granted.size > 0 ? granted : undefined;
       const timeoutMs = config.timeoutMs;
       const transfer = new ReadTransfer(
         {
           options: neg.options,
           oack: oack ? encodeOack(oack) : undefined,
-          probeable: neg.wantsTsize,
+          probeable: neg.wantsTsize && oack !== undefined,
           rto: {
             initialMs: timeoutMs,
             minMs: config.rtoMinMs,

@@ -119,7 +119,7 @@ describe("install-once through pxeboot serve", () => {
     // The start of a pxelinux boot: the MAC name first, then the hex IP name.
     expect(await fetchAs("127.0.0.11", a.port, "pxelinux.cfg/01-aa-bb-cc-dd-ee-11")).toBeGreaterThan(0);
     expect(await fetchAs("127.0.0.11", a.port, "pxelinux.cfg/7F00000B")).toBeGreaterThan(0);
-    expect(await fetchAs("127.0.0.11", a.port, "Kickstart_end")).toBe(0);
+    expect(await fetchAs("127.0.0.11", a.port, "Kickstart_end")).toBeGreaterThan(0);
     expect(await eventually(() => !exists("pxelinux.cfg/7F00000B"))).toBe(true);
     expect(exists("pxelinux.cfg/01-aa-bb-cc-dd-ee-11")).toBe(false);
     expect(exists("grub/ip-127.0.0.11.cfg")).toBe(false);
@@ -137,7 +137,7 @@ describe("install-once through pxeboot serve", () => {
   });
 
   test("the other server sees the marker fetch of another host on the same root", async () => {
-    expect(await fetchAs("127.0.0.12", b.port, "/Kickstart_end")).toBe(0);
+    expect(await fetchAs("127.0.0.12", b.port, "/Kickstart_end")).toBeGreaterThan(0);
     expect(await eventually(() => !exists("pxelinux.cfg/7F00000C"))).toBe(true);
     expect(installLines(b).filter((l) => l.includes("host=127.0.0.12")).length).toBe(1);
   });

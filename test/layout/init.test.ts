@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatInitReport, initLayout, uefiBootFile } from "../../src/layout/init.ts";
 import { listProfiles } from "../../src/layout/profiles.ts";
@@ -25,7 +25,13 @@ describe("pxeboot init", () => {
     expect(readFileSync(join(root, "ipxe/netboot-rhel9.ipxe"), "utf8")).toContain("initrd /initrd-rhel9.img");
     expect(readFileSync(join(root, "boot.ipxe"), "utf8")).toStartWith("#!ipxe");
     expect(readFileSync(join(root, "grub/grub.cfg"), "utf8")).toContain("$net_default_mac");
-    expect(readFileSync(join(root, "Kickstart_end"), "utf8")).toBe("");
+    // Not empty: curl rejects an empty file's OACK, and the marker must work with every client.
+    expect(readFileSync(join(root, "Kickstart_end"), "utf8")).toContain("install-once marker");
+    expect(readFileSync(join(root, "README"), "utf8")).toContain(
+      "curl -s tftp://THIS-SERVER/Kickstart_end -o /dev/null || busybox tftp -g -r Kickstart_end -l /dev/null THIS-SERVER || tftp",
+    );
+    for (const d of [".pxeboot/installed", ".pxeboot/locks", ".pxeboot/removed", ".pxeboot/macs", "grub", "ipxe"])
+      expect(statSync(join(root, d)).isDirectory()).toBe(true);
     expect(readFileSync(join(root, "README"), "utf8")).toContain(`pxeboot serve --root ${root}`);
     expect(readFileSync(join(root, "pxelinux.0"), "utf8")).toBe("fake pxelinux.0 from pxelinux\n");
     expect(readFileSync(join(root, "ldlinux.c32"), "utf8")).toBe("fake ldlinux.c32 from syslinux-common\n");

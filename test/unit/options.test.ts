@@ -20,6 +20,14 @@ describe("option negotiation (RFC 2347/2348/2349/7440)", () => {
     expect(n.options.windowSize).toBe(4);
   });
 
+  test("an empty file's tsize is left out of the OACK (curl rejects tsize 0); nothing else is", () => {
+    const n = negotiate(opts({ tsize: "0", blksize: "512", timeout: "6" }), limits);
+    expect([...withTsize(n.oack, 0)]).toEqual([["blksize", "512"], ["timeout", "6"]]);
+    // Only tsize asked: no OACK at all, DATA 1 answers the request.
+    expect(withTsize(negotiate(opts({ tsize: "0" }), limits).oack, 0).size).toBe(0);
+    expect(withTsize(n.oack, 1).get("tsize")).toBe("1");
+  });
+
   test("blksize bounds: below 8 ignored, above the cap lowered", () => {
     expect(negotiate(opts({ blksize: "7" }), limits).oack.size).toBe(0);
     expect(negotiate(opts({ blksize: "8" }), limits).options.blockSize).toBe(8);
