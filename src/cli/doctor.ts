@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { checkTree, formatFindings } from "../layout/doctor.ts";
 import { guarded } from "./args.ts";
+import { lookupUser } from "./privileges.ts";
 
 export default guarded(
   "doctor",
@@ -9,9 +10,11 @@ export default guarded(
     meta: { name: "doctor", description: "Check a PXE tftproot: loaders, links, hex names, kernels, big files" },
     args: {
       root: { type: "positional", description: "The tftproot to check", required: false, default: "/tftp" },
+      user: { type: "string", description: "Also check that install-once can run as this user (serve --user)", valueHint: "NAME" },
     },
     async run({ args }) {
-      const findings = checkTree(args.root);
+      const user = args.user === undefined ? undefined : lookupUser(args.user);
+      const findings = checkTree(args.root, { user });
       const problems = findings.filter((f) => f.severity === "problem").length;
       const warnings = findings.length - problems;
       const summary = `${args.root}: ${problems} problem(s), ${warnings} warning(s)`;

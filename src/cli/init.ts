@@ -5,6 +5,7 @@ import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
 import { dhcpSnippets } from "../layout/templates.ts";
 import { guarded, UsageError } from "./args.ts";
+import { parseOwner } from "./privileges.ts";
 
 /**
  * citty keeps only the last value of a repeated string flag, so --profile is collected from the
@@ -43,6 +44,11 @@ export default guarded(
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
       marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
       sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
+      owner: {
+        type: "string",
+        description: "Give the directories install-once writes in to the user serve runs as (serve --user)",
+        valueHint: "USER[:GROUP]",
+      },
     },
     async run({ args, rawArgs }) {
       const profiles = repeatedFlag(rawArgs, ["profile", "p"]);
@@ -51,7 +57,9 @@ export default guarded(
         throw new UsageError(`--server needs an IPv4 address (DHCP next-server), got '${args.server}'`);
       if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
         throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
+      const owner = args.owner === undefined ? undefined : parseOwner(args.owner, "--owner");
       const report = await initLayout(args.dir, {
+        owner,
         profiles,
         force: !!args.force,
         dryRun: !!args["dry-run"],

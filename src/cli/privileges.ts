@@ -1,27 +1,50 @@
-/** Dropping root after the port is bound, as a daemon on port 69 should. */
+/** Users and groups by name, and dropping root after the port is bound, as a daemon on port 69 should. */
 import { readFileSync } from "node:fs";
+import type { Identity } from "../layout/writable.ts";
 import { UsageError } from "./args.ts";
 
-export function lookupUser(name: string): { uid: number; gid: number } {
-  let passwd = "";
+/** Name → [id, field 3] from /etc/passwd or /etc/group (uid,gid or gid,members). */
+function readDb(file: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let text = "";
   try {
-    passwd = readFileSync("/etc/passwd", "utf8");
+    text = readFileSync(file, "utf8");
   } catch {
-    // fall through to the numeric form
+    return out; // a bare image without the file: numeric ids still work
   }
-  for (const line of passwd.split("\n")) {
-    const [user, , uid, gid] = line.split(":");
-    if (user === name && uid && gid) return { uid: Number(uid), gid: Number(gid) };
+  for (const line of text.split("\n")) {
+    const cols = line.split(":");
+    if (cols[0] && cols[2] !== undefined) out.set(cols[0], cols.slice(2));
   }
-  if (/^[0-9]+$/.test(name)) return { uid: Number(name), gid: Number(name) };
-  throw new UsageError(`--user: no such user '${name}' (try --user nobody)`);
+  return out;
 }
 
-export function dropPrivileges(name: string): { uid: number; gid: number } {
-  const ids = lookupUser(name);
+export function lookupUser(name: string, flag = "--user"): Identity {
+  const row = readDb("/etc/passwd").get(name);
+  if (row && /^\d+$/.test(row[0]!) && /^\d+$/.test(row[1] ?? "")) return { name, uid: Number(row[0]), gid: Number(row[1]) };
+  if (/^[0-9]+$/.test(name)) return { name, uid: Number(name), gid: Number(name) };
+  throw new UsageError(`${flag}: no such user '${name}' (try ${flag} nobody)`);
+}
+
+export function lookupGroup(name: string, flag: string): number {
+  const row = readDb("/etc/group").get(name);
+  if (row && /^\d+$/.test(row[0]!)) return Number(row[0]);
+  if (/^[0-9]+$/.test(name)) return Number(name);
+  throw new UsageError(`${flag}: no such group '${name}' (see getent group)`);
+}
+
+/** "USER" (its primary group) or "USER:GROUP", as chown takes it. */
+export function parseOwner(spec: string, flag: string): Identity {
+  const [user, group, extra] = spec.split(":");
+  if (!user || extra !== undefined || group === "")
+    throw new UsageError(`${flag} needs USER or USER:GROUP (e.g. ${flag} tftp), got '${spec}'`);
+  const ids = lookupUser(user, flag);
+  return group === undefined ? ids : { ...ids, name: spec, gid: lookupGroup(group, flag) };
+}
+
+export function dropPrivileges(ids: Identity): void {
   if (process.getuid?.() !== 0) throw new UsageError(`--user needs the server to start as root (it runs as uid ${process.getuid?.()})`);
   process.setgroups?.([]);
   process.setgid?.(ids.gid);
   process.setuid?.(ids.uid);
-  return ids;
 }

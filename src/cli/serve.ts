@@ -4,8 +4,9 @@ import { createLogger, type Logger } from "../log.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce } from "../layout/install-once.ts";
-import { guarded } from "./args.ts";
-import { dropPrivileges } from "./privileges.ts";
+import { guarded, UsageError } from "./args.ts";
+import { dropPrivileges, lookupUser } from "./privileges.ts";
+import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/writable.ts";
 import { serveArgs, serveConfig, workerCount } from "./serve-config.ts";
 import { isWorkerChild, spawnWorkers } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
@@ -17,7 +18,8 @@ export interface ServeOptions {
   observers: TransferObserver[];
   /** Default address list: fall back to IPv4 only on hosts with IPv6 switched off. */
   dualStackDefault: boolean;
-  user?: string;
+  /** Drop root to this identity once every socket is bound. */
+  user?: Identity;
   /** Total server processes; the primary starts the others once its own port is bound. */
   workers?: number;
 }
@@ -45,8 +47,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers });
   }
   if (opts.user) {
-    const ids = dropPrivileges(opts.user);
-    log.info("dropped privileges", { user: opts.user, uid: ids.uid, gid: ids.gid });
+    dropPrivileges(opts.user);
+    log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
   }
   const c = opts.config;
   for (const l of server.listening) {
@@ -92,11 +94,19 @@ export default defineCommand(
         format: args["log-format"] === "json" ? "json" : "pretty",
         level: args.verbose ? "debug" : args.quiet ? "warn" : "info",
       });
-      const observers: TransferObserver[] = [];
-      if (args["install-once"] !== false) {
-        observers.push(createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log }));
+      const user = args.user === undefined ? undefined : lookupUser(args.user);
+      if (user && process.getuid?.() !== 0)
+        throw new UsageError(`--user needs the server to start as root (it runs as uid ${process.getuid?.()}); leave --user out`);
+      const installOnce = args["install-once"] === false ? undefined : createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log });
+      // A tree the server's user cannot change turns every install into a reinstall loop: refuse now.
+      if (installOnce && user) {
+        const bad = unwritableInstallDirs(config.root, user);
+        if (bad.length > 0)
+          throw new Error(`install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`);
       }
-      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user: args.user, workers: workerCount(args) });
+      const observers: TransferObserver[] = installOnce ? [installOnce] : [];
+      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user, workers: workerCount(args) });
+      await installOnce?.flush();
       process.exit(0);
     },
   }),

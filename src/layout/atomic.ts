@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 /** Temporary names start with "." and carry this tag, so doctor can spot leftovers of a crash. */
 export const TEMP_TAG = ".pxeboot-tmp-";
 
-function tempName(path: string): string {
+export function tempName(path: string): string {
   const base = path.split("/").pop()!;
   const unique = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   return join(dirname(path), `.${base}${TEMP_TAG}${unique}`);

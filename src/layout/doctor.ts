@@ -10,6 +10,7 @@ import { decodeHexName, formatIPv4 } from "./hexip.ts";
 import { resolveInside } from "./hosts.ts";
 import { LOADER_FILES, installHint } from "./loaders.ts";
 import { GRUB_DIR, IPXE_DIR, LOCK_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
+import { ownershipFix, unwritableInstallDirs, type Identity } from "./writable.ts";
 
 export type Severity = "problem" | "warning";
 
@@ -73,7 +74,12 @@ function readable(path: string): boolean {
   }
 }
 
-export function checkTree(root: string): Finding[] {
+export interface CheckOptions {
+  /** The user `serve --user` runs as: install-once must be able to write its directories. */
+  user?: Identity;
+}
+
+export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
   const findings: Finding[] = [];
   const add = (severity: Severity, path: string, message: string, fix: string) =>
     findings.push({ severity, path, message, fix });
@@ -90,7 +96,14 @@ export function checkTree(root: string): Finding[] {
   const inUse = checkEntries(root, entries, add);
   checkReferences(root, inUse, add);
   checkSizes(entries, add);
+  if (opts.user) checkInstallOnceOwner(root, opts.user, add);
   return findings;
+}
+
+function checkInstallOnceOwner(root: string, user: Identity, add: Add): void {
+  const bad = unwritableInstallDirs(root, user);
+  for (const b of bad)
+    add("problem", b.dir, `not writable by ${user.name} (now ${b.now}): install-once would fail and hosts would install again`, ownershipFix(root, user, bad));
 }
 
 type Add = (severity: Severity, path: string, message: string, fix: string) => void;

@@ -9,19 +9,22 @@
  * Each removal is a rename-claim, so a client never sees a half-removed state, and a missing
  * entry simply counts as done.
  */
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { TransferObserver, TransferRecord } from "../server/types.ts";
 import { claimLink, tryLock, writeFileAtomic } from "./atomic.ts";
-import { hexIpName, macName, parseIPv4, type Mac } from "./hexip.ts";
+import { decodeMacName, hexIpName, macName, parseIPv4, type Mac } from "./hexip.ts";
+import { MacRegistry, type MacLookup } from "./macs.ts";
 import type { InstallRecord } from "./hosts.ts";
 import {
   ipEntryNames,
   lockFile,
   macEntryNames,
   macFromRequest,
+  MAC_DIR,
   normalizeRelative,
+  PXELINUX_DIR,
   profileFromTarget,
   REMOVED_DIR,
   stateFile,
@@ -35,59 +38,84 @@ export interface InstallOnceOptions {
   /** Shell command run (not awaited) after a host's entries were removed. */
   onInstallCmd?: string;
   log: Logger;
+  /** Where the kernel's neighbour table is read (tests use a file of their own). */
+  neighbourTable?: string;
 }
 
-/** MACs remembered per client address; a boot storm of this many hosts still fits. */
-const MAC_MEMORY = 16384;
+/** The observer, plus a way to wait until what it learned is on disk (awaited on shutdown). */
+export type InstallOnce = TransferObserver & { flush(): Promise<void> };
+
 /** A lock held this long belongs to a server that died mid-way: break it. */
 const LOCK_STALE_MS = 30_000;
 /** While another server holds a host's lock, look again this often, this many times. */
 const RETRY_MS = 50;
 const RETRIES = 100;
 
-export function createInstallOnce(opts: InstallOnceOptions): TransferObserver {
+export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
   const marker = normalizeRelative(opts.marker);
-  const macs = new Map<string, Mac>();
+  const macs = new MacRegistry({
+    root: opts.root,
+    neighbourTable: opts.neighbourTable,
+    onError: (what, err) =>
+      opts.log.warn(`install-once ${what}: a host registered by MAC may install again after a restart`, {
+        error: err instanceof Error ? err.message : String(err),
+        fix: `make ${MAC_DIR} writable by the server's user (pxeboot init ROOT --owner USER)`,
+      }),
+  });
 
-  const attempt = (record: TransferRecord, mac: Mac | undefined, retriesLeft: number): void => {
+  const attempt = (record: TransferRecord, mac: MacLookup | undefined, retriesLeft: number): void => {
     let outcome: "done" | "busy";
     try {
       outcome = finishInstall(opts, record, mac);
     } catch (err) {
-      opts.log.error("install-once failed to remove the host's netboot entries", {
+      opts.log.error("install-once failed to remove the host's netboot entries: it will install again at its next boot", {
         host: record.clientAddress,
         error: err instanceof Error ? err.message : String(err),
+        fix: "make pxelinux.cfg/, grub/, ipxe/ and .pxeboot/ writable by the server's user (pxeboot doctor --user USER)",
       });
       return;
     }
-    if (outcome === "done") return;
+    if (outcome === "done") {
+      // Used up: a later reinstall PXE boots again and is learned afresh.
+      void macs.forget(record.clientAddress);
+      return;
+    }
     if (retriesLeft <= 0) {
       opts.log.warn("install-once gave up: another server kept this host's lock", {
         host: record.clientAddress,
-        lock: lockFile(hostKey(record.clientAddress, mac)!),
+        lock: lockFile(hostKey(record.clientAddress, mac?.mac)!),
       });
       return;
     }
     setTimeout(() => attempt(record, mac, retriesLeft - 1), RETRY_MS).unref?.();
   };
 
-  return (record: TransferRecord) => {
+  const observe = (record: TransferRecord) => {
     const file = normalizeRelative(record.file || record.requested);
     // pxelinux asks for 01-<mac> first and it usually does not exist: any outcome teaches the MAC.
     const mac = macFromRequest(file);
-    if (mac) remember(macs, record.clientAddress, mac);
-    if (record.outcome !== "ok" || file !== marker) return;
-    const known = macs.get(record.clientAddress);
-    macs.delete(record.clientAddress);
+    if (mac) macs.learn(record.clientAddress, mac);
+    if (file !== marker) return;
+    if (record.outcome !== "ok") return reportFailedFetch(opts.log, record);
+    const known = macs.lookup(record.clientAddress);
     attempt(record, known, RETRIES);
   };
+  return Object.assign(observe, { flush: () => macs.flush() });
 }
 
-function remember(macs: Map<string, Mac>, address: string, mac: Mac): void {
-  // Re-inserting moves the address to the back, so the map evicts the least recently seen.
-  macs.delete(address);
-  macs.set(address, mac);
-  if (macs.size > MAC_MEMORY) macs.delete(macs.keys().next().value!);
+/**
+ * A marker fetch that did not complete leaves the host's entries, so it will reinstall at its
+ * next boot: worth a warning the same day. A size probe is part of a normal fetch by some clients.
+ */
+function reportFailedFetch(log: Logger, record: TransferRecord): void {
+  if (record.outcome === "probe") return log.debug("install marker size probe", { host: record.clientAddress });
+  log.warn("install marker fetch did not complete: the host keeps its netboot entries and will install again", {
+    host: record.clientAddress,
+    outcome: record.outcome,
+    reason: record.reason,
+    errorCode: record.errorCode,
+    bytes: record.bytes,
+  });
 }
 
 /** The key of a host's lock and record: its hex IP name, else its 01-MAC name. */
@@ -122,14 +150,15 @@ function readProfile(root: string, names: HostEntryName[]): string | undefined {
   return undefined;
 }
 
-function finishInstall(opts: InstallOnceOptions, record: TransferRecord, mac: Mac | undefined): "done" | "busy" {
+function finishInstall(opts: InstallOnceOptions, record: TransferRecord, found: MacLookup | undefined): "done" | "busy" {
   const host = record.clientAddress;
+  const mac = found?.mac;
   const ip = parseIPv4(host);
   const key = hostKey(host, mac);
   const names: HostEntryName[] = [...(ip !== undefined ? ipEntryNames(ip) : []), ...(mac ? macEntryNames(mac) : [])];
   const existing = present(opts.root, names);
   if (!key || existing.length === 0) {
-    opts.log.debug("install marker fetched, no netboot entries left for this host", { host, mac });
+    reportNothingToRemove(opts, host, found);
     return "done";
   }
   // Read before locking: once we hold the lock nobody else removes these names under us.
@@ -161,11 +190,34 @@ function finishInstall(opts: InstallOnceOptions, record: TransferRecord, mac: Ma
     host,
     profile,
     time,
-    ...(mac ? { mac } : {}),
+    ...(found ? { mac: found.mac, macFrom: found.source } : {}),
     removed: removed.join(","),
   });
   if (opts.onInstallCmd) runHook(opts, { host, file: key, profile, time }, mac, removed);
   return "done";
+}
+
+/**
+ * Nothing to remove is normal for a host that was never registered, or that another server
+ * already switched. It is the silent reinstall loop when the host is registered by MAC and its
+ * MAC is unknown here: say so at warning level whenever MAC entries exist that we could not match.
+ */
+function reportNothingToRemove(opts: InstallOnceOptions, host: string, found: MacLookup | undefined): void {
+  const macEntries = found ? [] : readdirQuiet(join(opts.root, PXELINUX_DIR)).filter((n) => decodeMacName(n) !== undefined);
+  if (macEntries.length === 0) return opts.log.debug("install marker fetched, no netboot entries left for this host", { host, mac: found?.mac });
+  opts.log.warn("install marker fetched, but this host's MAC is unknown: if it is registered by MAC it will install again", {
+    host,
+    macEntries: macEntries.length,
+    fix: "register it by IP (pxeboot host add IP PROFILE), or let it PXE boot through this server so its MAC is learned",
+  });
+}
+
+function readdirQuiet(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function writeRecord(opts: InstallOnceOptions, rec: InstallRecord): void {

@@ -90,6 +90,9 @@ const MAC_REQUEST = new RegExp(
 /** Hand-written per-host files that install-once took away are kept here, not deleted. */
 export const REMOVED_DIR = ".pxeboot/removed";
 
+/** Which MAC each client address had at PXE time, learned from its own requests (see macs.ts). */
+export const MAC_DIR = ".pxeboot/macs";
+
 /** Held while one server takes a host's entries away (several servers may share the root). */
 export const LOCK_DIR = ".pxeboot/locks";
 

@@ -1,0 +1,69 @@
+/**
+ * Can the server's user do install-once on this tree? Install-once renames per-host links away
+ * and writes records, locks and learned MACs, so every directory it touches must be writable
+ * (and searchable) by the user the server runs as. Checked from the directories' owner and mode,
+ * as that user with its primary group only (the server clears supplementary groups when it drops
+ * root), so `serve` can refuse to start and `doctor` can tell before the first install fails.
+ * ACLs are not read: a tree that needs them is rare, and then the first failure is still logged.
+ */
+import { statSync, type Stats } from "node:fs";
+import { dirname, join } from "node:path";
+import { GRUB_DIR, IPXE_DIR, LOCK_DIR, MAC_DIR, PXELINUX_DIR, REMOVED_DIR, STATE_DIR } from "./paths.ts";
+
+export interface Identity {
+  /** The name as given, for messages. */
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** Directories install-once writes in, relative to the root; the loaders' ones only if present. */
+export const INSTALL_ONCE_DIRS = [PXELINUX_DIR, GRUB_DIR, IPXE_DIR, ".pxeboot", STATE_DIR, LOCK_DIR, REMOVED_DIR, MAC_DIR];
+const OPTIONAL = new Set([GRUB_DIR, IPXE_DIR]);
+
+export function canWrite(st: Pick<Stats, "uid" | "gid" | "mode">, who: Pick<Identity, "uid" | "gid">): boolean {
+  if (who.uid === 0) return true;
+  // Like the kernel: the owner class applies to the owner, else the group class, else other.
+  const bits = st.uid === who.uid ? (st.mode >> 6) & 7 : st.gid === who.gid ? (st.mode >> 3) & 7 : st.mode & 7;
+  return (bits & 3) === 3; // write and search
+}
+
+export interface UnwritableDir {
+  /** Relative to the root. */
+  dir: string;
+  /** Who may write it now, e.g. "root:root 0755". */
+  now: string;
+}
+
+/**
+ * The install-once directories `who` cannot write. A missing one counts as the nearest existing
+ * directory above it (the server creates it there on first use).
+ */
+export function unwritableInstallDirs(root: string, who: Pick<Identity, "uid" | "gid">): UnwritableDir[] {
+  const out: UnwritableDir[] = [];
+  const seen = new Set<string>();
+  for (const rel of INSTALL_ONCE_DIRS) {
+    let at = rel;
+    let st: Stats | undefined;
+    for (;;) {
+      try {
+        st = statSync(join(root, at));
+        break;
+      } catch {
+        if (OPTIONAL.has(rel) && at === rel) break; // that loader is not used in this tree
+        if (at === ".") break;
+        at = dirname(at);
+      }
+    }
+    if (!st || seen.has(at)) continue;
+    seen.add(at);
+    if (!canWrite(st, who)) out.push({ dir: at, now: `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, "0")}` });
+  }
+  return out;
+}
+
+/** The one-line fix for a list of unwritable directories. */
+export function ownershipFix(root: string, who: Identity, dirs: UnwritableDir[]): string {
+  const paths = dirs.map((d) => join(root, d.dir)).join(" ");
+  return `run: pxeboot init ${root} --owner ${who.name} (or chown ${who.name} ${paths})`;
+}
