@@ -1,7 +1,7 @@
 /** `pxeboot host add|remove|list|which`: per-host boot control in a tftproot. */
 import { defineCommand } from "citty";
 import { statSync } from "node:fs";
-import { formatIPv4, parseIPv4, parseMac, parseUuid } from "../layout/hexip.ts";
+import { formatIPv4, parseClientName, parseIPv4, parseMac, parseUuid } from "../layout/hexip.ts";
 import { addHosts, listHosts, removeHosts, whichHost } from "../layout/hosts.ts";
 import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
 import { requireProfile } from "../layout/profiles.ts";
@@ -31,7 +31,7 @@ const add = guarded(
   defineCommand({
     meta: { name: "add", description: "Make HOST netboot PROFILE (IPv4, CIDR, range or MAC)" },
     args: {
-      host: { type: "positional", description: "192.168.0.11, 192.168.0.0/24, 192.168.0.10-20 or aa:bb:cc:dd:ee:ff", required: true },
+      host: { type: "positional", description: "192.168.0.11 (or C0A8000B), 192.168.0.0/24, 192.168.0.10-20 or aa:bb:cc:dd:ee:ff (or 01-aa-bb-…)", required: true },
       profile: { type: "positional", description: "Profile name (7.2) or its file (default.netboot-7.2)", required: true },
       root: rootArg,
     },
@@ -43,6 +43,10 @@ const add = guarded(
       const pxelinux = result.links.filter((l) => l.startsWith("pxelinux.cfg/"));
       if (pxelinux.length <= 16) for (const l of pxelinux) process.stdout.write(`${l} -> default.netboot-${profile}\n`);
       process.stdout.write(`${describeSpec(spec)}: netboot profile ${profile} (${result.links.length} links)\n`);
+      const moved = result.switched;
+      if (moved.length > 0 && moved.length <= 16)
+        for (const m of moved) process.stdout.write(`note: ${m.host} was set to profile ${m.from}, now ${profile}\n`);
+      else if (moved.length > 16) process.stdout.write(`note: ${moved.length} of these hosts were set to another profile (${[...new Set(moved.map((m) => m.from))].join(", ")}), now ${profile}\n`);
       for (const s of result.skipped) process.stdout.write(`note: ${s} does not exist, so that loader's per-host entry was skipped\n`);
     },
   }),
@@ -103,10 +107,13 @@ const which = guarded(
     },
     async run({ args }) {
       const root = requireRoot(args.root);
-      const hostMac = parseMac(args.host);
-      const hostIp = parseIPv4(args.host);
-      if (hostMac === undefined && hostIp === undefined)
-        throw new UsageError(`'${args.host}' is not a client address: give one IPv4 address (192.168.0.11) or a MAC (aa:bb:cc:dd:ee:ff)`);
+      const client = parseClientName(args.host);
+      if (!client)
+        throw new UsageError(
+          `'${args.host}' is not a client address: give one IPv4 address (192.168.0.11 or C0A8000B) or a MAC (aa:bb:cc:dd:ee:ff or 01-aa-bb-cc-dd-ee-ff)`,
+        );
+      const hostMac = "mac" in client ? client.mac : undefined;
+      const hostIp = "ip" in client ? client.ip : undefined;
       const mac = args.mac !== undefined ? parseMac(args.mac) : hostMac;
       if (args.mac !== undefined && !mac) throw new UsageError(`--mac '${args.mac}' is not a MAC: use aa:bb:cc:dd:ee:ff`);
       const ip = args.ip !== undefined ? parseIPv4(args.ip) : hostIp;

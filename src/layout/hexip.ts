@@ -83,3 +83,16 @@ export function parseUuid(text: string): string | undefined {
   const u = text.trim().toLowerCase();
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(u) ? u : undefined;
 }
+
+/**
+ * A single client as `host list` names it: a dotted IPv4, its 8-digit hex name (C0A8000B, any
+ * case), a MAC in any common form, or its pxelinux name (01-aa-bb-cc-dd-ee-ff).
+ */
+export function parseClientName(text: string): { ip: IPv4 } | { mac: Mac } | undefined {
+  const s = text.trim();
+  const ip = parseIPv4(s);
+  if (ip !== undefined) return { ip };
+  if (/^[0-9a-fA-F]{8}$/.test(s)) return { ip: parseInt(s, 16) >>> 0 };
+  const mac = parseMac(s) ?? (/^01-/i.test(s) ? parseMac(s.slice(3)) : undefined);
+  return mac ? { mac } : undefined;
+}

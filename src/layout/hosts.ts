@@ -40,13 +40,18 @@ export interface AddResult {
   links: string[];
   /** Loaders skipped because the tree has no config of that profile for them. */
   skipped: string[];
+  /** Hosts that were set to another profile before (re-adding switches them). */
+  switched: { host: string; from: string }[];
 }
 
 /** Points each host at `profile` (already validated against the tree) for every loader present. */
 export function addHosts(root: string, spec: HostSpec, profile: string): AddResult {
   const links: string[] = [];
   const skipped = new Set<string>();
+  const switched: { host: string; from: string }[] = [];
   for (const { key, names } of hostKeys(spec)) {
+    const before = previousProfile(root, names);
+    if (before !== undefined && before !== profile) switched.push({ host: describeName(key) ?? key, from: before });
     for (const n of names) {
       if (!existsSync(join(root, profileFile(n.loader, profile)))) {
         skipped.add(profileFile(n.loader, profile));
@@ -58,7 +63,20 @@ export function addHosts(root: string, spec: HostSpec, profile: string): AddResu
     // Re-adding a host means "install it again": the old record no longer describes it.
     unlinkQuiet(join(root, stateFile(key)));
   }
-  return { links, skipped: [...skipped] };
+  return { links, skipped: [...skipped], switched };
+}
+
+/** The profile a host's entries point to now (the pxelinux link first); undefined when it has none. */
+function previousProfile(root: string, names: HostEntryName[]): string | undefined {
+  for (const n of names) {
+    try {
+      const p = profileFromTarget(readlinkSync(join(root, n.path)));
+      if (p) return p;
+    } catch {
+      // no entry for this loader, or a hand-written file
+    }
+  }
+  return undefined;
 }
 
 /** Removes every per-host link (and install record) of the hosts; returns what was there. */

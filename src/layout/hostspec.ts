@@ -3,19 +3,23 @@
  * Expansion is bounded so a typo like /8 fails with a message instead of writing 16 M links.
  */
 import { UsageError } from "../cli/args.ts";
-import { MAX_HOSTS, formatIPv4, parseIPv4, parseMac, type IPv4, type Mac } from "./hexip.ts";
+import { MAX_HOSTS, decodeHexName, formatHexNetwork, formatIPv4, parseClientName, parseIPv4, type IPv4, type Mac } from "./hexip.ts";
 
 export type HostSpec = { kind: "ips"; ips: IPv4[] } | { kind: "mac"; mac: Mac };
 
 const HOST_FORMS =
-  "use an IPv4 address (192.168.0.11), a CIDR block (192.168.0.0/24), a range (192.168.0.10-192.168.0.20 or 192.168.0.10-20) or a MAC (aa:bb:cc:dd:ee:ff)";
+  "use an IPv4 address (192.168.0.11 or its hex name C0A8000B), a CIDR block (192.168.0.0/24), a range (192.168.0.10-192.168.0.20 or 192.168.0.10-20) or a MAC (aa:bb:cc:dd:ee:ff or 01-aa-bb-cc-dd-ee-ff)";
 
 export function parseHostSpec(text: string, maxHosts = MAX_HOSTS): HostSpec {
   const s = text.trim();
-  const mac = parseMac(s);
-  if (mac) return { kind: "mac", mac };
-  const one = parseIPv4(s);
-  if (one !== undefined) return { kind: "ips", ips: [one] };
+  const one = parseClientName(s);
+  if (one) return "mac" in one ? { kind: "mac", mac: one.mac } : { kind: "ips", ips: [one.ip] };
+  // A shorter hex name is a subnet-wide entry someone wrote by hand, not a host of ours.
+  const net = /^[0-9A-F]{1,7}$/.test(s) ? decodeHexName(s) : undefined;
+  if (net)
+    throw new UsageError(
+      `'${s}' is the subnet entry for ${formatHexNetwork(net)}, not one host: edit pxelinux.cfg/${s} by hand, or give hosts (${formatHexNetwork(net)})`,
+    );
   const cidr = /^([\d.]+)\/(\d{1,2})$/.exec(s);
   if (cidr) return { kind: "ips", ips: expandCidr(s, cidr[1]!, Number(cidr[2]), maxHosts) };
   const range = /^([\d.]+)-([\d.]+)$/.exec(s);

@@ -74,6 +74,17 @@ describe("host specs", () => {
     expect(parseHostSpec("aa:bb:cc:dd:ee:ff")).toEqual({ kind: "mac", mac: "aa:bb:cc:dd:ee:ff" });
   });
 
+  test("every name `host list` prints is a host: hex IP, 01-MAC, MAC with colons or dashes", () => {
+    expect(ips("C0A8000C")).toEqual(["192.168.0.12"]);
+    expect(ips("c0a8000c")).toEqual(["192.168.0.12"]);
+    expect(ips("7F00000B")).toEqual(["127.0.0.11"]);
+    const mac = { kind: "mac", mac: "aa:bb:cc:dd:ee:ff" };
+    for (const form of ["01-aa-bb-cc-dd-ee-ff", "01-AA-BB-CC-DD-EE-FF", "aa-bb-cc-dd-ee-ff", "AA:BB:CC:DD:EE:FF", "aabb.ccdd.eeff"])
+      expect(parseHostSpec(form)).toEqual(mac as never);
+    // A shorter hex name is a subnet-wide entry: not silently taken for a host.
+    expect(() => parseHostSpec("C0A800")).toThrow(/subnet entry for 192\.168\.0\.0\/24, not one host/);
+  });
+
   test("CIDR leaves out network and broadcast addresses except for /31 and /32", () => {
     const c = ips("192.168.0.0/24");
     expect(c.length).toBe(254);

@@ -43,8 +43,10 @@ describe("host add", () => {
     addHosts(root, parseHostSpec("10.0.0.0/29"), "7.2");
     const names = readdirSync(join(root, "pxelinux.cfg")).filter((n) => n.startsWith("0A"));
     expect(names.sort()).toEqual(["0A000001", "0A000002", "0A000003", "0A000004", "0A000005", "0A000006"]);
-    addHosts(root, parseHostSpec("10.0.0.3"), "8.1");
+    expect(addHosts(root, parseHostSpec("10.0.0.3"), "8.1").switched).toEqual([{ host: "10.0.0.3", from: "7.2" }]);
     expect(link(root, "pxelinux.cfg/0A000003")).toBe("default.netboot-8.1");
+    // Same profile again: nothing switched, nothing to say.
+    expect(addHosts(root, parseHostSpec("10.0.0.3"), "8.1").switched).toEqual([]);
     expect(link(root, "pxelinux.cfg/0A000004")).toBe("default.netboot-7.2");
     // Nothing but the links themselves: no temporary names survive.
     expect(readdirSync(join(root, "pxelinux.cfg")).filter((n) => n.startsWith("."))).toEqual([]);
