@@ -4,9 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { plainConsole } from "./harness.ts";
-import { localDiskImage, MARK, ubootScriptImage } from "./payload.ts";
+import { statSync, rmSync } from "node:fs";
+import { localDiskImage, MARK, parseLdd, scratchDir, ubootScriptImage } from "./payload.ts";
 import { parseServerLog } from "./server-log.ts";
 import { DEBIAN_PACKAGES, isStaticElf } from "./tools.ts";
+import { unsearchableAncestors } from "./tree.ts";
 
 describe("ubootScriptImage", () => {
   const script = "echo hi\nzboot 0x2000000\n";
@@ -97,5 +99,40 @@ describe("packages.txt", () => {
     expect([...listed].sort()).toEqual([...DEBIAN_PACKAGES].sort());
     // busybox conflicts with busybox-static, whose static binary the initramfs needs.
     expect(listed).not.toContain("busybox");
+  });
+});
+
+describe("parseLdd", () => {
+  test("takes every library path and the loader, skips the vDSO", () => {
+    const text = [
+      "\tlinux-vdso.so.1 (0x00007ffd1b3f2000)",
+      "\tlibcurl.so.4 => /lib/x86_64-linux-gnu/libcurl.so.4 (0x00007f26ad17b000)",
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f26acf7a000)",
+      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f26ad283000)",
+      "",
+    ].join("\n");
+    expect(parseLdd(text)).toEqual({
+      files: ["/lib/x86_64-linux-gnu/libcurl.so.4", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"],
+    });
+  });
+  test("a library ldd cannot find means no curl in the initrd", () => {
+    const r = parseLdd("\tlibcurl.so.4 => not found\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f26ad283000)\n");
+    expect("missing" in r && r.missing).toContain("libcurl.so.4 => not found");
+  });
+});
+
+describe("reachability for a server running as nobody", () => {
+  test("scratch directories are 0755, not mkdtemp's 0700", () => {
+    const dir = scratchDir("pxeboot-helpers-");
+    try {
+      expect(statSync(dir).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test("names every directory above the root that others cannot search", () => {
+    const modes: Record<string, number> = { "/": 0o40755, "/root": 0o40700, "/root/fw": 0o40750, "/root/fw/t": 0o40755 };
+    expect(unsearchableAncestors("/root/fw/t/pxeboot-root-x", (d) => modes[d]!)).toEqual(["/root (mode 0700)", "/root/fw (mode 0750)"]);
+    expect(unsearchableAncestors("/tmp/pxeboot-root-x", () => 0o41777)).toEqual([]);
   });
 });

@@ -2,17 +2,20 @@
  * What the booted machines run, built at test time from Debian's files: a busybox initramfs whose
  * /init reports to the serial console, and a one-sector "local disk" that says it was booted.
  *
- * The /init is driven by the kernel command line, so one initrd serves every test:
+ * The /init is driven by the kernel command line, so one /init serves every test and initrd:
  *   pxetest.profile=NAME        echoed in the markers (which pxelinux.cfg entry booted)
  *   pxetest.file=F pxetest.sha256=H   check a file inside the initrd
- *   pxetest.fetch=REMOTE        bring eth0 up as 192.168.0.11 and fetch REMOTE with busybox tftp
- *   pxetest.blksize=N           … asking for that block size (512 sends no blksize option)
+ *   pxetest.fetch=REMOTE        bring eth0 up as 192.168.0.11 and fetch REMOTE from 192.168.0.1
+ *   pxetest.fetch_client=C      … with `busybox` tftp (the default) or `curl`; an initrd without
+ *                               curl (see curlInitrd) falls back to busybox, and the marker line
+ *                               ends with client=C naming the one that ran
+ *   pxetest.blksize=N           … asking for that block size (busybox: 512 sends no blksize option)
  *   pxetest.fetch_sha256=H      … and check what arrived
  */
 import { createHash, randomFillSync } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { HOST } from "./tools.ts";
 
 export const MARK = {
@@ -25,6 +28,8 @@ export const MARK = {
 } as const;
 
 const INIT_SCRIPT = `#!/bin/busybox sh
+# The kernel starts init with no PATH; /usr/bin is where curl lands when the initrd has it.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -47,10 +52,22 @@ if [ -n "$remote" ]; then
   ip addr add 192.168.0.11/24 dev eth0 && ip link set eth0 up || fail "eth0 setup"
   n=0; while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
   bs=$(arg pxetest.blksize)
-  if [ -n "$bs" ] && [ "$bs" != 512 ]; then tftp -g -b "$bs" -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"
-  else tftp -g -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"; fi
+  client=$(arg pxetest.fetch_client)
+  # An initrd built on a host without curl has none; the marker then says busybox, and the test decides.
+  if [ "$client" = curl ] && ! command -v curl >/dev/null; then client=busybox; fi
+  case "$client" in
+  curl)
+    # The command the product's README and netboot template tell a Kickstart %post to run.
+    if [ -n "$bs" ]; then curl -s --tftp-blksize "$bs" "tftp://192.168.0.1/$remote" -o /tmp/fetched || fail "curl get $remote exited $?"
+    else curl -s "tftp://192.168.0.1/$remote" -o /tmp/fetched || fail "curl get $remote exited $?"; fi;;
+  busybox|"")
+    client=busybox
+    if [ -n "$bs" ] && [ "$bs" != 512 ]; then tftp -g -b "$bs" -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"
+    else tftp -g -r "$remote" -l /tmp/fetched 192.168.0.1 || fail "tftp get $remote"; fi;;
+  *) fail "unknown pxetest.fetch_client=$client";;
+  esac
   sum=$(sha256sum /tmp/fetched | cut -d' ' -f1)
-  echo "${MARK.fetched} $remote size=$(wc -c < /tmp/fetched) sha256=$sum"
+  echo "${MARK.fetched} $remote size=$(wc -c < /tmp/fetched) sha256=$sum client=$client"
   fwant=$(arg pxetest.fetch_sha256)
   [ -z "$fwant" ] || [ "$fwant" = "$sum" ] || fail "sha256 of fetched $remote is $sum, expected $fwant"
 fi
@@ -97,11 +114,54 @@ async function stageTree(dir: string, e1000: string): Promise<void> {
   writeFileSync(join(dir, "init"), INIT_SCRIPT, { mode: 0o755 });
 }
 
-async function packCpio(treeDir: string, out: string): Promise<BuiltFile> {
-  // Uncompressed newc: the kernel unpacks it without a decompressor, and the big payload is random anyway.
-  await run(["sh", "-c", `find . | sort | cpio -o -H newc --quiet --owner=0:0 > "$0"`, out], treeDir);
+async function packCpio(treeDir: string, out: string, gzip = false): Promise<BuiltFile> {
+  // Uncompressed newc by default: the kernel unpacks it without a decompressor, and the big
+  // payload is random anyway. curl's libraries do shrink, and pxelinux moves only ~2 MB/s.
+  const pack = `find . | sort | cpio -o -H newc --quiet --owner=0:0${gzip ? " | gzip -n -9" : ""} > "$0"`;
+  await run(["sh", "-c", pack, out], treeDir);
   const size = Bun.file(out).size;
   return { path: out, size, sha256: await sha256File(out) };
+}
+
+/** The host's curl and what it needs to run, or why it cannot go into an initrd. */
+export type CurlFiles = { files: string[] } | { missing: string };
+
+export const HOST_CURL = "/usr/bin/curl";
+
+/**
+ * The files `ldd` names after "=>" or alone (the loader); the vDSO has no file. Any "not found"
+ * means the host's own curl cannot run, so the guest's would not either.
+ */
+export function parseLdd(text: string): CurlFiles {
+  const files: string[] = [];
+  for (const line of text.split("\n")) {
+    if (/=>\s*not found/.test(line)) return { missing: `ldd: ${line.trim()}` };
+    const m = /(?:=>\s*|^\s*)(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+    if (m) files.push(m[1]!);
+  }
+  return files.length ? { files } : { missing: "ldd listed no libraries" };
+}
+
+async function hostCurlFiles(): Promise<CurlFiles> {
+  if (!existsSync(HOST_CURL)) return { missing: `${HOST_CURL} missing (apt-get install curl)` };
+  const ldd = Bun.which("ldd");
+  if (!ldd) return { missing: "ldd missing (libc-bin)" };
+  const libs = parseLdd(new TextDecoder().decode(await run([ldd, HOST_CURL])));
+  return "missing" in libs ? libs : { files: [HOST_CURL, ...libs.files] };
+}
+
+/**
+ * curl and its libraries at the paths the host has them: the binary's interpreter and the
+ * loader's built-in multiarch directories then find them without an ld.so.cache. No /etc is
+ * needed: a tftp:// URL with an IP literal never reaches NSS (checked in a chroot of this tree).
+ */
+function stageCurl(dir: string, files: string[]): void {
+  for (const f of files) {
+    const to = join(dir, f);
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(f, to); // follows the host's symlinks: the soname links become plain files
+    chmodSync(to, 0o755);
+  }
 }
 
 export interface Payloads {
@@ -111,6 +171,12 @@ export interface Payloads {
   initrd: BuiltFile;
   /** Build a > 32 MiB initrd holding a random file of `payloadBytes` at /payload.bin. */
   bigInitrd(payloadBytes: number): Promise<{ initrd: BuiltFile; payload: BuiltFile }>;
+  /**
+   * The small initrd plus the host's curl and its shared libraries (gzipped, ~9 MB instead of
+   * ~21), built on first use; `curl` false where the host has no curl or no ldd (`why` says
+   * which): then it is the busybox-only initrd and pxetest.fetch_client=curl falls back.
+   */
+  curlInitrd(): Promise<{ initrd: BuiltFile; curl: boolean; why?: string }>;
   /** A raw disk image whose MBR prints LOCAL-DISK-BOOT on COM1 and exits QEMU via isa-debug-exit. */
   localDisk: string;
   dir: string;
@@ -142,11 +208,26 @@ async function buildPayloads(dir: string): Promise<Payloads> {
   const initrd = await packCpio(small, join(dir, "initrd.img"));
   const localDisk = join(dir, "local-disk.img");
   writeFileSync(localDisk, localDiskImage());
+  let withCurl: ReturnType<Payloads["curlInitrd"]> | undefined;
   return {
     kernel: HOST.kernel,
     initrd,
     localDisk,
     dir,
+    curlInitrd() {
+      withCurl ??= (async () => {
+        const found = await hostCurlFiles();
+        if ("missing" in found) {
+          console.warn(`firmware payload: no curl in the initrd, busybox tftp fetches instead: ${found.missing}`);
+          return { initrd, curl: false, why: found.missing };
+        }
+        const tree = join(dir, "tree-curl");
+        await stageTree(tree, e1000);
+        stageCurl(tree, found.files);
+        return { initrd: await packCpio(tree, join(dir, "initrd-curl.img"), true), curl: true };
+      })();
+      return withCurl;
+    },
     async bigInitrd(payloadBytes: number) {
       const tree = join(dir, `tree-big-${payloadBytes}`);
       await stageTree(tree, e1000);
@@ -209,8 +290,17 @@ export function localDiskImage(): Uint8Array {
   return disk;
 }
 
+/**
+ * A fresh directory under PXEBOOT_FIRMWARE_TMP (made if missing) or the system temp dir, mode
+ * 0755 rather than mkdtemp's 0700: a server that dropped privileges to nobody must still reach
+ * the tree inside it (see reachableByAll in tree.ts for the directories above).
+ */
 export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(process.env.PXEBOOT_FIRMWARE_TMP ?? tmpdir(), prefix));
+  const base = process.env.PXEBOOT_FIRMWARE_TMP ?? tmpdir();
+  mkdirSync(base, { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(join(base, prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 /**

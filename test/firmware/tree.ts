@@ -5,17 +5,18 @@
  * normal tree.
  */
 import { spawnSync } from "bun";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { HOST, pxebootBinary } from "./tools.ts";
 import { scratchDir } from "./payload.ts";
 
 export interface TreeSpec {
   /**
    * Start from the product's own layout: `pxeboot init ROOT --profile P` and `pxeboot host add
-   * HOST P` for each host; the other fields then add to or overwrite that tree.
+   * HOST P` for each host; the other fields then add to or overwrite that tree. With `owner`,
+   * init runs with `--owner OWNER`, the tree a `serve --user OWNER` needs.
    */
-  init?: { profile: string; hosts: string[] };
+  init?: { profile: string; hosts: string[]; owner?: string };
   /** Rewrite files the init layout made (e.g. point a profile's kernel line at the test payload). */
   edits?: Record<string, (text: string) => string>;
   /** Text files by path relative to the root (pxelinux.cfg entries, iPXE scripts, markers). */
@@ -38,11 +39,21 @@ const BASE: Record<string, string> = {
 };
 
 export function buildTree(spec: TreeSpec): string {
+  // World-readable like a real tftproot (scratchDir makes it 0755): a server that drops privileges must still read it.
   const root = scratchDir("pxeboot-root-");
-  // World-readable like a real tftproot: a server that drops privileges must still read it.
-  chmodSync(root, 0o755);
   if (spec.init) {
-    pxeboot(["init", root, "--profile", spec.init.profile, "--server", "192.168.0.1"]);
+    if (spec.init.owner) {
+      const blocked = unsearchableAncestors(root);
+      if (blocked.length) {
+        rmSync(root, { recursive: true, force: true });
+        throw new Error(
+          `the server, running as ${spec.init.owner}, could not reach ${root}: ${blocked.join(", ")} not searchable by others; ` +
+            "point PXEBOOT_FIRMWARE_TMP at a directory every user can reach",
+        );
+      }
+    }
+    const owner = spec.init.owner ? ["--owner", spec.init.owner] : [];
+    pxeboot(["init", root, "--profile", spec.init.profile, "--server", "192.168.0.1", ...owner]);
     for (const host of spec.init.hosts) pxeboot(["host", "add", host, spec.init.profile, "--root", root]);
   }
   mkdirSync(join(root, "pxelinux.cfg"), { recursive: true });
@@ -63,6 +74,17 @@ export function buildTree(spec: TreeSpec): string {
     writeFileSync(join(root, rel), after);
   }
   return root;
+}
+
+/** Directories above `path` without o+x, each with its mode: where an unprivileged server stops. */
+export function unsearchableAncestors(path: string, mode = (dir: string) => statSync(dir).mode): string[] {
+  const blocked: string[] = [];
+  for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
+    const m = mode(dir);
+    if ((m & 0o001) === 0) blocked.unshift(`${dir} (mode ${(m & 0o7777).toString(8).padStart(4, "0")})`);
+    if (dir === dirname(dir)) break;
+  }
+  return blocked;
 }
 
 function pxeboot(args: string[]): string {
