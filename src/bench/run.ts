@@ -4,7 +4,7 @@
  * is added here is scheduling, verification and counting.
  */
 import { download } from "../client/download.ts";
-import type { Negotiated } from "../transfer/receive.ts";
+import type { Granted } from "../protocol/options.ts";
 import type { BenchOptions, BenchSummary, ClientResult } from "./types.ts";
 
 /** Live counters for a progress line. */
@@ -31,7 +31,7 @@ export function runBench(opts: BenchOptions): BenchRun {
   let negotiated: BenchSummary["negotiated"];
   const dropData = opts.lossPercent > 0 ? () => Math.random() * 100 < opts.lossPercent : undefined;
 
-  const noteNegotiated = (n: Negotiated) => {
+  const noteNegotiated = (n: Granted) => {
     negotiated ??= { blksize: n.blockSize, windowsize: n.windowSize, tsize: n.tsize, oack: n.oack !== undefined };
   };
 

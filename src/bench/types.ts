@@ -1,5 +1,5 @@
 /** What `pxeboot bench` is asked to do and what it reports (the --json shape). */
-import type { Peer } from "../transfer/receive.ts";
+import type { Peer } from "../transfer/types.ts";
 
 export interface BenchOptions {
   server: Peer;

@@ -3,11 +3,9 @@
  * arguments here and fails with one line that names the fix.
  */
 import type { ArgsDef, CommandDef } from "citty";
+import { UsageError } from "../usage-error.ts";
 
-/** A bad flag or value: printed as one line, exit status 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 /** Every spelling a flag may take (name, kebab-case, aliases, --no-…), mapped to its definition. */
 function knownFlags(args: ArgsDef): Map<string, ArgsDef[string] | undefined> {
@@ -40,6 +38,24 @@ export function rejectUnknown(cmd: string, rawArgs: string[], args: ArgsDef): vo
     }
     if (++seen > positionals) throw new UsageError(`${cmd}: unexpected argument '${a}' (see ${cmd} --help)`);
   }
+}
+
+/**
+ * citty keeps only the last value of a repeated string flag, so repeatable flags (--profile,
+ * --allow, --deny) are collected from the raw arguments; "--profile a,b" is accepted too.
+ */
+export function repeatedFlag(rawArgs: string[], names: string[], example = "VALUE"): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === "--") break;
+    const flag = a.split("=")[0]!.replace(/^--?/, "");
+    if (!a.startsWith("-") || !names.includes(flag)) continue;
+    const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rawArgs[++i];
+    if (value === undefined || value === "") throw new UsageError(`${a} needs a value, e.g. --${names[0]} ${example}`);
+    values.push(...value.split(",").filter(Boolean));
+  }
+  return values;
 }
 
 /** Parses an integer flag within bounds, or explains the accepted range. */

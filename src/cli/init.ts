@@ -4,25 +4,19 @@ import { networkInterfaces } from "node:os";
 import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
 import { dhcpSnippets } from "../layout/templates.ts";
-import { guarded, UsageError } from "./args.ts";
-import { parseOwner } from "./privileges.ts";
+import { guarded, repeatedFlag, UsageError } from "./args.ts";
+import { defaultServiceUser, parseOwner } from "./privileges.ts";
+import type { Identity } from "../layout/writable.ts";
 
 /**
- * citty keeps only the last value of a repeated string flag, so --profile is collected from the
- * raw arguments; "--profile a,b" is accepted too.
+ * Who install-once will run as on this tree. Run as root, init prepares it for the user
+ * `serve` drops to by default, so `init` then `serve` with no flags switches hosts; `--owner
+ * root` keeps everything root's (for `serve --user root`).
  */
-export function repeatedFlag(rawArgs: string[], names: string[]): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i]!;
-    if (a === "--") break;
-    const flag = a.split("=")[0]!.replace(/^--?/, "");
-    if (!a.startsWith("-") || !names.includes(flag)) continue;
-    const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rawArgs[++i];
-    if (value === undefined || value === "") throw new UsageError(`${a} needs a value, e.g. --profile 7.2`);
-    values.push(...value.split(",").filter(Boolean));
-  }
-  return values;
+function initOwner(flag: string | undefined, uid: number): Identity | undefined {
+  if (flag === "root" || flag === "0") return undefined;
+  if (flag !== undefined) return parseOwner(flag, "--owner");
+  return uid === 0 ? defaultServiceUser() : undefined;
 }
 
 /** The address DHCP should hand out as next-server: the first non-internal IPv4 here. */
@@ -46,18 +40,18 @@ export default guarded(
       sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
       owner: {
         type: "string",
-        description: "Give the directories install-once writes in to the user serve runs as (serve --user)",
+        description: "Give the directories install-once writes in to the user serve runs as (default, as root: tftp, else nobody, as serve does)",
         valueHint: "USER[:GROUP]",
       },
     },
     async run({ args, rawArgs }) {
-      const profiles = repeatedFlag(rawArgs, ["profile", "p"]);
+      const profiles = repeatedFlag(rawArgs, ["profile", "p"], "7.2");
       const server = args.server ?? guessServerAddress();
       if (args.server !== undefined && parseIPv4(args.server) === undefined)
         throw new UsageError(`--server needs an IPv4 address (DHCP next-server), got '${args.server}'`);
       if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
         throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
-      const owner = args.owner === undefined ? undefined : parseOwner(args.owner, "--owner");
+      const owner = initOwner(args.owner, process.getuid?.() ?? -1);
       const report = await initLayout(args.dir, {
         owner,
         profiles,

@@ -42,6 +42,41 @@ export function parseOwner(spec: string, flag: string): Identity {
   return group === undefined ? ids : { ...ids, name: spec, gid: lookupGroup(group, flag) };
 }
 
+/** Whom a daemon started as root runs as when not told: tftpd-hpa's package user, else nobody. */
+export const DEFAULT_USERS = ["tftp", "nobody"];
+
+export function defaultServiceUser(): Identity {
+  const passwd = readDb("/etc/passwd");
+  for (const name of DEFAULT_USERS) if (passwd.has(name)) return lookupUser(name);
+  throw new UsageError(`no user ${DEFAULT_USERS.join(" or ")} on this host: pass --user NAME (or --user root to stay root)`);
+}
+
+export interface ServiceIdentity {
+  /** Drop to this once every socket is bound; undefined: keep running as we are. */
+  drop?: Identity;
+  /** Said at start-up at warning level. */
+  warning?: string;
+}
+
+/**
+ * Who the server runs as. Started as root it always drops (a TFTP server reads files for
+ * anyone who asks, and root can read them all), to --user or the default user; staying root
+ * takes an explicit --user root. Started unprivileged it stays as it is.
+ */
+export function serviceIdentity(user: string | undefined, group: string | undefined, uid: number): ServiceIdentity {
+  if (uid !== 0) {
+    if (user !== undefined || group !== undefined)
+      throw new UsageError(`--user/--group need the server to start as root (it runs as uid ${uid}); leave them out`);
+    return {};
+  }
+  if (user === "root" || user === "0") {
+    if (group !== undefined) throw new UsageError("--group has no effect with --user root: leave it out");
+    return { warning: "running as root (--user root): every file root can read may be served to any client" };
+  }
+  const ids = user === undefined ? defaultServiceUser() : lookupUser(user);
+  return { drop: group === undefined ? ids : { ...ids, name: `${ids.name}:${group}`, gid: lookupGroup(group, "--group") } };
+}
+
 export function dropPrivileges(ids: Identity): void {
   if (process.getuid?.() !== 0) throw new UsageError(`--user needs the server to start as root (it runs as uid ${process.getuid?.()})`);
   process.setgroups?.([]);

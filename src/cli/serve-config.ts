@@ -3,7 +3,8 @@
  * re-parses strings. Every bad value becomes a UsageError naming the flag and the range.
  */
 import type { ArgsDef } from "citty";
-import { intArg, UsageError } from "./args.ts";
+import { intArg, repeatedFlag, UsageError } from "./args.ts";
+import { parseCidr } from "../server/client-filter.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
 import { isIP } from "node:net";
@@ -33,7 +34,15 @@ export const serveArgs = {
   "install-once": { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
   "on-install": { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
   workers: { type: "string", valueHint: "N", description: "server processes sharing the port (SO_REUSEPORT); see bench/RESULTS.md", default: "1" },
-  user: { type: "string", description: "drop root privileges to this user after binding the port", valueHint: "NAME" },
+  user: {
+    type: "string",
+    description: "started as root, run as this user once the ports are bound (default: tftp, else nobody; root stays root)",
+    valueHint: "NAME",
+  },
+  group: { type: "string", description: "…and this group (default: the user's primary group)", valueHint: "NAME" },
+  allow: { type: "string", description: "answer only clients in this address or CIDR block (repeatable)", valueHint: "CIDR" },
+  deny: { type: "string", description: "never answer clients in this block (repeatable; wins over --allow)", valueHint: "CIDR" },
+  permissive: { type: "boolean", description: "also serve files that are not readable by everyone (tftpd-hpa -p)" },
 } satisfies ArgsDef;
 
 export interface ServeArgs {
@@ -51,6 +60,7 @@ export interface ServeArgs {
   "cache-mb": string;
   "rcvbuf-mb": string;
   workers?: string;
+  permissive?: boolean;
 }
 
 export function workerCount(args: ServeArgs): number {
@@ -71,7 +81,21 @@ export function parseAddresses(value: string | undefined): string[] {
   return list;
 }
 
-export function serveConfig(args: ServeArgs): ServerConfig {
+/** --allow/--deny blocks, checked here so a typo is a usage error, not a start-up crash. */
+function cidrList(rawArgs: string[], flag: "allow" | "deny"): string[] {
+  const list = repeatedFlag(rawArgs, [flag], "192.168.0.0/24");
+  for (const c of list) {
+    try {
+      parseCidr(c, `--${flag}`);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return list;
+}
+
+/** `rawArgs`: the command line as given, for the repeatable flags citty would keep only once. */
+export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConfig {
   if (args.dir && args.root && args.dir !== args.root)
     throw new UsageError(`two roots given ('${args.dir}' and --root '${args.root}'); pass one`);
   const timeoutSec = intArg("timeout", args.timeout, 1, 255);
@@ -91,5 +115,8 @@ export function serveConfig(args: ServeArgs): ServerConfig {
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
     receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,
     reusePort: workerCount(args) > 1,
+    permissive: !!args.permissive,
+    allow: cidrList(rawArgs, "allow"),
+    deny: cidrList(rawArgs, "deny"),
   };
 }

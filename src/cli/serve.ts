@@ -4,13 +4,15 @@ import { createLogger, type Logger } from "../log.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce } from "../layout/install-once.ts";
-import { guarded, UsageError } from "./args.ts";
-import { dropPrivileges, lookupUser } from "./privileges.ts";
+import { guarded } from "./args.ts";
+import { dropPrivileges, serviceIdentity } from "./privileges.ts";
 import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/writable.ts";
 import { serveArgs, serveConfig, workerCount } from "./serve-config.ts";
 import { isWorkerChild, spawnWorkers } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 export interface ServeOptions {
   config: ServerConfig;
@@ -46,9 +48,13 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     log.debug("IPv6 unavailable, listening on IPv4 only", { error: String(err) });
     server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers });
   }
+  // Workers start after the primary bound the port (so a busy port or a bad root fails once,
+  // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
+  // one owner), then drops on its own.
+  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
   if (opts.user) {
     dropPrivileges(opts.user);
-    log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
+    if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
   }
   const c = opts.config;
   for (const l of server.listening) {
@@ -77,8 +83,6 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       fix: "raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-transfers",
     });
   }
-  // Workers start after the primary bound the port, so a busy port or a bad root fails once, here.
-  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
   log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests, worker: process.env.PXEBOOT_WORKER });
   await Promise.all([server.close(), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
@@ -88,21 +92,27 @@ export default defineCommand(
   guarded("serve", {
     meta: { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440)" },
     args: serveArgs,
-    async run({ args }) {
-      const config = serveConfig(args);
+    async run({ args, rawArgs }) {
+      const config = serveConfig(args, rawArgs);
       const log = createLogger({
         format: args["log-format"] === "json" ? "json" : "pretty",
         level: args.verbose ? "debug" : args.quiet ? "warn" : "info",
       });
-      const user = args.user === undefined ? undefined : lookupUser(args.user);
-      if (user && process.getuid?.() !== 0)
-        throw new UsageError(`--user needs the server to start as root (it runs as uid ${process.getuid?.()}); leave --user out`);
+      const identity = serviceIdentity(args.user, args.group, process.getuid?.() ?? -1);
+      const user = identity.drop;
+      if (identity.warning) log.warn(identity.warning);
       const installOnce = args["install-once"] === false ? undefined : createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log });
-      // A tree the server's user cannot change turns every install into a reinstall loop: refuse now.
-      if (installOnce && user) {
+      // A tree the server's user cannot change turns every install into a reinstall loop. Asked
+      // for by name, that user must be able to do it: refuse now. The default user on a tree made
+      // for another (a tftpd-hpa root switched over) still serves, with a warning saying the fix.
+      // A tree without the marker has no install-once to break.
+      if (installOnce && user && existsSync(join(config.root, args["install-marker"]))) {
         const bad = unwritableInstallDirs(config.root, user);
-        if (bad.length > 0)
-          throw new Error(`install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`);
+        if (bad.length > 0) {
+          const line = `install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`;
+          if (args.user !== undefined) throw new Error(line);
+          log.warn(`${line}; until then hosts that fetch the marker will install again`);
+        }
       }
       const observers: TransferObserver[] = installOnce ? [installOnce] : [];
       await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user, workers: workerCount(args) });

@@ -3,19 +3,13 @@
  * handed to the caller in order. `pxeboot get` runs one of these; `pxeboot bench` runs thousands
  * side by side in one process.
  */
-import {
-  ReceiveTransfer,
-  type Negotiated,
-  type Peer,
-  type ReceiveAction,
-  type ReceiveConfig,
-  type ReceiveOutcome,
-  type ReceiveStats,
-} from "../transfer/receive.ts";
+import { cancelled } from "../protocol/errors.ts";
+import type { Granted } from "../protocol/options.ts";
+import { Opcode } from "../protocol/types.ts";
+import { ReceiveTransfer, type ReceiveConfig, type ReceiveOutcome, type ReceiveStats } from "../transfer/receive.ts";
+import type { Peer } from "../transfer/types.ts";
 
 export interface DownloadOptions extends ReceiveConfig {
-  /** The server's listening address: an IP literal (resolve names first, see uri.ts). */
-  server: Peer;
   /** File bytes in order. The chunk is only valid during the call; `transfer` tells tsize and progress. */
   onChunk?: (chunk: Uint8Array, transfer: ReceiveTransfer) => void;
   /** Simulated loss: called for each received DATA; true drops it before the state machine sees it. */
@@ -27,16 +21,14 @@ export type DownloadOutcome = ReceiveOutcome | { ok: false; kind: "local"; reaso
 
 export interface DownloadResult {
   outcome: DownloadOutcome;
-  negotiated: Negotiated;
+  negotiated: Granted;
   stats: ReceiveStats & { dropped: number; sendErrors: number };
   /** From the first RRQ to the final ACK (or the failure). */
   durationMs: number;
 }
 
-const DATA_OPCODE = 3;
-
 export async function download(opts: DownloadOptions): Promise<DownloadResult> {
-  const machine = new ReceiveTransfer(opts);
+  const machine: ReceiveTransfer = new ReceiveTransfer(opts, { write: (chunk) => opts.onChunk?.(chunk, machine) });
   const extra = { dropped: 0, sendErrors: 0 };
   const ipv6 = opts.server.address.includes(":");
   let finish!: (o: DownloadOutcome) => void;
@@ -51,12 +43,14 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
     socket: {
       data(_sock, buf, port, address) {
         if (over) return;
-        if (opts.dropData && buf.length >= 2 && buf[1] === DATA_OPCODE && buf[0] === 0 && opts.dropData()) {
+        if (opts.dropData && buf.length >= 2 && buf[1] === Opcode.DATA && buf[0] === 0 && opts.dropData()) {
           extra.dropped++;
           return;
         }
         heardFromServer = true;
-        apply(machine.onDatagram(buf, { address, port }, performance.now()));
+        const reply = machine.onDatagram(buf, port, address, performance.now());
+        if (reply) send(reply, { address, port });
+        flush();
       },
       // Bun reports ICMP errors (IP_RECVERR) here; without a handler they would kill the process.
       error(err) {
@@ -70,8 +64,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
     },
   });
 
-  const send = (datagram: Uint8Array, to: Peer | null) => {
-    const peer = to ?? opts.server;
+  const send = (datagram: Uint8Array, peer: Peer) => {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         if (socket.send(datagram, peer.port, peer.address)) return;
@@ -83,19 +76,19 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
     // Still not sent: the state machine's timer re-sends it.
   };
 
-  function apply(actions: ReceiveAction[]): void {
-    for (const a of actions) {
-      if (a.type === "send") send(a.datagram, a.to);
-      else if (a.type === "data") opts.onChunk?.(a.chunk, machine);
-      else end(a.outcome);
-    }
-    if (!over) arm();
+  /** After every event: send what the machine owes, then either finish or move the timer. */
+  function flush(): void {
+    const out = machine.outbox;
+    for (const datagram of out) send(datagram, machine.peer);
+    out.length = 0;
+    if (machine.outcome) end(machine.outcome);
+    else if (!over) arm();
   }
 
   /** One timer per download, moved only when the deadline comes before the armed time. */
   function arm(): void {
     const deadline = machine.deadline;
-    if (deadline === undefined || deadline >= armedFor) return;
+    if (deadline >= armedFor) return;
     if (timer) clearTimeout(timer);
     armedFor = deadline;
     timer = setTimeout(onTimer, Math.max(0, deadline - performance.now()));
@@ -105,7 +98,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
     timer = undefined;
     armedFor = Infinity;
     if (over) return;
-    apply(machine.onTimer(performance.now()));
+    machine.onTimer(performance.now());
+    flush();
   }
 
   function end(outcome: DownloadOutcome): void {
@@ -115,11 +109,15 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
     finish(outcome);
   }
 
-  const onAbort = () => apply(machine.cancel(String(opts.signal?.reason ?? "cancelled")));
+  const onAbort = () => {
+    machine.cancel(cancelled(), String(opts.signal?.reason ?? "cancelled"));
+    flush();
+  };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
 
   const started = performance.now();
-  apply(machine.start(started));
+  machine.start(started);
+  flush();
   const outcome = await finished;
   const durationMs = performance.now() - started;
   opts.signal?.removeEventListener("abort", onAbort);

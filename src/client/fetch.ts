@@ -2,7 +2,7 @@
  * `pxeboot get` without the CLI: resolve the URI, run one download into a sink, report progress.
  * Kept apart from the flag parsing so tests and other commands can call it directly.
  */
-import type { TransferMode } from "../protocol/types.ts";
+import { ErrorCode, type TransferMode } from "../protocol/types.ts";
 import { describe, download, type DownloadResult } from "./download.ts";
 import type { Sink } from "./file-sink.ts";
 import { bar, formatBytes, formatDuration, formatRate } from "./format.ts";
@@ -70,7 +70,7 @@ export async function fetchFile(o: FetchOptions): Promise<DownloadResult> {
     const out = result.outcome;
     // RFC 2347: a server that refuses the options with ERROR 8 may be asked again without them
     // (tftpd-hpa does this for tsize in netascii mode).
-    if (!out.ok && out.kind === "remote" && out.code === 8 && result.stats.wireBytes === 0) {
+    if (!out.ok && out.kind === "remote" && out.code === ErrorCode.OPTION_REFUSED && result.stats.wireBytes === 0) {
       result = await attempt(false);
     }
   } catch (err) {

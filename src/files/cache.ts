@@ -6,6 +6,7 @@
  */
 import type { Stats } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { fsPath } from "./bytes-path.ts";
 
 interface Entry {
   bytes: Uint8Array;
@@ -97,7 +98,7 @@ export class FileCache {
     if (pending && pending.mtimeMs === stats.mtimeMs && pending.size === stats.size) return pending;
     const load: PendingLoad = { size: stats.size, mtimeMs: stats.mtimeMs };
     this.loading.set(key, load);
-    readFile(key)
+    readFile(fsPath(key))
       .then((buf) => {
         // Only keep it if the file did not change while we read it.
         if (buf.length !== stats.size) return;

@@ -4,8 +4,10 @@
  */
 import { realpathSync, statSync, type Stats } from "node:fs";
 import { join, sep } from "node:path";
-import { accessViolation, notFound, TftpError } from "../protocol/errors.ts";
+import { fsPath } from "./bytes-path.ts";
+import { accessViolation, cannotOpen, notFound, type TftpError } from "../protocol/errors.ts";
 
+/** Paths here are byte strings (see bytes-path.ts): a name with bytes ≥ 0x80 is found as sent. */
 export interface ConfinedFile {
   /** Path relative to the root as requested, normalised ("pxelinux.cfg/C0A8000B"). */
   rel: string;
@@ -56,26 +58,45 @@ function fsError(err: unknown, rel: string): TftpError {
   if (code === "ENOENT" || code === "ENOTDIR") return notFound(rel);
   if (code === "EACCES" || code === "EPERM") return accessViolation("Permission denied", rel);
   if (code === "ELOOP") return accessViolation("Access violation", `symlink loop: ${rel}`);
-  return new TftpError(0, "Cannot open file", `${rel}: ${code ?? String(err)}`);
+  return cannotOpen(`${rel}: ${code ?? String(err)}`);
+}
+
+/**
+ * The tree's own state (install records, learned MACs, locks) lives here and is never served:
+ * it says which hosts exist and when they installed. Kept in step with the layout's STATE_DIR.
+ */
+export const PRIVATE_DIR = ".pxeboot";
+
+const isPrivate = (rel: string) => rel === PRIVATE_DIR || rel.startsWith(PRIVATE_DIR + "/");
+
+export interface ConfineOptions {
+  /** Serve files that are not readable by everyone too (tftpd-hpa's -p). */
+  permissive?: boolean;
 }
 
 /** Resolves `requested` under `realRoot` (already a real path). Throws TftpError on refusal. */
-export function confine(realRoot: string, requested: string): ConfinedFile {
+export function confine(realRoot: string, requested: string, opts: ConfineOptions = {}): ConfinedFile {
   const rel = normaliseName(requested);
+  if (isPrivate(rel)) throw accessViolation("Access violation", `the server's state directory is not served: ${rel}`);
   let real: string;
   try {
-    real = realpathSync(join(realRoot, rel));
+    real = realpathSync(fsPath(join(realRoot, rel)), { encoding: "buffer" }).toString("latin1");
   } catch (err) {
     throw fsError(err, rel);
   }
   // Links may point anywhere in the tree (pxelinux.cfg/C0A8000B -> default.netboot-7.2), never out of it.
   if (!isInside(realRoot, real)) throw accessViolation("Access violation", `link leaves the root: ${rel}`);
+  if (isPrivate(real.slice(realRoot.length + 1))) throw accessViolation("Access violation", `link into the server's state directory: ${rel}`);
   let stats: Stats;
   try {
-    stats = statSync(real);
+    stats = statSync(fsPath(real));
   } catch (err) {
     throw fsError(err, rel);
   }
   if (!stats.isFile()) throw accessViolation("Not a regular file", rel);
+  // As tftpd-hpa does: a file its owner kept from others is not for every client on the network,
+  // whoever the server runs as (root could read it all).
+  if (!opts.permissive && (stats.mode & 0o004) === 0)
+    throw accessViolation("Permission denied", `${rel} is not readable by everyone (mode ${(stats.mode & 0o777).toString(8)}): chmod o+r it, or serve with --permissive`);
   return { rel, real, stats };
 }

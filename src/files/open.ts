@@ -1,6 +1,7 @@
 /** Opens a confined file as a FileSource in the requested mode, through the shared cache. */
 import { readFileSync } from "node:fs";
-import { TftpError } from "../protocol/errors.ts";
+import { fsPath } from "./bytes-path.ts";
+import { tooLargeForNetascii } from "../protocol/errors.ts";
 import { toNetascii } from "../protocol/netascii.ts";
 import type { TransferMode } from "../protocol/types.ts";
 import type { FileCache } from "./cache.ts";
@@ -12,11 +13,11 @@ const NETASCII_MAX_BYTES = 64 * 1024 * 1024;
 
 export function openSource(file: ConfinedFile, mode: TransferMode, cache: FileCache): FileSource {
   if (mode === "netascii") {
-    if (file.stats.size > NETASCII_MAX_BYTES) throw new TftpError(0, "File too large for netascii; use octet");
+    if (file.stats.size > NETASCII_MAX_BYTES) throw tooLargeForNetascii();
     const key = `${file.real}\0netascii`;
     let bytes = cache.get(key, file.stats);
     if (!bytes) {
-      bytes = toNetascii(readFileSync(file.real));
+      bytes = toNetascii(readFileSync(fsPath(file.real)));
       cache.put(key, file.stats, bytes);
     }
     return new MemorySource(bytes);

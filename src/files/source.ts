@@ -5,7 +5,8 @@
  * that waits for it, never every other transfer.
  */
 import { closeSync, openSync, read as readAsync, readSync } from "node:fs";
-import { TftpError } from "../protocol/errors.ts";
+import { fileChanged } from "../protocol/errors.ts";
+import { fsPath } from "./bytes-path.ts";
 import type { PendingLoad } from "./cache.ts";
 import { readNoWait, type NoWaitResult } from "./nowait.ts";
 
@@ -47,8 +48,6 @@ const DIRECT_BYTES = READ_AHEAD_BYTES / 4;
 const READ_AHEAD_BUDGET = 64 * 1024 * 1024;
 let readAheadInUse = 0;
 
-export const fileChanged = () => new TftpError(0, "File changed during transfer");
-
 interface Chunk {
   buf: Uint8Array;
   pos: number;
@@ -86,7 +85,7 @@ export class FdSource implements FileSource {
     private readonly readNow: typeof readNoWait = readNoWait,
   ) {
     // Opened now so a missing or unreadable file is refused before the transfer starts.
-    this.fd = openSync(path, "r");
+    this.fd = openSync(fsPath(path), "r");
   }
 
   read(into: Uint8Array, offset: number, position: number, length: number): boolean {
@@ -138,7 +137,7 @@ export class FdSource implements FileSource {
 
   /** The plain blocking read: over the read-ahead budget, or to report an error properly. */
   private readBlocking(into: Uint8Array, offset: number, position: number, length: number): boolean {
-    if (this.fd < 0) this.fd = openSync(this.path, "r");
+    if (this.fd < 0) this.fd = openSync(fsPath(this.path), "r");
     this.readExactly(into, offset, position, length);
     return true;
   }

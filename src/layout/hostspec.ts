@@ -2,7 +2,7 @@
  * The HOST argument of `pxeboot host`: one IPv4 address, a CIDR block, a range, or a MAC.
  * Expansion is bounded so a typo like /8 fails with a message instead of writing 16 M links.
  */
-import { UsageError } from "../cli/args.ts";
+import { UsageError } from "../usage-error.ts";
 import { MAX_HOSTS, decodeHexName, formatHexNetwork, formatIPv4, parseClientName, parseIPv4, type IPv4, type Mac } from "./hexip.ts";
 
 export type HostSpec = { kind: "ips"; ips: IPv4[] } | { kind: "mac"; mac: Mac };

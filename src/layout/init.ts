@@ -5,7 +5,7 @@
  */
 import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { UsageError } from "../cli/args.ts";
+import { UsageError } from "../usage-error.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
 import { DEFAULT_MARKER, GRUB_DIR, PXELINUX_DIR, profileFile } from "./paths.ts";

@@ -12,7 +12,6 @@
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
-import type { TransferObserver, TransferRecord } from "../server/types.ts";
 import { claimLink, tryLock, writeFileAtomic } from "./atomic.ts";
 import { decodeMacName, hexIpName, macName, parseIPv4, type Mac } from "./hexip.ts";
 import { MacRegistry, type MacLookup } from "./macs.ts";
@@ -42,8 +41,25 @@ export interface InstallOnceOptions {
   neighbourTable?: string;
 }
 
+/**
+ * What install-once needs to know of a finished transfer; the server's transfer record has it.
+ * Declared here so the layout code depends on no server module.
+ */
+export interface FinishedTransfer {
+  /** Plain IPv4 or IPv6 literal. */
+  clientAddress: string;
+  /** The file as the client named it. */
+  requested: string;
+  /** The path relative to the root after confinement ("" when refused before that). */
+  file: string;
+  outcome: "ok" | "probe" | "error" | "timeout";
+  reason?: string;
+  errorCode?: number;
+  bytes: number;
+}
+
 /** The observer, plus a way to wait until what it learned is on disk (awaited on shutdown). */
-export type InstallOnce = TransferObserver & { flush(): Promise<void> };
+export type InstallOnce = ((record: FinishedTransfer) => void) & { flush(): Promise<void> };
 
 /** A lock held this long belongs to a server that died mid-way: break it. */
 const LOCK_STALE_MS = 30_000;
@@ -63,7 +79,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
       }),
   });
 
-  const attempt = (record: TransferRecord, mac: MacLookup | undefined, retriesLeft: number): void => {
+  const attempt = (record: FinishedTransfer, mac: MacLookup | undefined, retriesLeft: number): void => {
     let outcome: "done" | "busy";
     try {
       outcome = finishInstall(opts, record, mac);
@@ -90,7 +106,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
     setTimeout(() => attempt(record, mac, retriesLeft - 1), RETRY_MS).unref?.();
   };
 
-  const observe = (record: TransferRecord) => {
+  const observe = (record: FinishedTransfer) => {
     const file = normalizeRelative(record.file || record.requested);
     // pxelinux asks for 01-<mac> first and it usually does not exist: any outcome teaches the MAC.
     const mac = macFromRequest(file);
@@ -107,7 +123,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
  * A marker fetch that did not complete leaves the host's entries, so it will reinstall at its
  * next boot: worth a warning the same day. A size probe is part of a normal fetch by some clients.
  */
-function reportFailedFetch(log: Logger, record: TransferRecord): void {
+function reportFailedFetch(log: Logger, record: FinishedTransfer): void {
   if (record.outcome === "probe") return log.debug("install marker size probe", { host: record.clientAddress });
   log.warn("install marker fetch did not complete: the host keeps its netboot entries and will install again", {
     host: record.clientAddress,
@@ -150,7 +166,7 @@ function readProfile(root: string, names: HostEntryName[]): string | undefined {
   return undefined;
 }
 
-function finishInstall(opts: InstallOnceOptions, record: TransferRecord, found: MacLookup | undefined): "done" | "busy" {
+function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found: MacLookup | undefined): "done" | "busy" {
   const host = record.clientAddress;
   const mac = found?.mac;
   const ip = parseIPv4(host);

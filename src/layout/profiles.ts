@@ -4,7 +4,7 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../cli/args.ts";
+import { UsageError } from "../usage-error.ts";
 import { NETBOOT_PREFIX, PXELINUX_DIR } from "./paths.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;

@@ -51,8 +51,10 @@ export function unwritableInstallDirs(root: string, who: Pick<Identity, "uid" | 
         break;
       } catch {
         if (OPTIONAL.has(rel) && at === rel) break; // that loader is not used in this tree
-        if (at === ".") break;
         at = dirname(at);
+        // Never ask for the root itself: a tree without these directories (not made by init)
+        // has no per-host entries to remove, and the server says so when it first tries.
+        if (at === ".") break;
       }
     }
     if (!st || seen.has(at)) continue;

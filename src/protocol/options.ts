@@ -1,7 +1,8 @@
 /**
- * RFC 2347 option negotiation for a read request: decides the transfer parameters and the OACK.
- * Only options the client asked for, that we understand and that carry a valid value, are
- * answered; everything else is ignored (RFC 2347 §4), never refused.
+ * RFC 2347 option negotiation, both directions. The server side (`negotiate`, `withTsize`)
+ * answers only options the client asked for, understands and gives a valid value; everything
+ * else is ignored (RFC 2347 §4), never refused. The client side (`requestOptions`, `checkOack`)
+ * builds the request's options and holds the server's OACK to what was asked.
  */
 import {
   DEFAULT_BLOCK_SIZE,
@@ -20,7 +21,8 @@ export interface NegotiationLimits {
   windowBytesMax: number;
 }
 
-export interface Negotiated {
+/** The server's answer to a request's options. */
+export interface Negotiation {
   options: TransferOptions;
   /** Empty when no OACK is due: then DATA 1 answers the request directly. */
   oack: RawOptions;
@@ -34,7 +36,7 @@ function decimal(value: string): number | undefined {
   return Number(value);
 }
 
-export function negotiate(requested: RawOptions, limits: NegotiationLimits): Negotiated {
+export function negotiate(requested: RawOptions, limits: NegotiationLimits): Negotiation {
   const options: TransferOptions = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1, rollover: limits.rollover };
   const oack: RawOptions = new Map();
   let wantsTsize = false;
@@ -93,4 +95,78 @@ export function withTsize(oack: RawOptions, size: number): RawOptions {
   if (size === 0) out.delete("tsize");
   else out.set("tsize", String(size));
   return out;
+}
+
+/** What a client asks for. Options left undefined are not requested. */
+export interface OptionRequest {
+  blockSize?: number;
+  windowSize?: number;
+  /** RFC 2349 timeout in seconds. */
+  timeoutSec?: number;
+  /** Ask for the transfer size (RFC 2349). */
+  tsize?: boolean;
+}
+
+/** The parameters a client has in force after the server's OACK, or after DATA that came without one. */
+export interface Granted {
+  blockSize: number;
+  windowSize: number;
+  tsize?: number;
+  /** Only when the OACK names it: the wire does not say which number follows 65535. */
+  rollover?: 0 | 1;
+  /** The raw OACK as the server sent it; undefined when the server answered with DATA. */
+  oack?: Record<string, string>;
+}
+
+/** Without an OACK (RFC 1350): what a server that ignores the options gives. */
+export const PLAIN_GRANT: Readonly<Granted> = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1 };
+
+/** The request's options, in a fixed order: blksize, windowsize, timeout, tsize. */
+export function requestOptions(req: OptionRequest): RawOptions {
+  const o: RawOptions = new Map();
+  if (req.blockSize !== undefined) o.set("blksize", String(req.blockSize));
+  if (req.windowSize !== undefined) o.set("windowsize", String(req.windowSize));
+  if (req.timeoutSec !== undefined) o.set("timeout", String(req.timeoutSec));
+  if (req.tsize) o.set("tsize", "0");
+  return o;
+}
+
+/**
+ * Holds an OACK to what we asked (RFC 2347: the server may only lower blksize and windowsize,
+ * must echo timeout, and may not answer options we did not send; rollover is the one it may
+ * volunteer). A string is the refusal reason, which goes back to the server in ERROR 8.
+ */
+export function checkOack(options: RawOptions, req: OptionRequest): Granted | string {
+  const asked = requestOptions(req);
+  const granted: Granted = { ...PLAIN_GRANT, oack: Object.fromEntries(options) };
+  for (const [name, raw] of options) {
+    if (!asked.has(name) && name !== "rollover") return `option ${name} was not requested`;
+    const value = decimal(raw);
+    if (value === undefined) return `bad value for ${name}: '${raw}'`;
+    switch (name) {
+      case "blksize":
+        if (value < MIN_BLOCK_SIZE || value > Math.min(req.blockSize!, MAX_BLOCK_SIZE)) {
+          return `blksize ${value} outside 8..${req.blockSize}`;
+        }
+        granted.blockSize = value;
+        break;
+      case "windowsize":
+        if (value < 1 || value > Math.min(req.windowSize!, MAX_WINDOW_SIZE)) {
+          return `windowsize ${value} outside 1..${req.windowSize}`;
+        }
+        granted.windowSize = value;
+        break;
+      case "timeout":
+        if (value !== req.timeoutSec) return `timeout ${value} differs from the requested ${req.timeoutSec}`;
+        break;
+      case "tsize":
+        granted.tsize = value;
+        break;
+      case "rollover":
+        if (value !== 0 && value !== 1) return `rollover ${value} is neither 0 nor 1`;
+        granted.rollover = value;
+        break;
+    }
+  }
+  return granted;
 }

@@ -18,12 +18,26 @@ interface Entry {
   item: Timed;
 }
 
+/** The one timer behind the heap; tests pass a fake one driven by their own clock. */
+export interface TimerApi {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const REAL_TIMER: TimerApi = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
 export class Deadlines {
   private heap: Entry[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: unknown;
   private timerAt = Infinity;
 
-  constructor(private readonly clock: () => number = () => performance.now()) {}
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    private readonly timers: TimerApi = REAL_TIMER,
+  ) {}
 
   get size(): number {
     return this.heap.length;
@@ -38,15 +52,15 @@ export class Deadlines {
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.timers.clear(this.timer);
     this.timer = undefined;
     this.heap = [];
   }
 
   private arm(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.timers.clear(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - this.clock()));
+    this.timer = this.timers.set(() => this.fire(), Math.max(0, at - this.clock()));
   }
 
   private fire(): void {

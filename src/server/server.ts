@@ -6,17 +6,20 @@
 import type { udp } from "bun";
 import { realpathSync, statSync } from "node:fs";
 import { FileCache } from "../files/cache.ts";
+import { toByteString } from "../files/bytes-path.ts";
 import { confine, isOutOfFiles } from "../files/confine.ts";
 import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import type { Logger } from "../log.ts";
-import { TftpError } from "../protocol/errors.ts";
+import { serverError, TftpError } from "../protocol/errors.ts";
 import { negotiate, withTsize } from "../protocol/options.ts";
-import { decodePacket, encodeError, encodeOack, isDecodeFailure } from "../protocol/packet.ts";
-import { ErrorCode, Opcode, type RequestPacket, type TransferMode } from "../protocol/types.ts";
-import { ReadTransfer } from "../transfer/send.ts";
-import { warmUpSendPath } from "../transfer/warmup.ts";
+import { encodeOack } from "../protocol/packet.ts";
+import type { RequestPacket, TransferMode } from "../protocol/types.ts";
+import { SendTransfer } from "../transfer/send.ts";
+import { warmUpSendPath } from "./warmup.ts";
 import { AdmissionQueue } from "./admission.ts";
+import { clientFilter } from "./client-filter.ts";
+import { dispatch } from "./dispatch.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Session } from "./session.ts";
@@ -57,6 +60,10 @@ const QUEUE_STALE_MS = 30_000;
  * requests put back for want of descriptors) get one summary line per second instead of a line each.
  */
 function rateLimitedWarning(log: Logger, message: string, queued: () => number) {
+  return rateLimited(log, "warn", message, queued);
+}
+
+function rateLimited(log: Logger, level: "info" | "warn", message: string, queued: () => number) {
   let count = 0;
   let last = { client: "", file: "" };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -65,7 +72,7 @@ function rateLimitedWarning(log: Logger, message: string, queued: () => number) 
       count++;
       last = { client, file };
       timer ??= setTimeout(() => {
-        log.warn(message, { requests: count, queued: queued(), lastClient: last.client, lastFile: last.file });
+        log[level](message, { requests: count, queued: queued(), lastClient: last.client, lastFile: last.file || undefined });
         count = 0;
         timer = undefined;
       }, 1000);
@@ -93,8 +100,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const observers = opts.observers ?? [];
   let realRoot: string;
   try {
-    realRoot = realpathSync(config.root);
-    if (!statSync(realRoot).isDirectory()) throw new Error("not a directory");
+    // In the byte-string form of files/: names from clients are compared with it byte for byte.
+    realRoot = toByteString(realpathSync(config.root));
+    if (!statSync(config.root).isDirectory()) throw new Error("not a directory");
   } catch (err) {
     throw new Error(`root ${config.root} is not a readable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); create it or pass --root`);
   }
@@ -113,6 +121,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   let slotLimit = config.maxTransfers;
   let shortageRetry: ReturnType<typeof setTimeout> | undefined;
   const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
+  const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
@@ -143,7 +152,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   /** Refusal before a session exists: answered from the request socket, logged with the reason. */
   function refuse(req: Request, err: TftpError): void {
     try {
-      req.listener.send(encodeError(err.code, err.message), req.port, req.address);
+      req.listener.send(err.encode(), req.port, req.address);
     } catch {
       // the client is gone; nothing to tell
     }
@@ -159,7 +168,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       durationMs: performance.now() - req.receivedAt,
       outcome: "error",
       errorCode: err.code,
-      reason: err.detail ? `${err.message} (${err.detail})` : err.message,
+      reason: err.logReason,
       retransmits: 0,
     };
     finished(peerKey(req.address, req.port), record);
@@ -172,7 +181,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     let source: FileSource | undefined;
     try {
       const mode = packet.mode as TransferMode;
-      const file = confine(realRoot, packet.filename);
+      const file = confine(realRoot, packet.filename, { permissive: config.permissive });
       const neg = negotiate(packet.options, {
         blockSizeMax: config.blockSizeMax,
         windowSizeMax: config.windowSizeMax,
@@ -183,8 +192,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       const granted = withTsize(neg.oack, source.size);
       const oack = granted.size > 0 ? granted : undefined;
       const timeoutMs = config.timeoutMs;
-      const transfer = new ReadTransfer(
+      const transfer = new SendTransfer(
         {
+          peer: { address: req.address, port: req.port },
           options: neg.options,
           oack: oack ? encodeOack(oack) : undefined,
           probeable: neg.wantsTsize && oack !== undefined,
@@ -240,39 +250,53 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         fdShortage.note(plainAddress(req.address), packet.filename);
         return;
       }
-      const e = err instanceof TftpError ? err : new TftpError(ErrorCode.NOT_DEFINED, "Server error", String(err));
+      const e = err instanceof TftpError ? err : serverError(String(err));
       refuse(req, e);
     }
   }
 
+  const dispatchState = {
+    get closing() {
+      return closing;
+    },
+    has: (peer: string) => sessions.has(peer) || queue.has(peer),
+    get active() {
+      return sessions.size;
+    },
+    get slotLimit() {
+      return slotLimit;
+    },
+    get queueFull() {
+      return queue.size >= config.queueMax;
+    },
+    filter: clientFilter(config.allow ?? [], config.deny ?? []),
+  };
+
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
-    if (closing) return;
-    const pkt = decodePacket(data);
-    const reply = (code: number, message: string) => {
-      try {
-        listener.send(encodeError(code, message), port, address);
-      } catch {
-        // best effort
-      }
-    };
-    if (isDecodeFailure(pkt)) {
-      log.debug("malformed request", { client: plainAddress(address), port, reason: pkt.reason });
-      return reply(ErrorCode.ILLEGAL_OPERATION, `Illegal TFTP operation (${pkt.reason})`);
-    }
-    if (pkt.op === Opcode.ERROR || pkt.op === Opcode.OACK) return; // never answer an error
-    if (pkt.op === Opcode.DATA || pkt.op === Opcode.ACK) return reply(ErrorCode.UNKNOWN_TID, "Unknown transfer ID");
-    const req: Request = { listener, bindAddress, address, port, packet: pkt, receivedAt: performance.now() };
-    if (pkt.op === Opcode.WRQ) return refuse(req, new TftpError(ErrorCode.ACCESS_VIOLATION, "Write requests are not accepted by this server"));
-    if (pkt.mode !== "octet" && pkt.mode !== "netascii")
-      return refuse(req, new TftpError(ErrorCode.ILLEGAL_OPERATION, `Unsupported transfer mode '${pkt.mode}'`));
     const key = peerKey(address, port);
-    // A client retransmitting its RRQ while its transfer runs (or waits) gets no second transfer.
-    if (sessions.has(key) || queue.has(key)) return;
-    if (sessions.size >= slotLimit) {
-      if (!queue.push(key, req)) dropped.note(plainAddress(address), pkt.filename);
-      return;
+    const d = dispatch(data, key, address, dispatchState);
+    switch (d.action) {
+      case "ignore":
+      case "fold":
+        return;
+      case "deny":
+        log.debug("request from a denied address", { client: plainAddress(address), port });
+        denied.note(plainAddress(address), "");
+        return;
+      case "answer":
+        log.debug("request port answered with an error", { client: plainAddress(address), port, reason: d.reason });
+        try {
+          listener.send(d.error.encode(), port, address);
+        } catch {
+          // best effort
+        }
+        return;
     }
-    void begin(req);
+    const req: Request = { listener, bindAddress, address, port, packet: d.request, receivedAt: performance.now() };
+    if (d.action === "refuse") return refuse(req, d.error);
+    if (d.action === "begin") return void begin(req);
+    if (d.action === "queue" && queue.push(key, req)) return;
+    dropped.note(plainAddress(address), d.request.filename);
   }
 
   const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];

@@ -1,13 +1,13 @@
 /**
- * Drives one ReadTransfer over its own UDP socket (the transfer ID of RFC 1350): moves datagrams
+ * Drives one SendTransfer over its own UDP socket (the transfer ID of RFC 1350): moves datagrams
  * between the socket and the state machine, keeps its deadline in the shared timer heap, and
- * reports a TransferRecord when the transfer ends, whichever way it ends.
+ * reports a TransferRecord when the transfer ends, whichever way it ends. Every protocol
+ * decision, down to who is a stranger, is the machine's.
  */
 import type { udp } from "bun";
-import { decodePacket, encodeError, isDecodeFailure } from "../protocol/packet.ts";
-import { ErrorCode, Opcode } from "../protocol/types.ts";
+import { shuttingDown } from "../protocol/errors.ts";
 import type { FileSource } from "../files/source.ts";
-import type { ReadTransfer } from "../transfer/send.ts";
+import type { SendOutcome, SendTransfer } from "../transfer/send.ts";
 import type { Deadlines, Timed } from "./deadlines.ts";
 import { disableRecvErr, setSendBuffer, socketFd } from "./sockopt.ts";
 import type { TransferRecord } from "./types.ts";
@@ -16,7 +16,7 @@ export interface SessionInit {
   clientAddress: string;
   clientPort: number;
   bindAddress: string;
-  transfer: ReadTransfer;
+  transfer: SendTransfer;
   source: FileSource;
   /** The record, less what only the end of the transfer knows. */
   record: Omit<TransferRecord, "bytes" | "durationMs" | "outcome" | "retransmits">;
@@ -27,8 +27,6 @@ export interface SessionInit {
 }
 
 const SEND_RETRY_MS = 1;
-/** Sent to every stranger at a transfer's port; a flood of them must not allocate a packet each. */
-const UNKNOWN_TID = encodeError(ErrorCode.UNKNOWN_TID, "Unknown transfer ID");
 
 export class Session implements Timed {
   dueAt = Infinity;
@@ -82,28 +80,15 @@ export class Session implements Timed {
   /** Server shutdown: tell the client, then end as an error. */
   shutdown(): void {
     if (this.ended) return;
-    this.sendRaw(encodeError(ErrorCode.NOT_DEFINED, "Server shutting down"));
-    this.end({ outcome: "error", reason: "server shutting down" });
+    this.init.transfer.cancel(shuttingDown(), "server shutting down");
+    this.flush();
   }
 
   private onDatagram(data: Uint8Array, port: number, address: string): void {
     if (this.ended) return;
-    const { clientAddress, clientPort } = this.init;
-    if (port !== clientPort || address !== clientAddress) {
-      // RFC 1350: a stranger at our TID gets ERROR 5; the transfer itself is untouched.
-      this.trySend(UNKNOWN_TID, port, address);
-      return;
-    }
-    const now = performance.now();
-    // ACKs are nearly every datagram a transfer sees: read them in place, no decoding object.
-    if (data.length >= 4 && data[0] === 0 && data[1] === Opcode.ACK) {
-      this.init.transfer.onAck((data[2]! << 8) | data[3]!, now);
-    } else {
-      const pkt = decodePacket(data);
-      if (isDecodeFailure(pkt) || pkt.op !== Opcode.ERROR) return; // mangled or stray: treated as lost
-      this.init.transfer.onError(pkt.code, pkt.message);
-    }
-    this.flush();
+    const reply = this.init.transfer.onDatagram(data, port, address, performance.now());
+    if (reply) this.trySend(reply, port, address);
+    else this.flush();
   }
 
   private onDrain(): void {
@@ -142,7 +127,7 @@ export class Session implements Timed {
       }
       out.length = 0;
     }
-    if (t.state === "done") this.end(t.result!);
+    if (t.outcome) this.end(t.outcome);
     else this.init.deadlines.schedule(this, t.deadline);
   }
 
@@ -154,11 +139,7 @@ export class Session implements Timed {
     }
   }
 
-  private sendRaw(packet: Uint8Array): void {
-    this.trySend(packet, this.init.clientPort, this.init.clientAddress);
-  }
-
-  private end(result: { outcome: TransferRecord["outcome"]; reason?: string; errorCode?: number }): void {
+  private end(outcome: SendOutcome): void {
     if (this.ended) return;
     this.ended = true;
     this.init.deadlines.schedule(this, Infinity);
@@ -170,9 +151,9 @@ export class Session implements Timed {
       ...this.init.record,
       bytes: t.bytesAcked,
       durationMs: performance.now() - this.startedAt,
-      outcome: result.outcome,
-      reason: result.reason,
-      errorCode: result.errorCode,
+      outcome: outcome.kind,
+      reason: outcome.reason,
+      errorCode: outcome.code,
       retransmits: t.retransmits,
     });
   }

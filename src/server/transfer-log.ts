@@ -2,6 +2,7 @@
  * The one log line per finished transfer. Expected misses (the pxelinux config search asks for up
  * to a dozen names that don't exist on every boot) go to debug so they don't drown real errors.
  */
+import { displayName } from "../files/bytes-path.ts";
 import type { Logger } from "../log.ts";
 import { ErrorCode } from "../protocol/types.ts";
 import type { TransferRecord } from "./types.ts";
@@ -15,7 +16,7 @@ function transferFields(r: TransferRecord) {
   const seconds = r.durationMs / 1000;
   return {
     client: `${r.clientAddress.includes(":") ? `[${r.clientAddress}]` : r.clientAddress}:${r.clientPort}`,
-    file: r.file || r.requested,
+    file: displayName(r.file || r.requested),
     mode: r.mode,
     options: Object.keys(r.options).length ? Object.entries(r.options).map(([k, v]) => `${k}=${v}`).join(",") : undefined,
     bytes: r.bytes,

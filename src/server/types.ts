@@ -22,6 +22,11 @@ export interface ServerConfig {
   cacheBytes: number;
   /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */
   receiveBufferBytes: number;
+  /** --allow / --deny CIDR blocks: requests from elsewhere get no answer. */
+  allow?: string[];
+  deny?: string[];
+  /** Serve files that are not readable by everyone too (tftpd-hpa's -p); off, only o+r files are. */
+  permissive?: boolean;
   /** Bind with SO_REUSEPORT so several worker processes share the port (the kernel splits clients). */
   reusePort?: boolean;
 }

@@ -1,42 +1,36 @@
 /**
- * The receiving side of a TFTP read (what a client does after sending an RRQ), as a sans-I/O
- * state machine: datagrams and clock ticks go in, datagrams to send, file bytes in order and the
- * outcome come out. No sockets, no timers: the driver in src/client/ moves bytes, tests drive it
- * with hand-made packets and a fake clock.
- *
- * Returned action arrays are reused between calls: consume them before the next call.
+ * The receiving side of a TFTP read (what a client does after sending an RRQ), as a
+ * TransferMachine (types.ts): datagrams and clock ticks go in; ACKs come out of the outbox and
+ * file bytes, in order and netascii-decoded, go to the sink.
  */
 import { absoluteBlock, wireBlock } from "../protocol/blocks.ts";
-import { NetasciiDecoder } from "../protocol/netascii.ts";
-import { decodePacket, encodeAck, encodeError, encodeRequest, isDecodeFailure } from "../protocol/packet.ts";
 import {
-  DEFAULT_BLOCK_SIZE,
-  ErrorCode,
-  MAX_BLOCK_SIZE,
-  MAX_WINDOW_SIZE,
-  MIN_BLOCK_SIZE,
-  Opcode,
-  type RawOptions,
-  type TransferMode,
-} from "../protocol/types.ts";
+  malformed,
+  noOackForProbe,
+  optionRefused,
+  oversizedData,
+  tsizeProbe,
+  unexpectedOpcode,
+  UNKNOWN_TID_PACKET,
+  type TftpError,
+} from "../protocol/errors.ts";
+import { NetasciiDecoder } from "../protocol/netascii.ts";
+import { checkOack, PLAIN_GRANT, requestOptions, type Granted, type OptionRequest } from "../protocol/options.ts";
+import { decodePacket, encodeAck, encodeRequest, isDecodeFailure } from "../protocol/packet.ts";
+import { Opcode, type RawOptions, type TransferMode } from "../protocol/types.ts";
+import type { ChunkSink, Peer, TransferMachine } from "./types.ts";
 
-/** What the client asks for. Options left undefined are not requested. */
-export interface ReceiveRequest {
+/** What the client asks for. */
+export interface ReceiveRequest extends OptionRequest {
   filename: string;
   mode: TransferMode;
-  blockSize?: number;
-  windowSize?: number;
-  /** Ask for the transfer size (RFC 2349). */
-  tsize?: boolean;
-  /** RFC 2349 timeout option in seconds, sent to the server (our own timer is `timeoutMs`). */
-  timeoutSec?: number;
-  /**
-   * PXE ROM style size probe: read the OACK, answer ERROR 8, finish. Implies tsize.
-   */
+  /** PXE ROM style size probe: read the OACK, answer ERROR 8, finish. Implies tsize. */
   probe?: boolean;
 }
 
 export interface ReceiveConfig extends ReceiveRequest {
+  /** The server's listening address: the request and its retries go there, the rest to its TID. */
+  server: Peer;
   /** Wait this long for the next packet before re-sending our last one. */
   timeoutMs: number;
   /** Each retry waits twice as long as the one before, up to this ceiling (default: no backoff). */
@@ -50,18 +44,6 @@ export interface ReceiveConfig extends ReceiveRequest {
    */
   rollover?: 0 | 1 | "auto";
 }
-
-export interface Peer {
-  address: string;
-  port: number;
-}
-
-export type ReceiveAction =
-  /** `to` null: the server's listening address (the RRQ and its retries). */
-  | { type: "send"; datagram: Uint8Array; to: Peer | null }
-  /** File bytes in order, already netascii-decoded. Valid only until the next call. */
-  | { type: "data"; chunk: Uint8Array }
-  | { type: "done"; outcome: ReceiveOutcome };
 
 export type ReceiveOutcome =
   | { ok: true; bytes: number; tsize?: number; probe: boolean }
@@ -82,28 +64,22 @@ export interface ReceiveStats {
   wireBytes: number;
 }
 
-/** The parameters finally in force, after the OACK or its absence. */
-export interface Negotiated {
-  blockSize: number;
-  windowSize: number;
-  tsize?: number;
-  /** The raw OACK as the server sent it; undefined when the server answered with DATA. */
-  oack?: Record<string, string>;
-}
-
 type Phase = "idle" | "requested" | "receiving" | "finished";
 
-export class ReceiveTransfer {
-  readonly stats: ReceiveStats = { timeouts: 0, requestRetries: 0, duplicates: 0, gaps: 0, foreign: 0, wireBytes: 0 };
-  negotiated: Negotiated = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1 };
+export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
+  readonly outbox: Uint8Array[] = [];
+  peer: Peer;
+  deadline = Infinity;
   outcome: ReceiveOutcome | undefined;
-  /** When the driver must call `onTimer` next (ms, same clock as `now`); undefined when finished. */
-  deadline: number | undefined;
+  readonly stats: ReceiveStats = { timeouts: 0, requestRetries: 0, duplicates: 0, gaps: 0, foreign: 0, wireBytes: 0 };
+  negotiated: Granted = { ...PLAIN_GRANT };
 
   private phase: Phase = "idle";
-  private readonly out: ReceiveAction[] = [];
+  /** What goes into the RRQ: a probe asks for tsize whether or not the caller said so. */
+  private readonly wishes: OptionRequest;
   private readonly rrq: Uint8Array;
-  private server: Peer | null = null;
+  /** The server answered: `peer` is its transfer ID, and any other sender a stranger. */
+  private tidKnown = false;
   /** Absolute number of the next block we want; the last in-order block is `next - 1`. */
   private next = 1;
   private inWindow = 0;
@@ -116,8 +92,14 @@ export class ReceiveTransfer {
   private readonly decoder: NetasciiDecoder | null;
   private delivered = 0;
 
-  constructor(private readonly config: ReceiveConfig) {
-    this.rrq = encodeRequest(Opcode.RRQ, config.filename, config.mode, requestOptions(config));
+  constructor(
+    private readonly config: ReceiveConfig,
+    private readonly sink: ChunkSink,
+  ) {
+    this.peer = config.server;
+    const { blockSize, windowSize, timeoutSec } = config;
+    this.wishes = { blockSize, windowSize, timeoutSec, tsize: config.tsize || config.probe };
+    this.rrq = encodeRequest(Opcode.RRQ, config.filename, config.mode, requestOptions(this.wishes));
     this.currentTimeoutMs = config.timeoutMs;
     this.rollover = config.rollover ?? "auto";
     this.decoder = config.mode === "netascii" ? new NetasciiDecoder() : null;
@@ -125,91 +107,77 @@ export class ReceiveTransfer {
 
   /** The options actually put in the RRQ (for logs and tests). */
   get requested(): RawOptions {
-    return requestOptions(this.config);
+    return requestOptions(this.wishes);
   }
 
+  /** File bytes delivered to the sink so far. */
   get bytes(): number {
     return this.delivered;
   }
 
-  start(now: number): ReceiveAction[] {
-    this.out.length = 0;
-    if (this.phase !== "idle") return this.out;
+  start(now: number): void {
+    if (this.phase !== "idle") return;
     this.phase = "requested";
-    this.send(this.rrq, null);
+    this.outbox.push(this.rrq);
     this.arm(now);
-    return this.out;
   }
 
-  /** A datagram arrived on our socket from `from`. */
-  onDatagram(bytes: Uint8Array, from: Peer, now: number): ReceiveAction[] {
-    this.out.length = 0;
-    if (this.phase === "idle") return this.out;
-    if (this.server === null) {
-      if (this.phase !== "requested") return this.out;
-      this.server = { address: from.address, port: from.port };
-    } else if (from.port !== this.server.port || from.address !== this.server.address) {
+  onDatagram(bytes: Uint8Array, port: number, address: string, now: number): Uint8Array | null {
+    if (this.phase === "idle") return null;
+    if (!this.tidKnown) {
+      if (this.phase !== "requested") return null;
+      this.peer = { address, port };
+      this.tidKnown = true;
+    } else if (port !== this.peer.port || address !== this.peer.address) {
       // RFC 1350: another TID. Tell it so, and let it not disturb this transfer.
       this.stats.foreign++;
-      this.out.push({ type: "send", datagram: encodeError(ErrorCode.UNKNOWN_TID, "Unknown transfer ID"), to: from });
-      return this.out;
+      return UNKNOWN_TID_PACKET;
     }
     if (this.phase === "finished") {
       this.afterFinish(bytes);
-      return this.out;
+      return null;
     }
 
     // DATA is nearly every packet: read it in place rather than through the general decoder.
     if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === Opcode.DATA) {
       this.onData((bytes[2]! << 8) | bytes[3]!, bytes.subarray(4), now);
-      return this.out;
+      return null;
     }
     const p = decodePacket(bytes);
-    if (isDecodeFailure(p)) return this.abort(ErrorCode.ILLEGAL_OPERATION, p.reason);
-    switch (p.op) {
-      case Opcode.ERROR:
-        this.finish({ ok: false, kind: "remote", code: p.code, reason: p.message || `error ${p.code}` });
-        break;
-      case Opcode.OACK:
-        this.onOack(p.options, now);
-        break;
-      case Opcode.DATA:
-        this.onData(p.block, p.data, now);
-        break;
-      default:
-        return this.abort(ErrorCode.ILLEGAL_OPERATION, `unexpected opcode ${p.op}`);
-    }
-    return this.out;
+    if (isDecodeFailure(p)) this.abort(malformed(p.reason), p.reason);
+    else if (p.op === Opcode.ERROR) this.finish({ ok: false, kind: "remote", code: p.code, reason: p.message || `error ${p.code}` });
+    else if (p.op === Opcode.OACK) this.onOack(p.options, now);
+    else if (p.op === Opcode.DATA) this.onData(p.block, p.data, now);
+    else this.abort(unexpectedOpcode(p.op));
+    return null;
   }
 
-  /** The clock reached (or passed) `deadline`. Calling early is harmless. */
-  onTimer(now: number): ReceiveAction[] {
-    this.out.length = 0;
-    if (this.deadline === undefined || now < this.deadline) return this.out;
+  onTimer(now: number): void {
+    if (now < this.deadline) return;
     if (this.tries >= this.config.retries) {
-      const what = this.server === null ? "no answer to the request" : `no DATA after block ${this.next - 1}`;
+      const what = this.tidKnown ? `no DATA after block ${this.next - 1}` : "no answer to the request";
       this.finish({ ok: false, kind: "timeout", reason: `timed out: ${what}`, tsize: this.negotiated.tsize });
-      return this.out;
+      return;
     }
     this.tries++;
     this.stats.timeouts++;
     this.currentTimeoutMs = Math.min(this.currentTimeoutMs * 2, this.config.timeoutMaxMs ?? this.config.timeoutMs);
     this.inWindow = 0;
-    if (this.server === null) {
+    if (this.tidKnown) this.sendAck();
+    else {
       this.stats.requestRetries++;
-      this.send(this.rrq, null);
-    } else this.sendAck();
+      this.outbox.push(this.rrq);
+    }
     this.arm(now);
-    return this.out;
   }
 
-  /** Give up from the outside (e.g. the user pressed ^C): tells the server, reports `reason`. */
-  cancel(reason: string): ReceiveAction[] {
-    this.out.length = 0;
-    if (this.phase === "finished" || this.phase === "idle") return this.out;
-    if (this.server) this.send(encodeError(ErrorCode.NOT_DEFINED, "Transfer cancelled"), this.server);
+  /** The sink takes every chunk as it comes, so nothing ever waits for it. */
+  resume(_now: number): void {}
+
+  cancel(error: TftpError, reason: string): void {
+    if (this.phase === "finished" || this.phase === "idle") return;
+    if (this.tidKnown) this.outbox.push(error.encode());
     this.finish({ ok: false, kind: "protocol", reason });
-    return this.out;
   }
 
   private onOack(options: RawOptions, now: number): void {
@@ -219,18 +187,16 @@ export class ReceiveTransfer {
       this.sendAck();
       return;
     }
-    const checked = checkOack(options, this.config);
-    if (typeof checked === "string") {
-      this.abort(ErrorCode.OPTION_REFUSED, checked);
+    const granted = checkOack(options, this.wishes);
+    if (typeof granted === "string") {
+      this.abort(optionRefused(granted));
       return;
     }
-    this.negotiated = checked;
-    if (options.get("rollover") === "0" || options.get("rollover") === "1") {
-      this.rollover = Number(options.get("rollover")) as 0 | 1;
-    }
+    this.negotiated = granted;
+    if (granted.rollover !== undefined) this.rollover = granted.rollover;
     if (this.config.probe) {
-      this.send(encodeError(ErrorCode.OPTION_REFUSED, "tsize probe"), this.server);
-      this.finish({ ok: true, bytes: 0, tsize: checked.tsize, probe: true });
+      this.outbox.push(tsizeProbe().encode());
+      this.finish({ ok: true, bytes: 0, tsize: granted.tsize, probe: true });
       return;
     }
     this.progress();
@@ -242,14 +208,14 @@ export class ReceiveTransfer {
     if (this.phase === "requested") {
       if (this.config.probe && !this.negotiated.oack) {
         // The server ignored our options: a PXE ROM learns no size and stops here.
-        this.abort(ErrorCode.OPTION_REFUSED, "server answered without OACK: no tsize");
+        this.abort(noOackForProbe());
         return;
       }
       this.phase = "receiving";
     }
     const abs = this.absolute(wire);
     if (data.length > this.negotiated.blockSize) {
-      this.abort(ErrorCode.ILLEGAL_OPERATION, `DATA ${wire} larger than blksize ${this.negotiated.blockSize}`);
+      this.abort(oversizedData(wire, this.negotiated.blockSize));
       return;
     }
     if (abs === this.next) {
@@ -327,16 +293,12 @@ export class ReceiveTransfer {
   private sendAck(): void {
     const last = this.next - 1;
     const rollover = this.rollover === "auto" ? 0 : this.rollover;
-    this.send(encodeAck(last === 0 ? 0 : wireBlock(last, rollover)), this.server);
+    this.outbox.push(encodeAck(last === 0 ? 0 : wireBlock(last, rollover)));
   }
 
   private deliver(chunk: Uint8Array): void {
     this.delivered += chunk.length;
-    this.out.push({ type: "data", chunk });
-  }
-
-  private send(datagram: Uint8Array, to: Peer | null): void {
-    this.out.push({ type: "send", datagram, to });
+    this.sink.write(chunk);
   }
 
   /** The transfer moved: the retry budget and the backoff start over. */
@@ -349,17 +311,16 @@ export class ReceiveTransfer {
     this.deadline = now + this.currentTimeoutMs;
   }
 
-  private abort(code: number, reason: string): ReceiveAction[] {
-    if (this.server) this.send(encodeError(code, reason), this.server);
-    this.finish({ ok: false, kind: "protocol", reason, code, tsize: this.negotiated.tsize });
-    return this.out;
+  /** We refuse what the server sent: it is told why (once it has a TID), and the transfer ends. */
+  private abort(error: TftpError, reason = error.message): void {
+    if (this.tidKnown) this.outbox.push(error.encode());
+    this.finish({ ok: false, kind: "protocol", reason, code: error.code, tsize: this.negotiated.tsize });
   }
 
   private finish(outcome: ReceiveOutcome): void {
     this.phase = "finished";
     this.outcome = outcome;
-    this.deadline = undefined;
-    this.out.push({ type: "done", outcome });
+    this.deadline = Infinity;
   }
 
   /** After our final ACK: a repeat of the last DATA means that ACK was lost; say it again. */
@@ -369,55 +330,4 @@ export class ReceiveTransfer {
     if (isDecodeFailure(p) || p.op !== Opcode.DATA) return;
     if (this.absolute(p.block) === this.next - 1) this.sendAck();
   }
-}
-
-/** The RRQ's options, in a fixed order: blksize, windowsize, timeout, tsize. */
-export function requestOptions(req: ReceiveRequest): RawOptions {
-  const o: RawOptions = new Map();
-  if (req.blockSize !== undefined) o.set("blksize", String(req.blockSize));
-  if (req.windowSize !== undefined) o.set("windowsize", String(req.windowSize));
-  if (req.timeoutSec !== undefined) o.set("timeout", String(req.timeoutSec));
-  if (req.tsize || req.probe) o.set("tsize", "0");
-  return o;
-}
-
-const decimal = (v: string): number | undefined => (/^[0-9]{1,10}$/.test(v) ? Number(v) : undefined);
-
-/**
- * Validates an OACK against what we asked (RFC 2347: the server may only lower blksize and
- * windowsize, must echo timeout, and may not answer options we did not send). A string is the
- * refusal reason, which goes back to the server in ERROR 8.
- */
-export function checkOack(options: RawOptions, req: ReceiveRequest): Negotiated | string {
-  const asked = requestOptions(req);
-  const result: Negotiated = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1, oack: Object.fromEntries(options) };
-  for (const [name, raw] of options) {
-    if (!asked.has(name) && name !== "rollover") return `option ${name} was not requested`;
-    const value = decimal(raw);
-    if (value === undefined) return `bad value for ${name}: '${raw}'`;
-    switch (name) {
-      case "blksize":
-        if (value < MIN_BLOCK_SIZE || value > Math.min(req.blockSize!, MAX_BLOCK_SIZE)) {
-          return `blksize ${value} outside 8..${req.blockSize}`;
-        }
-        result.blockSize = value;
-        break;
-      case "windowsize":
-        if (value < 1 || value > Math.min(req.windowSize!, MAX_WINDOW_SIZE)) {
-          return `windowsize ${value} outside 1..${req.windowSize}`;
-        }
-        result.windowSize = value;
-        break;
-      case "timeout":
-        if (value !== req.timeoutSec) return `timeout ${value} differs from the requested ${req.timeoutSec}`;
-        break;
-      case "tsize":
-        result.tsize = value;
-        break;
-      case "rollover":
-        if (value !== 0 && value !== 1) return `rollover ${value} is neither 0 nor 1`;
-        break;
-    }
-  }
-  return result;
 }

@@ -1,19 +1,20 @@
 /**
- * The sending side of a read transfer as a pure state machine (sans-I/O): the driver feeds it
- * ACKs, ERRORs and timer ticks with the current time, and drains `outbox` after each call. No
- * sockets or clocks here, so windows, loss, rollover and timeouts are tested with a fake clock.
+ * The sending side of a read transfer (what the server does after an RRQ), as a TransferMachine
+ * (types.ts): ACKs, ERRORs and timer ticks go in, DATA comes out of a reused outbox.
  *
  * Blocks are counted with unbounded absolute numbers; only the wire sees 16-bit numbers, which is
  * what makes files of any size roll over correctly.
  */
 import { absoluteBlock, blockCount, wireBlock } from "../protocol/blocks.ts";
-import { encodeError, writeDataHeader } from "../protocol/packet.ts";
-import { TftpError } from "../protocol/errors.ts";
-import { ErrorCode, type TransferOptions } from "../protocol/types.ts";
-import type { FileSource } from "../files/source.ts";
+import { readError, TftpError, UNKNOWN_TID_PACKET } from "../protocol/errors.ts";
+import { decodePacket, isDecodeFailure, writeDataHeader } from "../protocol/packet.ts";
+import { ErrorCode, Opcode, type TransferOptions } from "../protocol/types.ts";
 import { RtoEstimator, type RtoConfig } from "./rto.ts";
+import type { BlockSource, Peer, TransferMachine } from "./types.ts";
 
 export interface SendConfig {
+  /** The client's transfer ID: anyone else at our port is a stranger. */
+  peer: Peer;
   options: TransferOptions;
   /** The encoded OACK when options were negotiated; DATA 1 goes first otherwise. */
   oack?: Uint8Array;
@@ -26,22 +27,22 @@ export interface SendConfig {
   giveUpMs: number;
 }
 
-export type SendState = "oack" | "sending" | "done";
-
-export interface SendResult {
-  outcome: "ok" | "probe" | "error" | "timeout";
+export interface SendOutcome {
+  kind: "ok" | "probe" | "error" | "timeout";
   reason?: string;
-  errorCode?: number;
+  /** For "error": the TFTP code the client sent, or the one we sent when the file failed us. */
+  code?: number;
 }
 
-export class ReadTransfer {
-  /** Datagrams owed to the client, in order; the driver sends and clears it after every call. */
+type Phase = "oack" | "sending" | "done";
+
+export class SendTransfer implements TransferMachine<SendOutcome> {
   readonly outbox: Uint8Array[] = [];
-  /** When `onTimer` wants to be called next (ms, same clock as `now`); Infinity when finished. */
   deadline = Infinity;
-  state: SendState = "oack";
-  result?: SendResult;
+  outcome: SendOutcome | undefined;
   retransmits = 0;
+
+  private phase: Phase = "oack";
 
   private readonly blockSize: number;
   private readonly window: number;
@@ -70,7 +71,7 @@ export class ReadTransfer {
 
   constructor(
     private readonly cfg: SendConfig,
-    private readonly source: FileSource,
+    private readonly source: BlockSource,
   ) {
     this.blockSize = cfg.options.blockSize;
     this.window = cfg.options.windowSize;
@@ -80,6 +81,10 @@ export class ReadTransfer {
     this.cwnd = this.window;
     this.sentAt = new Float64Array(this.window);
     this.resent = new Uint8Array(this.window);
+  }
+
+  get peer(): Peer {
+    return this.cfg.peer;
   }
 
   /** Payload bytes the client has acknowledged. */
@@ -101,16 +106,31 @@ export class ReadTransfer {
       this.outbox.push(this.cfg.oack);
       this.armRto(now);
     } else {
-      this.state = "sending";
+      this.phase = "sending";
       this.sendMore(now);
     }
   }
 
+  onDatagram(bytes: Uint8Array, port: number, address: string, now: number): Uint8Array | null {
+    const peer = this.cfg.peer;
+    // RFC 1350: a stranger at our TID gets ERROR 5; the transfer itself is untouched.
+    if (port !== peer.port || address !== peer.address) return UNKNOWN_TID_PACKET;
+    // ACKs are nearly every datagram a transfer sees: read them in place, no decoding object.
+    if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === Opcode.ACK) this.onAck((bytes[2]! << 8) | bytes[3]!, now);
+    else {
+      const p = decodePacket(bytes);
+      // Mangled or stray (not ACK, not ERROR): treated as lost.
+      if (!isDecodeFailure(p) && p.op === Opcode.ERROR) this.onError(p.code, p.message);
+    }
+    return null;
+  }
+
+  /** An ACK from the peer, already read off the wire (onDatagram's hot path, and tests). */
   onAck(wire: number, now: number): void {
-    if (this.state === "done") return;
-    if (this.state === "oack") {
+    if (this.phase === "done") return;
+    if (this.phase === "oack") {
       if (wire !== 0) return;
-      this.state = "sending";
+      this.phase = "sending";
       this.progress(now);
       this.sendMore(now);
       return;
@@ -125,7 +145,7 @@ export class ReadTransfer {
     const fullWindow = abs === this.sent && this.sent - this.acked >= Math.min(this.window, this.lastBlock - this.acked);
     this.acked = abs;
     this.progress(now);
-    if (abs === this.lastBlock) return this.finish({ outcome: "ok" });
+    if (abs === this.lastBlock) return this.finish({ kind: "ok" });
     if (fullWindow) this.cwnd = Math.min(this.window, this.cwnd + 1);
     // Resume right after the ACK: for a partial ACK (the client saw a gap, or gave up waiting)
     // that goes back; for a late ACK of an earlier round it skips what the client already has.
@@ -133,33 +153,33 @@ export class ReadTransfer {
     this.sendMore(now);
   }
 
+  /** An ERROR from the peer, already decoded. */
   onError(code: number, message: string): void {
-    if (this.state === "done") return;
-    const probe = this.state === "oack" && this.cfg.probeable && (code === ErrorCode.OPTION_REFUSED || code === 0);
+    if (this.phase === "done") return;
+    const probe =
+      this.phase === "oack" && this.cfg.probeable && (code === ErrorCode.OPTION_REFUSED || code === ErrorCode.NOT_DEFINED);
     this.finish(
-      probe
-        ? { outcome: "probe" }
-        : { outcome: "error", errorCode: code, reason: `client sent error ${code}: ${message || "(no message)"}` },
+      probe ? { kind: "probe" } : { kind: "error", code, reason: `client sent error ${code}: ${message || "(no message)"}` },
     );
   }
 
   onTimer(now: number): void {
-    if (this.state === "done") return;
+    if (this.phase === "done") return;
     if (now >= this.rtoAt && this.waitingForData && this.sent === this.acked) {
       // Nothing is in flight: the wait is our disk's, not loss. No backoff, no retry counted,
       // but a read that never comes back still ends the transfer.
       if (now - this.lastProgressAt >= this.cfg.giveUpMs)
-        return this.finish({ outcome: "timeout", reason: "file read stalled (slow disk or NFS server?)" });
+        return this.finish({ kind: "timeout", reason: "file read stalled (slow disk or NFS server?)" });
       return this.armRto(now);
     }
     if (now >= this.rtoAt) {
       this.timeouts++;
       if (this.timeouts > this.cfg.retries && now - this.lastProgressAt >= this.cfg.giveUpMs) {
-        return this.finish({ outcome: "timeout", reason: `no ACK after ${this.timeouts - 1} retransmissions` });
+        return this.finish({ kind: "timeout", reason: `no ACK after ${this.timeouts - 1} retransmissions` });
       }
       this.rto.backoff();
       this.cwnd = Math.max(1, Math.floor(this.cwnd / 2));
-      if (this.state === "oack") {
+      if (this.phase === "oack") {
         this.outbox.push(this.cfg.oack!);
         this.retransmits++;
         this.armRto(now);
@@ -179,20 +199,25 @@ export class ReadTransfer {
    * the driver's call (it knows when the socket drains); the machine only rewinds.
    */
   unsent(count: number): void {
-    if (count <= 0 || this.state !== "sending") return;
+    if (count <= 0 || this.phase !== "sending") return;
     this.sent = Math.max(this.acked, this.sent - count);
   }
 
   /** Called by the driver when the socket can take more, or when the source has the next data. */
   resume(now: number): void {
-    if (this.state === "sending") this.sendMore(now);
+    if (this.phase === "sending") this.sendMore(now);
   }
 
-  /** Aborts the transfer with an ERROR to the client (e.g. the file became unreadable). */
-  abort(err: TftpError): void {
-    if (this.state === "done") return;
-    this.outbox.push(encodeError(err.code, err.message));
-    this.finish({ outcome: "error", errorCode: err.code, reason: err.detail ? `${err.message}: ${err.detail}` : err.message });
+  cancel(error: TftpError, reason: string): void {
+    if (this.phase === "done") return;
+    this.outbox.push(error.encode());
+    this.finish({ kind: "error", reason });
+  }
+
+  /** The file failed us: the client is told, and the outcome carries the code we sent. */
+  private abort(err: TftpError): void {
+    this.outbox.push(err.encode());
+    this.finish({ kind: "error", code: err.code, reason: err.detail ? `${err.message}: ${err.detail}` : err.message });
   }
 
   private progress(now: number): void {
@@ -200,9 +225,9 @@ export class ReadTransfer {
     this.lastProgressAt = now;
   }
 
-  private finish(result: SendResult): void {
-    this.state = "done";
-    this.result = result;
+  private finish(outcome: SendOutcome): void {
+    this.phase = "done";
+    this.outcome = outcome;
     this.deadline = Infinity;
     this.rtoAt = this.paceAt = Infinity;
   }
@@ -231,7 +256,7 @@ export class ReadTransfer {
         any = true;
       }
     } catch (err) {
-      return this.abort(err instanceof TftpError ? err : new TftpError(0, "Read error", String(err)));
+      return this.abort(err instanceof TftpError ? err : readError(String(err)));
     }
     // Pace the rest of the window a fraction of a round trip later, so a shrunken cwnd still
     // completes the window the client is counting on (RFC 7440 receivers ACK only full windows).

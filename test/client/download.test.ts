@@ -63,20 +63,20 @@ describe("download over loopback", () => {
     expect(r.outcome).toEqual({ ok: true, bytes: 1000, tsize: 1000, probe: false });
     expect(Uint8Array.from(chunks)).toEqual(content);
     expect(r.stats.foreign).toBe(1);
-    await Bun.sleep(20);
+    // The stranger's answer is in flight on loopback: wait for it, however slow the machine.
+    for (let i = 0; i < 400 && strangerSaw.length === 0; i++) await Bun.sleep(5);
     expect(strangerSaw).toEqual([{ op: Opcode.ERROR, code: 5, message: "Unknown transfer ID" }]);
   });
 
-  test("a port where nothing listens fails fast with a clear reason", async () => {
+  test("a port where nothing listens fails on the ICMP error, with a clear reason, not on the timer", async () => {
     const closed = await endpoint(() => {});
     const port = closed.port;
     closed.close();
     sockets.splice(sockets.indexOf(closed), 1);
-    const t = performance.now();
+    // "local" is only ever the refusal: running out of retries would end as "timeout".
     const r = await download({ ...base, timeoutMs: 300, server: { address: "127.0.0.1", port } });
     expect(r.outcome).toMatchObject({ ok: false, kind: "local" });
     expect(!r.outcome.ok && r.outcome.reason).toContain("connection refused");
-    expect(performance.now() - t).toBeLessThan(1000);
   });
 
   test("a lost DATA is recovered by our timer re-sending the ACK", async () => {

@@ -1,35 +1,52 @@
 /** The receiving state machine, driven by hand-made packets and a fake clock: no sockets. */
 import { describe, expect, test } from "bun:test";
+import { cancelled } from "../../src/protocol/errors.ts";
 import { decodePacket, encodeData, encodeError, encodeOack } from "../../src/protocol/packet.ts";
-import { Opcode, type Packet } from "../../src/protocol/types.ts";
-import { ReceiveTransfer, type Peer, type ReceiveAction, type ReceiveConfig } from "../../src/transfer/receive.ts";
+import { ErrorCode, Opcode, type Packet } from "../../src/protocol/types.ts";
+import { ReceiveTransfer, type ReceiveConfig, type ReceiveOutcome } from "../../src/transfer/receive.ts";
+import type { Peer } from "../../src/transfer/types.ts";
 
+const LISTEN: Peer = { address: "127.0.0.1", port: 69 };
 const SERVER: Peer = { address: "127.0.0.1", port: 40000 };
 const STRANGER: Peer = { address: "127.0.0.1", port: 40001 };
 
-/** Collects what the machine did, decoded, so tests read as a conversation. */
+/** What the machine did in answer to one event, decoded, so tests read as a conversation. */
 interface Seen {
-  sent: { packet: Packet; to: Peer | null }[];
+  /** The outbox, drained. */
+  sent: { packet: Packet; to: Peer }[];
+  /** What onDatagram asked to send back to the sender instead. */
+  reply?: Packet;
+  /** Bytes the sink received. */
   data: number[];
-  done?: Extract<ReceiveAction, { type: "done" }>["outcome"];
+  /** The outcome, on the event that ended the transfer. */
+  done?: ReceiveOutcome;
 }
 
-function seen(actions: ReceiveAction[]): Seen {
-  const s: Seen = { sent: [], data: [] };
-  for (const a of actions) {
-    if (a.type === "send") s.sent.push({ packet: decodePacket(a.datagram) as Packet, to: a.to });
-    else if (a.type === "data") s.data.push(...a.chunk);
-    else s.done = a.outcome;
-  }
-  return s;
-}
+const decode = (datagram: Uint8Array) => decodePacket(datagram) as Packet;
 
 const acks = (s: Seen) => s.sent.filter((x) => x.packet.op === Opcode.ACK).map((x) => (x.packet as { block: number }).block);
 
 function machine(extra: Partial<ReceiveConfig> = {}) {
-  const m = new ReceiveTransfer({ filename: "f", mode: "octet", timeoutMs: 1000, retries: 3, ...extra });
+  const sunk: number[] = [];
+  const m = new ReceiveTransfer(
+    { filename: "f", mode: "octet", server: LISTEN, timeoutMs: 1000, retries: 3, ...extra },
+    { write: (chunk) => sunk.push(...chunk) },
+  );
   let now = 0;
-  const start = seen(m.start(now));
+  let ended = false;
+  /** Drains the machine like a driver does after every event. */
+  const seen = (reply: Uint8Array | null = null): Seen => {
+    const s: Seen = { sent: m.outbox.map((d) => ({ packet: decode(d), to: m.peer })), data: sunk.splice(0) };
+    m.outbox.length = 0;
+    if (reply) s.reply = decode(reply);
+    if (m.outcome && !ended) {
+      ended = true;
+      s.done = m.outcome;
+    }
+    return s;
+  };
+  m.start(now);
+  const start = seen();
   return {
     m,
     start,
@@ -37,8 +54,15 @@ function machine(extra: Partial<ReceiveConfig> = {}) {
     get now() {
       return now;
     },
-    recv: (datagram: Uint8Array, from: Peer = SERVER) => seen(m.onDatagram(datagram, from, now)),
-    tick: (t: number) => seen(m.onTimer((now = t))),
+    recv: (datagram: Uint8Array, from: Peer = SERVER) => seen(m.onDatagram(datagram, from.port, from.address, now)),
+    tick: (t: number) => {
+      m.onTimer((now = t));
+      return seen();
+    },
+    cancel: (reason: string) => {
+      m.cancel(cancelled(), reason);
+      return seen();
+    },
   };
 }
 
@@ -49,7 +73,7 @@ describe("request", () => {
     const { start } = machine({ blockSize: 1468, windowSize: 4, tsize: true, timeoutSec: 3 });
     expect(start.sent).toHaveLength(1);
     const rrq = start.sent[0]!;
-    expect(rrq.to).toBeNull();
+    expect(rrq.to).toEqual(LISTEN);
     expect(rrq.packet).toEqual({
       op: Opcode.RRQ,
       filename: "f",
@@ -68,7 +92,7 @@ describe("request", () => {
     expect(t.tick(999).sent).toHaveLength(0); // early ticks do nothing
     expect(t.tick(1000).sent[0]!.packet.op).toBe(Opcode.RRQ);
     expect(t.m.deadline).toBe(3000); // 2 s after the first retry
-    expect(t.tick(3000).sent[0]!.to).toBeNull();
+    expect(t.tick(3000).sent[0]!.to).toEqual(LISTEN);
     expect(t.m.deadline).toBe(7000);
     const last = t.tick(7000);
     expect(last.sent).toHaveLength(0);
@@ -88,7 +112,7 @@ describe("lockstep without options", () => {
     const b = t.recv(block(2, 10, 9));
     expect(acks(b)).toEqual([2]);
     expect(b.done).toEqual({ ok: true, bytes: 522, tsize: undefined, probe: false });
-    expect(t.m.deadline).toBeUndefined();
+    expect(t.m.deadline).toBe(Infinity);
   });
 
   test("a file that is an exact multiple of the block size ends with an empty block", () => {
@@ -128,8 +152,8 @@ describe("lockstep without options", () => {
   test("a block larger than blksize is a protocol error", () => {
     const t = machine();
     const r = t.recv(block(1, 513));
-    expect(r.done).toMatchObject({ ok: false, kind: "protocol", code: 4 });
-    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: 4 });
+    expect(r.done).toMatchObject({ ok: false, kind: "protocol", code: ErrorCode.ILLEGAL_OPERATION });
+    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: ErrorCode.ILLEGAL_OPERATION });
   });
 });
 
@@ -145,9 +169,8 @@ describe("server errors and foreign ports", () => {
     const t = machine();
     t.recv(block(1, 512));
     const r = t.recv(block(2, 512), STRANGER);
-    expect(r.sent).toHaveLength(1);
-    expect(r.sent[0]!.to).toEqual(STRANGER);
-    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: 5 });
+    expect(r.sent).toHaveLength(0);
+    expect(r.reply).toEqual({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID, message: "Unknown transfer ID" });
     expect(r.data).toHaveLength(0);
     expect(t.m.stats.foreign).toBe(1);
     expect(acks(t.recv(block(2, 1)))).toEqual([2]);
@@ -164,7 +187,7 @@ describe("server errors and foreign ports", () => {
   test("garbage from the server ends the transfer with ERROR 4", () => {
     const t = machine();
     const r = t.recv(Uint8Array.of(0, 9, 1));
-    expect(r.done).toMatchObject({ ok: false, code: 4 });
+    expect(r.done).toMatchObject({ ok: false, code: ErrorCode.ILLEGAL_OPERATION });
   });
 });
 
@@ -197,9 +220,9 @@ describe("option negotiation", () => {
   ])("%s is refused with ERROR 8", (_name, opts) => {
     const t = machine({ blockSize: 1468, windowSize: 4, timeoutSec: 2 });
     const r = t.recv(encodeOack(new Map(opts as [string, string][])));
-    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: 8 });
+    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: ErrorCode.OPTION_REFUSED });
     expect(r.sent[0]!.to).toEqual(SERVER);
-    expect(r.done).toMatchObject({ ok: false, kind: "protocol", code: 8 });
+    expect(r.done).toMatchObject({ ok: false, kind: "protocol", code: ErrorCode.OPTION_REFUSED });
   });
 
   test("a server that ignores the options answers with DATA: blksize falls back to 512", () => {
@@ -220,13 +243,13 @@ describe("option negotiation", () => {
     const t = machine({ probe: true, blockSize: 1456 });
     const r = t.recv(encodeOack(new Map([["blksize", "1456"], ["tsize", "123456"]])));
     expect(r.sent).toHaveLength(1);
-    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: 8 });
+    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: ErrorCode.OPTION_REFUSED });
     expect(r.done).toEqual({ ok: true, bytes: 0, tsize: 123456, probe: true });
   });
 
   test("a size probe answered with DATA learns nothing and says so", () => {
     const t = machine({ probe: true });
-    expect(t.recv(block(1, 512)).done).toMatchObject({ ok: false, code: 8 });
+    expect(t.recv(block(1, 512)).done).toMatchObject({ ok: false, code: ErrorCode.OPTION_REFUSED });
   });
 });
 
@@ -396,8 +419,16 @@ describe("cancel", () => {
   test("tells the server and reports the reason", () => {
     const t = machine();
     t.recv(block(1, 512));
-    const r = seen(t.m.cancel("interrupted"));
-    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: 0 });
+    const r = t.cancel("interrupted");
+    expect(r.sent[0]!.packet).toMatchObject({ op: Opcode.ERROR, code: ErrorCode.NOT_DEFINED });
     expect(r.done).toMatchObject({ ok: false, reason: "interrupted" });
+  });
+
+  test("before the server answered there is no TID to tell: it just ends", () => {
+    const t = machine();
+    const r = t.cancel("interrupted");
+    expect(r.sent).toHaveLength(0);
+    expect(r.done).toMatchObject({ ok: false, kind: "protocol", reason: "interrupted" });
+    expect(t.m.deadline).toBe(Infinity);
   });
 });

@@ -3,7 +3,7 @@
  * loopback port, a raw UDP peer for hand-made packets, and a scratch tftproot with test files.
  */
 import type { udp } from "bun";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encodeRequest } from "../../src/protocol/packet.ts";
@@ -154,6 +154,8 @@ export class RawPeer {
 
 export function scratchRoot(prefix: string): { root: string; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), `pxeboot-${prefix}-`));
+  // Started as root, the server runs as an unprivileged user: it must reach the tree, as on a boot host.
+  chmodSync(root, 0o755);
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -1,6 +1,5 @@
 import { expect, test } from "bun:test";
-import { UsageError } from "../../src/cli/args.ts";
-import { repeatedFlag } from "../../src/cli/init.ts";
+import { repeatedFlag, UsageError } from "../../src/cli/args.ts";
 
 test("--profile is repeatable (citty alone keeps only the last), in every spelling", () => {
   const raw = ["/tftp", "--profile", "7.2", "-p", "8.1", "--profile=9.0", "--dry-run", "--profile", "a,b"];

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { confine, normaliseName } from "../../src/files/confine.ts";
+import { displayName, fsPath } from "../../src/files/bytes-path.ts";
 import { TftpError } from "../../src/protocol/errors.ts";
 
 let base: string;
@@ -30,6 +31,14 @@ beforeAll(() => {
   symlinkSync("../root-evil/x", join(root, "prefix-trick"));
   writeFileSync(join(root, "unreadable"), "x");
   chmodSync(join(root, "unreadable"), 0);
+  writeFileSync(join(root, "private-key"), "x");
+  chmodSync(join(root, "private-key"), 0o640);
+  mkdirSync(join(root, ".pxeboot/installed"), { recursive: true });
+  writeFileSync(join(root, ".pxeboot/installed/C0A8000B"), "{}");
+  symlinkSync(".pxeboot/installed/C0A8000B", join(root, "records"));
+  // Names with bytes ≥ 0x80: UTF-8 "ü.txt" and a Latin-1 one (0xfc), both as bytes on disk.
+  writeFileSync(join(root, "ü.txt"), "utf8 name");
+  writeFileSync(Buffer.from(join(root, "\xfc-latin1.txt"), "latin1"), "latin1 name");
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
@@ -78,10 +87,35 @@ describe("path confinement", () => {
     expect([JSON.stringify(name).slice(0, 60), code(name)]).toEqual([JSON.stringify(name).slice(0, 60), expected]);
   });
 
-  test("a root-owned unreadable file is refused when not running as root", () => {
-    // As root the kernel lets us read it; the realpath/stat path then succeeds and open decides.
-    if (process.getuid?.() === 0) expect(code("unreadable")).toBe("ok");
-    else expect(code("unreadable")).toBe(2);
+  test("a file not readable by everyone is refused, whoever the server runs as, unless permissive", () => {
+    expect(code("unreadable")).toBe(2);
+    expect(code("private-key")).toBe(2);
+    try {
+      confine(root, "private-key");
+    } catch (e) {
+      expect((e as TftpError).detail).toContain("chmod o+r");
+    }
+    expect(confine(root, "private-key", { permissive: true }).rel).toBe("private-key");
+  });
+
+  test("a name with bytes ≥ 0x80 is looked up as the bytes the client sent", () => {
+    // What decodePacket makes of the wire bytes c3 bc 2e 74 78 74: one char per byte.
+    const utf8Request = Buffer.from("ü.txt", "utf8").toString("latin1");
+    const f = confine(root, utf8Request);
+    expect(readFileSync(fsPath(f.real), "utf8")).toBe("utf8 name");
+    expect(displayName(f.rel)).toBe("ü.txt");
+    const g = confine(root, "\xfc-latin1.txt");
+    expect(readFileSync(fsPath(g.real), "utf8")).toBe("latin1 name");
+    expect(displayName(g.rel)).toBe("\xfc-latin1.txt"); // not UTF-8: shown as it is
+    // The UTF-8 spelling of the Latin-1 name is another name, and does not exist.
+    expect(code(Buffer.from("\xfc-latin1.txt", "utf8").toString("latin1"))).toBe(1);
+  });
+
+  test("the tree's state directory is never served, by name or through a link, permissive or not", () => {
+    for (const name of [".pxeboot/installed/C0A8000B", "/.pxeboot/installed/C0A8000B", "sub/../.pxeboot/installed/C0A8000B", "records"]) {
+      expect(code(name)).toBe(2);
+      expect(() => confine(root, name, { permissive: true })).toThrow(TftpError);
+    }
   });
 
   test("normaliseName resolves dots without leaving the root", () => {

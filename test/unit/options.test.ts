@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { negotiate, withTsize, type NegotiationLimits } from "../../src/protocol/options.ts";
+import { checkOack, negotiate, requestOptions, withTsize, type NegotiationLimits, type OptionRequest } from "../../src/protocol/options.ts";
 
 const limits: NegotiationLimits = { blockSizeMax: 65464, windowSizeMax: 64, rollover: 0, windowBytesMax: 4 << 20 };
 const opts = (o: Record<string, string>) => new Map(Object.entries(o));
 
-describe("option negotiation (RFC 2347/2348/2349/7440)", () => {
+describe("the server answers a request's options (RFC 2347/2348/2349/7440)", () => {
   test("no options: plain RFC 1350 transfer, no OACK", () => {
     const n = negotiate(opts({}), limits);
     expect(n.oack.size).toBe(0);
@@ -59,5 +59,47 @@ describe("option negotiation (RFC 2347/2348/2349/7440)", () => {
 
   test("tsize must be a number to be answered", () => {
     expect(negotiate(opts({ tsize: "x" }), limits).wantsTsize).toBe(false);
+  });
+});
+
+describe("the client asks for options and holds the OACK to them", () => {
+  const asked: OptionRequest = { blockSize: 1468, windowSize: 4, timeoutSec: 2, tsize: true };
+
+  test("the request names only what was asked, in a fixed order", () => {
+    expect([...requestOptions(asked)]).toEqual([["blksize", "1468"], ["windowsize", "4"], ["timeout", "2"], ["tsize", "0"]]);
+    expect(requestOptions({}).size).toBe(0);
+    expect([...requestOptions({ tsize: false, windowSize: 1 })]).toEqual([["windowsize", "1"]]);
+  });
+
+  test("an OACK within what was asked is granted; what it leaves out keeps the RFC 1350 value", () => {
+    expect(checkOack(opts({ blksize: "1024", tsize: "5000" }), asked)).toEqual({
+      blockSize: 1024,
+      windowSize: 1,
+      tsize: 5000,
+      oack: { blksize: "1024", tsize: "5000" },
+    });
+    expect(checkOack(opts({ windowsize: "4", timeout: "2", blksize: "1468" }), asked)).toMatchObject({ blockSize: 1468, windowSize: 4 });
+  });
+
+  test("the server may name the rollover unasked, 0 or 1 only", () => {
+    expect(checkOack(opts({ rollover: "1" }), asked)).toMatchObject({ rollover: 1 });
+    expect(checkOack(opts({ rollover: "2" }), asked)).toBe("rollover 2 is neither 0 nor 1");
+  });
+
+  test.each([
+    ["a larger blksize", { blksize: "2048" }, "blksize 2048 outside 8..1468"],
+    ["a blksize below 8", { blksize: "7" }, "blksize 7 outside 8..1468"],
+    ["a larger windowsize", { windowsize: "5" }, "windowsize 5 outside 1..4"],
+    ["windowsize 0", { windowsize: "0" }, "windowsize 0 outside 1..4"],
+    ["a changed timeout", { timeout: "3" }, "timeout 3 differs from the requested 2"],
+    ["an unknown option", { multicast: "1" }, "option multicast was not requested"],
+    ["a hex value", { blksize: "0x10" }, "bad value for blksize: '0x10'"],
+    ["an empty value", { tsize: "" }, "bad value for tsize: ''"],
+  ] as const)("%s is refused, with the reason for ERROR 8", (_name, oack, reason) => {
+    expect(checkOack(opts(oack), asked)).toBe(reason);
+  });
+
+  test("an option we did not ask for is refused even when its value is fine", () => {
+    expect(checkOack(opts({ tsize: "10" }), { blockSize: 512 })).toBe("option tsize was not requested");
   });
 });

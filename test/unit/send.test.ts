@@ -1,9 +1,12 @@
-/** The read transfer state machine, driven without sockets by hand-made ACKs and a fake clock. */
+/** The sending state machine, driven without sockets by hand-made ACKs and a fake clock. */
 import { describe, expect, test } from "bun:test";
-import { MemorySource, type FileSource } from "../../src/files/source.ts";
-import { encodeOack } from "../../src/protocol/packet.ts";
-import { ReadTransfer, type SendConfig } from "../../src/transfer/send.ts";
-import type { TransferOptions } from "../../src/protocol/types.ts";
+import { notFound, shuttingDown, UNKNOWN_TID_PACKET } from "../../src/protocol/errors.ts";
+import { encodeAck, encodeError, encodeOack } from "../../src/protocol/packet.ts";
+import { ErrorCode, type TransferOptions } from "../../src/protocol/types.ts";
+import { SendTransfer, type SendConfig } from "../../src/transfer/send.ts";
+import type { BlockSource, Peer } from "../../src/transfer/types.ts";
+
+const CLIENT: Peer = { address: "10.0.0.7", port: 2070 };
 
 function fileOf(size: number): Uint8Array {
   const b = new Uint8Array(size);
@@ -11,31 +14,41 @@ function fileOf(size: number): Uint8Array {
   return b;
 }
 
+/** The file already in memory: every read succeeds at once. */
+function bytesSource(bytes: Uint8Array): BlockSource {
+  return {
+    size: bytes.length,
+    read(into, offset, position, length) {
+      into.set(bytes.subarray(position, position + length), offset);
+      return true;
+    },
+  };
+}
+
+const baseConfig = (options: TransferOptions): SendConfig => ({
+  peer: CLIENT,
+  options,
+  probeable: false,
+  rto: { initialMs: 1000, minMs: 20, maxMs: 5000 },
+  retries: 3,
+  giveUpMs: 3000,
+});
+
 function make(size: number, opt: Partial<TransferOptions> = {}, extra: Partial<SendConfig> = {}) {
   const options: TransferOptions = { blockSize: 512, windowSize: 1, rollover: 0, ...opt };
   const file = fileOf(size);
-  const t = new ReadTransfer(
-    {
-      options,
-      probeable: false,
-      rto: { initialMs: 1000, minMs: 20, maxMs: 5000 },
-      retries: 3,
-      giveUpMs: 3000,
-      ...extra,
-    },
-    new MemorySource(file),
-  );
+  const t = new SendTransfer({ ...baseConfig(options), ...extra }, bytesSource(file));
   return { t, file };
 }
 
-/** Drains the outbox as [wireBlock, payloadLength] pairs (-1 for non-DATA packets). */
-function drain(t: ReadTransfer): [number, number][] {
+/** Drains the outbox as [wireBlock, payloadLength] pairs ([-1, opcode] for non-DATA packets). */
+function drain(t: SendTransfer): [number, number][] {
   const out = t.outbox.map((p): [number, number] => (p[1] === 3 ? [(p[2]! << 8) | p[3]!, p.length - 4] : [-1, p[1]!]));
   t.outbox.length = 0;
   return out;
 }
 
-describe("ReadTransfer: lockstep (RFC 1350)", () => {
+describe("lockstep (RFC 1350): one block, one ACK", () => {
   test("sends DATA 1 at once without options and finishes on the last ACK", () => {
     const { t } = make(1000);
     t.start(0);
@@ -43,8 +56,7 @@ describe("ReadTransfer: lockstep (RFC 1350)", () => {
     t.onAck(1, 1);
     expect(drain(t)).toEqual([[2, 488]]);
     t.onAck(2, 2);
-    expect(t.state).toBe("done");
-    expect(t.result).toEqual({ outcome: "ok" });
+    expect(t.outcome).toEqual({ kind: "ok" });
     expect(t.bytesAcked).toBe(1000);
   });
 
@@ -57,7 +69,7 @@ describe("ReadTransfer: lockstep (RFC 1350)", () => {
     t.onAck(2, 0);
     expect(drain(t)).toEqual([[3, 0]]);
     t.onAck(3, 0);
-    expect(t.result?.outcome).toBe("ok");
+    expect(t.outcome?.kind).toBe("ok");
   });
 
   test("empty file: one empty DATA block", () => {
@@ -65,7 +77,7 @@ describe("ReadTransfer: lockstep (RFC 1350)", () => {
     t.start(0);
     expect(drain(t)).toEqual([[1, 0]]);
     t.onAck(1, 0);
-    expect(t.result?.outcome).toBe("ok");
+    expect(t.outcome?.kind).toBe("ok");
   });
 
   test("duplicate ACKs never trigger a resend (Sorcerer's Apprentice)", () => {
@@ -100,12 +112,12 @@ describe("ReadTransfer: lockstep (RFC 1350)", () => {
     t.start(0);
     drain(t);
     let now = 0;
-    for (let i = 0; i < 50 && t.state !== "done"; i++) {
+    for (let i = 0; i < 50 && t.outcome === undefined; i++) {
       now = t.deadline;
       t.onTimer(now);
       drain(t);
     }
-    expect(t.result?.outcome).toBe("timeout");
+    expect(t.outcome?.kind).toBe("timeout");
     expect(now).toBeGreaterThanOrEqual(3000);
   });
 
@@ -120,7 +132,7 @@ describe("ReadTransfer: lockstep (RFC 1350)", () => {
   });
 });
 
-describe("ReadTransfer: OACK and the PXE size probe", () => {
+describe("options: the OACK first, and the PXE size probe", () => {
   const oack = encodeOack(new Map([["tsize", "5000"]]));
 
   test("OACK first, data after ACK 0", () => {
@@ -144,32 +156,32 @@ describe("ReadTransfer: OACK and the PXE size probe", () => {
   test("ERROR 8 on the OACK is a probe when tsize was asked", () => {
     const { t } = make(5000, {}, { oack, probeable: true });
     t.start(0);
-    t.onError(8, "tsize only");
-    expect(t.result).toEqual({ outcome: "probe" });
+    t.onError(ErrorCode.OPTION_REFUSED, "tsize only");
+    expect(t.outcome).toEqual({ kind: "probe" });
   });
 
   test("ERROR 0 on the OACK is a probe too (some ROMs), but not without tsize", () => {
     const a = make(5000, {}, { oack, probeable: true }).t;
     a.start(0);
-    a.onError(0, "");
-    expect(a.result?.outcome).toBe("probe");
+    a.onError(ErrorCode.NOT_DEFINED, "");
+    expect(a.outcome?.kind).toBe("probe");
     const b = make(5000, {}, { oack, probeable: false }).t;
     b.start(0);
-    b.onError(0, "");
-    expect(b.result?.outcome).toBe("error");
+    b.onError(ErrorCode.NOT_DEFINED, "");
+    expect(b.outcome?.kind).toBe("error");
   });
 
   test("ERROR during data is an error with the client's message", () => {
     const { t } = make(5000, {}, { oack, probeable: true });
     t.start(0);
     t.onAck(0, 0);
-    t.onError(3, "disk full");
-    expect(t.result?.outcome).toBe("error");
-    expect(t.result?.reason).toContain("disk full");
+    t.onError(ErrorCode.DISK_FULL, "disk full");
+    expect(t.outcome?.kind).toBe("error");
+    expect(t.outcome?.reason).toContain("disk full");
   });
 });
 
-describe("ReadTransfer: windows (RFC 7440)", () => {
+describe("windows (RFC 7440): bursts, go-back and pacing", () => {
   test("a window is sent as one burst; the full ACK moves it", () => {
     const { t } = make(512 * 10 + 1, { windowSize: 4 });
     t.start(0);
@@ -237,7 +249,7 @@ describe("ReadTransfer: windows (RFC 7440)", () => {
   });
 });
 
-describe("ReadTransfer: block rollover", () => {
+describe("files of more than 65535 blocks", () => {
   test("a file of more than 65535 blocks wraps to 0 and finishes intact", () => {
     const size = 512 * 70000 + 100;
     const { t, file } = make(size, { windowSize: 16, rollover: 0 });
@@ -246,7 +258,7 @@ describe("ReadTransfer: block rollover", () => {
     let expectWire = 1;
     t.start(0);
     let now = 0;
-    while (t.state !== "done") {
+    while (t.outcome === undefined) {
       const pkts = t.outbox.splice(0);
       for (const p of pkts) {
         const wire = (p[2]! << 8) | p[3]!;
@@ -258,7 +270,7 @@ describe("ReadTransfer: block rollover", () => {
       const last = pkts[pkts.length - 1]!;
       t.onAck((last[2]! << 8) | last[3]!, ++now);
     }
-    expect(t.result?.outcome).toBe("ok");
+    expect(t.outcome?.kind).toBe("ok");
     expect(pos).toBe(size);
     expect(Bun.hash(got)).toBe(Bun.hash(file));
   });
@@ -279,28 +291,27 @@ describe("ReadTransfer: block rollover", () => {
 });
 
 /** A source whose data arrives only when the test says so: a slow disk or NFS server. */
-class GatedSource implements FileSource {
+class GatedSource implements BlockSource {
   onReady?: () => void;
   open = false;
-  constructor(private readonly inner: MemorySource) {}
+  constructor(private readonly inner: BlockSource) {}
   get size() {
     return this.inner.size;
   }
   read(into: Uint8Array, offset: number, position: number, length: number): boolean {
     return this.open && this.inner.read(into, offset, position, length);
   }
-  close(): void {}
   land(): void {
     this.open = true;
     this.onReady?.();
   }
 }
 
-describe("ReadTransfer: waiting on a slow disk", () => {
+describe("waiting on a slow disk", () => {
   const gated = (size: number, giveUpMs = 3000) => {
-    const source = new GatedSource(new MemorySource(fileOf(size)));
-    const t = new ReadTransfer(
-      { options: { blockSize: 512, windowSize: 4, rollover: 0 }, probeable: false, rto: { initialMs: 100, minMs: 20, maxMs: 5000 }, retries: 3, giveUpMs },
+    const source = new GatedSource(bytesSource(fileOf(size)));
+    const t = new SendTransfer(
+      { ...baseConfig({ blockSize: 512, windowSize: 4, rollover: 0 }), rto: { initialMs: 100, minMs: 20, maxMs: 5000 }, giveUpMs },
       source,
     );
     return { t, source };
@@ -323,7 +334,7 @@ describe("ReadTransfer: waiting on a slow disk", () => {
     t.onAck(4, 1002);
     expect(drain(t)).toEqual([[5, 0]]);
     t.onAck(5, 1003);
-    expect(t.result).toEqual({ outcome: "ok" });
+    expect(t.outcome).toEqual({ kind: "ok" });
   });
 
   test("a window stops at the first block not in memory and goes on from there", () => {
@@ -343,14 +354,84 @@ describe("ReadTransfer: waiting on a slow disk", () => {
     const { t } = gated(2048, 500);
     t.start(0);
     let now = 0;
-    while (t.state !== "done" && now < 10_000) {
+    while (t.outcome === undefined && now < 10_000) {
       now = t.deadline;
       t.onTimer(now);
     }
-    expect(t.result?.outcome).toBe("timeout");
-    expect(t.result?.reason).toContain("file read stalled");
+    expect(t.outcome?.kind).toBe("timeout");
+    expect(t.outcome?.reason).toContain("file read stalled");
     expect(now).toBeGreaterThanOrEqual(500);
     expect(now).toBeLessThan(1000);
   });
 });
 
+
+describe("who may talk to a transfer, and what it ignores", () => {
+  test("the client's ACK datagram moves the transfer", () => {
+    const { t } = make(1000);
+    t.start(0);
+    drain(t);
+    expect(t.onDatagram(encodeAck(1), CLIENT.port, CLIENT.address, 1)).toBeNull();
+    expect(drain(t)).toEqual([[2, 488]]);
+  });
+
+  test("a stranger (another port or address) gets ERROR 5 back and changes nothing", () => {
+    const { t } = make(1000);
+    t.start(0);
+    drain(t);
+    expect(t.onDatagram(encodeAck(1), CLIENT.port + 1, CLIENT.address, 1)).toBe(UNKNOWN_TID_PACKET);
+    expect(t.onDatagram(encodeError(ErrorCode.DISK_FULL, "x"), CLIENT.port, "10.0.0.8", 1)).toBe(UNKNOWN_TID_PACKET);
+    expect(drain(t)).toEqual([]);
+    expect(t.outcome).toBeUndefined();
+    expect(t.bytesAcked).toBe(0);
+  });
+
+  test("mangled or stray datagrams from the client are treated as lost", () => {
+    const { t } = make(1000);
+    t.start(0);
+    drain(t);
+    for (const junk of [Uint8Array.of(0, 4, 0), Uint8Array.of(0, 9, 0, 1), Uint8Array.of(0, 3, 0, 1, 42), Uint8Array.of(1)]) {
+      expect(t.onDatagram(junk, CLIENT.port, CLIENT.address, 1)).toBeNull();
+    }
+    expect(drain(t)).toEqual([]);
+    expect(t.outcome).toBeUndefined();
+    expect(t.deadline).toBe(1000); // the RTO armed at start still stands
+  });
+
+  test("an ERROR datagram from the client ends the transfer with its code and message", () => {
+    const { t } = make(1000);
+    t.start(0);
+    drain(t);
+    t.onDatagram(notFound().encode(), CLIENT.port, CLIENT.address, 1);
+    expect(t.outcome).toEqual({ kind: "error", code: ErrorCode.FILE_NOT_FOUND, reason: "client sent error 1: File not found" });
+    expect(t.deadline).toBe(Infinity);
+  });
+});
+
+describe("ending a transfer from our side", () => {
+  test("cancel sends the error to the client and ends with the given reason", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    t.cancel(shuttingDown(), "server shutting down");
+    expect(t.outbox).toEqual([shuttingDown().encode()]);
+    expect(t.outcome).toEqual({ kind: "error", reason: "server shutting down" });
+    expect(t.deadline).toBe(Infinity);
+    t.outbox.length = 0;
+    t.cancel(shuttingDown(), "again");
+    expect(t.outbox).toEqual([]);
+  });
+
+  test("a file that fails to read ends the transfer with ERROR 0 to the client", () => {
+    const failing: BlockSource = {
+      size: 1000,
+      read() {
+        throw new Error("EIO");
+      },
+    };
+    const t = new SendTransfer(baseConfig({ blockSize: 512, windowSize: 1, rollover: 0 }), failing);
+    t.start(0);
+    expect(drain(t)).toEqual([[-1, 5]]);
+    expect(t.outcome).toEqual({ kind: "error", code: ErrorCode.NOT_DEFINED, reason: "Read error: Error: EIO" });
+  });
+});

@@ -6,7 +6,9 @@
  * hot functions optimized before a real client arrives.
  */
 import { MemorySource } from "../files/source.ts";
-import { ReadTransfer } from "./send.ts";
+import { encodeAck } from "../protocol/packet.ts";
+import { SendTransfer } from "../transfer/send.ts";
+import type { Peer } from "../transfer/types.ts";
 
 export interface WarmupReport {
   transfers: number;
@@ -27,6 +29,8 @@ export const WARMUP_SHAPES = [
 /** Freed once warm-up returns; zero pages, never written. */
 export const WARMUP_FILE_BYTES = 4 * 1024 * 1024;
 
+const CLIENT: Peer = { address: "192.0.2.1", port: 2000 };
+
 export function warmUpSendPath(): WarmupReport {
   const started = performance.now();
   const report = { transfers: 0, completed: 0, blocks: 0, ms: 0 };
@@ -44,8 +48,9 @@ export function warmUpSendPath(): WarmupReport {
 
 function run(source: MemorySource, blockSize: number, windowSize: number): { blocks: number; ok: boolean } {
   let blocks = 0;
-  const transfer = new ReadTransfer(
+  const transfer = new SendTransfer(
     {
+      peer: CLIENT,
       options: { blockSize, windowSize, rollover: 0 },
       probeable: false,
       rto: { initialMs: 1000, minMs: 10, maxMs: 10_000 },
@@ -54,10 +59,11 @@ function run(source: MemorySource, blockSize: number, windowSize: number): { blo
     },
     source,
   );
-  // A fake clock: each round trip takes 20 µs; the client ACKs the last block of every burst.
+  // A fake clock: each round trip takes 20 µs; the client ACKs the last block of every burst,
+  // through onDatagram like a real one, so the path the session takes is the one warmed.
   let now = 0;
   transfer.start(now);
-  for (let n = 0; transfer.state !== "done" && n < WARMUP_FILE_BYTES; n++) {
+  for (let n = 0; transfer.outcome === undefined && n < WARMUP_FILE_BYTES; n++) {
     const out = transfer.outbox;
     if (out.length === 0) {
       now = Math.max(now, transfer.deadline);
@@ -65,11 +71,11 @@ function run(source: MemorySource, blockSize: number, windowSize: number): { blo
       continue;
     }
     const last = out[out.length - 1]!;
-    const block = (last[2]! << 8) | last[3]!;
+    const ack = encodeAck((last[2]! << 8) | last[3]!);
     blocks += out.length;
     out.length = 0;
     now += 0.02;
-    transfer.onAck(block, now);
+    transfer.onDatagram(ack, CLIENT.port, CLIENT.address, now);
   }
-  return { blocks, ok: transfer.result?.outcome === "ok" };
+  return { blocks, ok: transfer.outcome?.kind === "ok" };
 }

@@ -1,0 +1,79 @@
+/**
+ * The request port's rules as a table: each datagram, against a given server state, gets exactly
+ * one decision. No sockets or timers: the server only carries decisions out.
+ */
+import { describe, expect, test } from "bun:test";
+import { clientFilter } from "../../src/server/client-filter.ts";
+import { dispatch, type DispatchState } from "../../src/server/dispatch.ts";
+import { encodeAck, encodeData, encodeError, encodeOack, encodeRequest } from "../../src/protocol/packet.ts";
+import { ErrorCode, Opcode } from "../../src/protocol/types.ts";
+
+const PEER = "127.0.0.9:2070";
+
+function state(over: Partial<DispatchState> & { known?: string[] } = {}): DispatchState {
+  const known = new Set(over.known ?? []);
+  return { closing: false, has: (p) => known.has(p), active: 0, slotLimit: 10, queueFull: false, ...over };
+}
+
+const rrq = (mode = "octet") => encodeRequest(Opcode.RRQ, "pxelinux.0", mode);
+
+describe("request port dispatch", () => {
+  test("a new RRQ with a free slot begins a transfer, with the decoded request", () => {
+    const d = dispatch(rrq(), PEER, "127.0.0.9", state());
+    expect(d.action).toBe("begin");
+    expect(d.action === "begin" && d.request.filename).toBe("pxelinux.0");
+  });
+
+  test("netascii is served; an unknown mode is refused with ERROR 4, logged as a transfer", () => {
+    expect(dispatch(rrq("netascii"), PEER, "127.0.0.9", state()).action).toBe("begin");
+    const d = dispatch(rrq("mail"), PEER, "127.0.0.9", state());
+    expect(d.action).toBe("refuse");
+    expect(d.action === "refuse" && [d.error.code, d.error.message]).toEqual([ErrorCode.ILLEGAL_OPERATION, "Unsupported transfer mode 'mail'"]);
+  });
+
+  test("a WRQ is refused with ERROR 2", () => {
+    const d = dispatch(encodeRequest(Opcode.WRQ, "upload.bin", "octet"), PEER, "127.0.0.9", state());
+    expect(d.action === "refuse" && d.error.code).toBe(ErrorCode.ACCESS_VIOLATION);
+  });
+
+  test("a retransmitted RRQ of a running, opening or queued transfer is folded into it", () => {
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ known: [PEER] })).action).toBe("fold");
+    // Another port of the same host is another transfer.
+    expect(dispatch(rrq(), "127.0.0.9:2071", "127.0.0.9", state({ known: [PEER] })).action).toBe("begin");
+  });
+
+  test("all slots busy: queued; queue full too: dropped (the client retries), never refused", () => {
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ active: 10 })).action).toBe("queue");
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ active: 3, slotLimit: 3 })).action).toBe("queue");
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ active: 10, queueFull: true })).action).toBe("drop");
+  });
+
+  test("DATA or ACK on the request port is answered with ERROR 5; ERROR and OACK are never answered", () => {
+    for (const pkt of [encodeAck(1), encodeData(1, new Uint8Array(3))]) {
+      const d = dispatch(pkt, PEER, "127.0.0.9", state());
+      expect(d.action === "answer" && [d.error.code, d.error.message]).toEqual([ErrorCode.UNKNOWN_TID, "Unknown transfer ID"]);
+    }
+    expect(dispatch(encodeError(0, "bye"), PEER, "127.0.0.9", state()).action).toBe("ignore");
+    expect(dispatch(encodeOack(new Map([["blksize", "1468"]])), PEER, "127.0.0.9", state()).action).toBe("ignore");
+  });
+
+  test("a malformed datagram is answered with ERROR 4 naming what is wrong", () => {
+    for (const junk of [new Uint8Array([]), new Uint8Array([0]), new Uint8Array([0, 99, 1, 2]), new Uint8Array([0, 1, 65, 66])]) {
+      const d = dispatch(junk, PEER, "127.0.0.9", state());
+      expect(d.action).toBe("answer");
+      expect(d.action === "answer" && d.error.code).toBe(ErrorCode.ILLEGAL_OPERATION);
+      expect(d.action === "answer" && d.error.message).toStartWith("Illegal TFTP operation (");
+    }
+  });
+
+  test("an address --allow/--deny shuts out gets no answer of any kind", () => {
+    const filter = clientFilter(["127.0.0.0/8"], ["127.0.0.9/32"])!;
+    for (const pkt of [rrq(), new Uint8Array([0]), encodeAck(1)]) expect(dispatch(pkt, PEER, "127.0.0.9", state({ filter })).action).toBe("deny");
+    expect(dispatch(rrq(), "127.0.0.8:2070", "127.0.0.8", state({ filter })).action).toBe("begin");
+  });
+
+  test("while closing nothing is answered or started", () => {
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ closing: true })).action).toBe("ignore");
+    expect(dispatch(new Uint8Array([0]), PEER, "127.0.0.9", state({ closing: true })).action).toBe("ignore");
+  });
+});

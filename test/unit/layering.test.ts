@@ -1,0 +1,81 @@
+/**
+ * The architecture as a test: which folder of src/ may import which. The rules are written once,
+ * here; README's "Layout of the code" states them in prose. A new edge that breaks them fails
+ * with the file and the import, so the structure a reader relies on keeps holding.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const SRC = resolve(import.meta.dir, "../../src");
+
+/** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
+type Layer = "protocol" | "transfer" | "files" | "server" | "layout" | "client" | "bench" | "cli" | "shared";
+
+/** For each layer, the layers it may import besides itself. */
+const MAY_IMPORT: Record<Layer, Layer[]> = {
+  protocol: [],
+  transfer: ["protocol"],
+  files: ["protocol", "shared"],
+  layout: ["protocol", "files", "shared"],
+  client: ["protocol", "transfer", "files", "shared"],
+  server: ["protocol", "transfer", "files", "shared"],
+  bench: ["protocol", "transfer", "client", "files", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "layout", "client", "bench", "shared"],
+  shared: ["shared"],
+};
+
+function layerOf(file: string): Layer {
+  const rel = relative(SRC, file);
+  const top = rel.includes("/") ? rel.split("/")[0]! : "shared";
+  if (!(top in MAY_IMPORT)) throw new Error(`src/${rel}: folder '${top}' has no layering rule; add one to this test`);
+  return top as Layer;
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return sources(p);
+    return /\.ts$/.test(n) ? [p] : [];
+  });
+}
+
+/** Relative imports of a file, static and dynamic, type-only included (a type edge is an edge). */
+export function importsOf(text: string): string[] {
+  const specs: string[] = [];
+  const re = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
+  for (const m of text.matchAll(re)) specs.push((m[1] ?? m[2] ?? m[3])!);
+  return specs.filter((s) => s.startsWith("."));
+}
+
+describe("layering of src/", () => {
+  test("the import scanner sees static, type-only, side-effect and dynamic imports", () => {
+    const text = [
+      'import { a } from "../protocol/x.ts";',
+      'import type { B } from "./y.ts";',
+      'export { c } from "../files/z.ts";',
+      'import "../log.ts";',
+      'const m = await import("../cli/args.ts");',
+      'import { readFileSync } from "node:fs";',
+    ].join("\n");
+    expect(importsOf(text)).toEqual(["../protocol/x.ts", "./y.ts", "../files/z.ts", "../log.ts", "../cli/args.ts"]);
+  });
+
+  test("every import follows the rules", () => {
+    const broken: string[] = [];
+    for (const file of sources(SRC)) {
+      const from = layerOf(file);
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC + "/")) {
+          // package.json for the version is the one thing outside src/ that cli may read
+          if (!(from === "cli" && target.endsWith("/package.json"))) broken.push(`${relative(SRC, file)} imports ${spec} (outside src/)`);
+          continue;
+        }
+        const to = layerOf(target);
+        if (to !== from && !MAY_IMPORT[from].includes(to)) broken.push(`src/${relative(SRC, file)} (${from}) imports ${spec} (${to})`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
