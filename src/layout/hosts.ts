@@ -50,7 +50,7 @@ export function addHosts(root: string, spec: HostSpec, profile: string): AddResu
   const skipped = new Set<string>();
   const switched: { host: string; from: string }[] = [];
   for (const { key, names } of hostKeys(spec)) {
-    const before = previousProfile(root, names);
+    const before = linkedProfile(root, names);
     if (before !== undefined && before !== profile) switched.push({ host: describeName(key) ?? key, from: before });
     for (const n of names) {
       if (!existsSync(join(root, profileFile(n.loader, profile)))) {
@@ -66,9 +66,10 @@ export function addHosts(root: string, spec: HostSpec, profile: string): AddResu
   return { links, skipped: [...skipped], switched };
 }
 
-/** The profile a host's entries point to now (the pxelinux link first); undefined when it has none. */
-function previousProfile(root: string, names: HostEntryName[]): string | undefined {
-  for (const n of names) {
+/** The profile a host's entries point to now; the pxelinux link is the authority, the others confirm it. */
+export function linkedProfile(root: string, names: HostEntryName[]): string | undefined {
+  const ordered = [...names.filter((n) => n.loader === "pxelinux"), ...names.filter((n) => n.loader !== "pxelinux")];
+  for (const n of ordered) {
     try {
       const p = profileFromTarget(readlinkSync(join(root, n.path)));
       if (p) return p;

@@ -9,13 +9,13 @@
  * Each removal is a rename-claim, so a client never sees a half-removed state, and a missing
  * entry simply counts as done.
  */
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { claimLink, tryLock, writeFileAtomic } from "./atomic.ts";
 import { decodeMacName, hexIpName, macName, parseIPv4, type Mac } from "./hexip.ts";
 import { MacRegistry, type MacLookup } from "./macs.ts";
-import type { InstallRecord } from "./hosts.ts";
+import { linkedProfile, type InstallRecord } from "./hosts.ts";
 import {
   ipEntryNames,
   lockFile,
@@ -24,7 +24,6 @@ import {
   MAC_DIR,
   normalizeRelative,
   PXELINUX_DIR,
-  profileFromTarget,
   REMOVED_DIR,
   stateFile,
   type HostEntryName,
@@ -152,20 +151,6 @@ function present(root: string, names: HostEntryName[]): HostEntryName[] {
   });
 }
 
-/** The profile the host was set to; the pxelinux link is the authority, the others confirm it. */
-function readProfile(root: string, names: HostEntryName[]): string | undefined {
-  const ordered = [...names.filter((n) => n.loader === "pxelinux"), ...names.filter((n) => n.loader !== "pxelinux")];
-  for (const n of ordered) {
-    try {
-      const p = profileFromTarget(readlinkSync(join(root, n.path)));
-      if (p) return p;
-    } catch {
-      // gone or not a link: try the next one
-    }
-  }
-  return undefined;
-}
-
 function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found: MacLookup | undefined): "done" | "busy" {
   const host = record.clientAddress;
   const mac = found?.mac;
@@ -178,7 +163,7 @@ function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found
     return "done";
   }
   // Read before locking: once we hold the lock nobody else removes these names under us.
-  const profile = readProfile(opts.root, existing) ?? "unknown";
+  const profile = linkedProfile(opts.root, existing) ?? "unknown";
   let release: (() => void) | undefined;
   try {
     release = tryLock(join(opts.root, lockFile(key)), LOCK_STALE_MS);

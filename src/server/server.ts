@@ -1,31 +1,29 @@
 /**
- * The listening side: binds the request sockets, turns each RRQ into a Session (or an ERROR),
- * folds duplicate RRQs, and admits transfers past --max-transfers through a bounded queue rather
- * than refusing them — a PXE ROM that gets an ERROR gives up, one that waits just retries.
+ * The listening side, as wiring: bind the request sockets, let dispatch decide what each datagram
+ * means, open transfers (open-transfer.ts) as slots allow, and log every ending once. Requests
+ * past --max-transfers wait in a bounded queue rather than being refused — a PXE ROM that gets
+ * an ERROR gives up, one that waits just retries.
  */
 import type { udp } from "bun";
 import { realpathSync, statSync } from "node:fs";
-import { FileCache } from "../files/cache.ts";
 import { toByteString } from "../files/bytes-path.ts";
-import { confine, isOutOfFiles } from "../files/confine.ts";
-import { openSource } from "../files/open.ts";
-import type { FileSource } from "../files/source.ts";
+import { FileCache } from "../files/cache.ts";
+import { isOutOfFiles } from "../files/confine.ts";
 import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
-import { negotiate, withTsize } from "../protocol/options.ts";
-import { encodeOack } from "../protocol/packet.ts";
-import type { RequestPacket, TransferMode } from "../protocol/types.ts";
-import { SendTransfer } from "../transfer/send.ts";
-import { warmUpSendPath } from "./warmup.ts";
+import type { RequestPacket } from "../protocol/types.ts";
+import { peerKey, plainAddress } from "./address.ts";
 import { AdmissionQueue } from "./admission.ts";
 import { clientFilter } from "./client-filter.ts";
-import { dispatch } from "./dispatch.ts";
-import { peerKey, plainAddress } from "./address.ts";
 import { Deadlines } from "./deadlines.ts";
-import { Session } from "./session.ts";
+import { dispatch } from "./dispatch.ts";
+import { openTransfer } from "./open-transfer.ts";
+import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
+import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
 import { logTransfer } from "./transfer-log.ts";
 import type { ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
+import { warmUpSendPath } from "./warmup.ts";
 
 export interface ServerOptions {
   log: Logger;
@@ -54,46 +52,6 @@ const SHORTAGE_RETRY_MS = 200;
 
 /** Queued requests older than this are dropped when their turn comes. */
 const QUEUE_STALE_MS = 30_000;
-
-/**
- * Warnings a storm can raise thousands of times a second (requests dropped past the queue,
- * requests put back for want of descriptors) get one summary line per second instead of a line each.
- */
-function rateLimitedWarning(log: Logger, message: string, queued: () => number) {
-  return rateLimited(log, "warn", message, queued);
-}
-
-function rateLimited(log: Logger, level: "info" | "warn", message: string, queued: () => number) {
-  let count = 0;
-  let last = { client: "", file: "" };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return {
-    note(client: string, file: string) {
-      count++;
-      last = { client, file };
-      timer ??= setTimeout(() => {
-        log[level](message, { requests: count, queued: queued(), lastClient: last.client, lastFile: last.file || undefined });
-        count = 0;
-        timer = undefined;
-      }, 1000);
-    },
-  };
-}
-
-/**
- * Payload one transfer may send back to back (window × block). A client's socket receive buffer
- * (Linux default 208 KiB, counted in kernel buffer sizes: a 4 KiB datagram costs 8 KiB of it, a
- * 64 KiB one ~70 KiB) must hold a whole window, or its last blocks are dropped every time and
- * each window ends in a timeout: 4 × 65464 or 16 × 8192 ran at ~3 MB/s before this cap. Also
- * bounds memory per transfer, so 10,000 clients fit in RAM.
- */
-const WINDOW_BYTES_MAX = 96 * 1024;
-
-/** The default send buffer (~208 KiB) holds a window of small blocks; ask for more only beyond that. */
-function sendBufferFor(windowSize: number, blockSize: number): number {
-  const need = windowSize * (blockSize + 64) * 2;
-  return need <= 200_000 ? 0 : Math.min(2 * WINDOW_BYTES_MAX, need);
-}
 
 export async function startServer(config: ServerConfig, opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
@@ -177,57 +135,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   async function begin(req: Request): Promise<void> {
     const key = peerKey(req.address, req.port);
     sessions.set(key, "opening");
-    const { packet } = req;
-    let source: FileSource | undefined;
     try {
-      const mode = packet.mode as TransferMode;
-      const file = confine(realRoot, packet.filename, { permissive: config.permissive });
-      const neg = negotiate(packet.options, {
-        blockSizeMax: config.blockSizeMax,
-        windowSizeMax: config.windowSizeMax,
-        rollover: config.rollover,
-        windowBytesMax: WINDOW_BYTES_MAX,
-      });
-      source = openSource(file, mode, cache);
-      const granted = withTsize(neg.oack, source.size);
-      const oack = granted.size > 0 ? granted : undefined;
-      const timeoutMs = config.timeoutMs;
-      const transfer = new SendTransfer(
-        {
-          peer: { address: req.address, port: req.port },
-          options: neg.options,
-          oack: oack ? encodeOack(oack) : undefined,
-          probeable: neg.wantsTsize && oack !== undefined,
-          rto: {
-            initialMs: timeoutMs,
-            minMs: config.rtoMinMs,
-            maxMs: config.timeoutMaxMs,
-            floorMs: neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : undefined,
-          },
-          retries: config.retries,
-          giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,
-        },
-        source,
-      );
-      const session = await Session.open({
-        clientAddress: req.address,
-        clientPort: req.port,
-        bindAddress: req.bindAddress,
-        transfer,
-        source,
-        deadlines,
-        sendBufferBytes: sendBufferFor(neg.options.windowSize, neg.options.blockSize),
-        record: {
-          clientAddress: plainAddress(req.address),
-          clientPort: req.port,
-          requested: packet.filename,
-          file: file.rel,
-          mode,
-          options: oack ? Object.fromEntries(oack) : {},
-          size: source.size,
-        },
-        onEnd: (record) => finished(key, record),
-      });
+      const session = await openTransfer(req, { realRoot, config, cache, deadlines }, (record) => finished(key, record));
       if (closing) {
         session.shutdown();
         return;
@@ -235,7 +144,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       sessions.set(key, session);
       session.start();
     } catch (err) {
-      source?.close();
       // Out of descriptors is the server's own shortage: the request waits for a slot to free
       // instead of getting an ERROR that would make a PXE ROM give up.
       if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
@@ -247,7 +155,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
           slotLimit = config.maxTransfers;
           admitQueued();
         }, SHORTAGE_RETRY_MS);
-        fdShortage.note(plainAddress(req.address), packet.filename);
+        fdShortage.note(plainAddress(req.address), req.packet.filename);
         return;
       }
       const e = err instanceof TftpError ? err : serverError(String(err));

@@ -3,7 +3,7 @@
  * loopback port, a raw UDP peer for hand-made packets, and a scratch tftproot with test files.
  */
 import type { udp } from "bun";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encodeRequest } from "../../src/protocol/packet.ts";
@@ -183,6 +183,33 @@ export async function sha256File(path: string): Promise<string> {
   const h = new Bun.CryptoHasher("sha256");
   for await (const chunk of Bun.file(path).stream()) h.update(chunk);
   return h.digest("hex");
+}
+
+/** True when something (a file, a link, even a dangling one) is at `path`. */
+export function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls a condition for up to `ms` (servers act on their own schedule); false if it never held. */
+export async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(20);
+  }
+  return true;
+}
+
+/** Runs the binary with `args`; its stdout, or an error with its stderr when it fails. */
+export async function pxeboot(...args: string[]): Promise<string> {
+  const r = await run([BINARY, ...args], 30_000);
+  if (r.code !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** Runs a command with a hard time limit; returns exit code and output. */

@@ -6,11 +6,11 @@
  * neighbour-table entries, so everything here rests on what the servers learned.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, readdirSync } from "node:fs";
+import { chmodSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { BINARY, RawPeer, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
 
 const running: ServerProcess[] = [];
 const trees: { cleanup(): void }[] = [];
@@ -20,11 +20,6 @@ afterEach(async () => {
   for (const t of trees.splice(0)) t.cleanup();
 });
 
-async function cli(...args: string[]) {
-  const r = await run([BINARY, ...args], 30_000);
-  if (r.code !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
 
 async function serve(root: string, extra: string[] = []): Promise<ServerProcess> {
   const s = await startServer(root, extra);
@@ -32,14 +27,6 @@ async function serve(root: string, extra: string[] = []): Promise<ServerProcess>
   return s;
 }
 
-async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
 
 /** Reads `file` to the end (or to its ERROR) as the client at `source`, from a fresh port. */
 async function fetchAs(source: string, port: number, file: string): Promise<"ok" | "error"> {
@@ -68,16 +55,9 @@ const pxelinuxMacName = (i: number) => `pxelinux.cfg/01-${macOf(i).replace(/:/g,
 async function macTree(name: string, hosts: number[]) {
   const tree = scratchRoot(name);
   trees.push(tree);
-  await cli("init", tree.root, "--profile", "7.2");
-  for (const i of hosts) await cli("host", "add", macOf(i), "7.2", "--root", tree.root);
-  const exists = (rel: string) => {
-    try {
-      lstatSync(join(tree.root, rel));
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  await pxeboot("init", tree.root, "--profile", "7.2");
+  for (const i of hosts) await pxeboot("host", "add", macOf(i), "7.2", "--root", tree.root);
+  const exists = (rel: string) => pathExists(join(tree.root, rel));
   return { root: tree.root, exists };
 }
 
@@ -175,9 +155,9 @@ describe.if(asRoot)("install-once after dropping root (--user)", () => {
     trees.push(tree);
     // The server's user must reach the tree: the scratch directory is private by default.
     chmodSync(tree.root, 0o755);
-    await cli("init", tree.root, "--profile", "7.2", "--owner", "nobody");
-    await cli("host", "add", macOf(51), "7.2", "--root", tree.root);
-    await cli("host", "add", "127.0.0.52", "7.2", "--root", tree.root);
+    await pxeboot("init", tree.root, "--profile", "7.2", "--owner", "nobody");
+    await pxeboot("host", "add", macOf(51), "7.2", "--root", tree.root);
+    await pxeboot("host", "add", "127.0.0.52", "7.2", "--root", tree.root);
     const doctor = await run([BINARY, "doctor", tree.root, "--user", "nobody"]);
     expect(doctor.stdout).not.toContain("not writable");
     const s = await serve(tree.root, ["--user", "nobody"]);
@@ -185,14 +165,7 @@ describe.if(asRoot)("install-once after dropping root (--user)", () => {
     expect(await pxeBoot(51, s.port, tree.root)).toBe("ok");
     expect(await marker(51, s.port)).toBe("ok");
     expect(await marker(52, s.port)).toBe("ok");
-    const gone = (rel: string) => {
-      try {
-        lstatSync(join(tree.root, rel));
-        return false;
-      } catch {
-        return true;
-      }
-    };
+    const gone = (rel: string) => !pathExists(join(tree.root, rel));
     expect(await eventually(() => gone(pxelinuxMacName(51)) && gone("pxelinux.cfg/7F000034"))).toBe(true);
     expect(s.log()).not.toMatch(/\[(warn|error)\]/);
     expect(readdirSync(join(tree.root, ".pxeboot/installed")).sort()).toEqual(["7F000033", "7F000034"]);

@@ -4,40 +4,19 @@
  * (127.0.0.11, …) stand in for the hosts, so the hex names are those of the 127.x addresses.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeError, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { BINARY, RawPeer, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
 
 let tree: { root: string; cleanup(): void };
 let a: ServerProcess;
 let b: ServerProcess;
 
-const exists = (rel: string) => {
-  try {
-    lstatSync(join(tree.root, rel));
-    return true;
-  } catch {
-    return false;
-  }
-};
+const exists = (rel: string) => pathExists(join(tree.root, rel));
 
-async function cli(...args: string[]) {
-  const r = await run([BINARY, ...args], 30_000);
-  if (r.code !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
 
-/** Polls a condition for up to `ms` (the server acts on its own schedule). */
-async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
 
 type Ending = "ack-all" | "probe" | "abort";
 
@@ -84,11 +63,11 @@ const installLines = (s: ServerProcess) => s.log().split("\n").filter((l) => l.i
 
 beforeAll(async () => {
   tree = scratchRoot("install-once");
-  await cli("init", tree.root, "--profile", "7.2", "--profile", "8.1");
-  await cli("host", "add", "127.0.0.11", "7.2", "--root", tree.root);
-  await cli("host", "add", "127.0.0.12", "8.1", "--root", tree.root);
-  await cli("host", "add", "aa:bb:cc:dd:ee:11", "7.2", "--root", tree.root);
-  await cli("host", "add", "127.0.0.20-127.0.0.39", "8.1", "--root", tree.root);
+  await pxeboot("init", tree.root, "--profile", "7.2", "--profile", "8.1");
+  await pxeboot("host", "add", "127.0.0.11", "7.2", "--root", tree.root);
+  await pxeboot("host", "add", "127.0.0.12", "8.1", "--root", tree.root);
+  await pxeboot("host", "add", "aa:bb:cc:dd:ee:11", "7.2", "--root", tree.root);
+  await pxeboot("host", "add", "127.0.0.20-127.0.0.39", "8.1", "--root", tree.root);
   a = await startServer(tree.root);
   b = await startServer(tree.root);
 });
@@ -129,9 +108,9 @@ describe("install-once through pxeboot serve", () => {
     expect(line.length).toBe(1);
     expect(line[0]).toMatch(/host=127\.0\.0\.11 profile=7\.2 time=\d{4}-/);
     // Its next boot falls through to default (local disk).
-    const which = await cli("host", "which", "127.0.0.11", "--root", tree.root);
+    const which = await pxeboot("host", "which", "127.0.0.11", "--root", tree.root);
     expect(which).toContain("boots pxelinux.cfg/default\n");
-    const list = await cli("host", "list", "--root", tree.root);
+    const list = await pxeboot("host", "list", "--root", tree.root);
     expect(list).toMatch(/127\.0\.0\.11\s+7F00000B\s+7\.2\s+installed \d{4}-/);
     expect(list).toMatch(/127\.0\.0\.12\s+7F00000C\s+8\.1\s+pending/);
   });

@@ -4,11 +4,11 @@
  * names as the bytes the client sent, and `init` + `serve` still switch hosts after an install.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { BINARY, RawPeer, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
 
 const asRoot = process.getuid?.() === 0;
 const running: ServerProcess[] = [];
@@ -33,25 +33,12 @@ function tree(name: string) {
   return t.root;
 }
 
-async function cli(...args: string[]) {
-  const r = await run([BINARY, ...args], 30_000);
-  if (r.code !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** curl's exit code for a fetch; 0 is a complete file. */
 async function curl(port: number, path: string): Promise<number> {
   return (await run(["curl", "-s", `tftp://127.0.0.1:${port}/${path}`, "-o", join(out.root, "got")], 30_000)).code;
 }
 
-async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
 
 /** The ERROR code the server answers an RRQ for `file` with, or "data". */
 async function answerTo(port: number, file: Uint8Array | string, source = "127.0.0.1"): Promise<number | "data" | "none"> {
@@ -75,9 +62,9 @@ async function answerTo(port: number, file: Uint8Array | string, source = "127.0
 describe.if(asRoot)("started as root with no flag", () => {
   test("init then serve: runs as the default user, and install-once switches the host", async () => {
     const root = tree("defaults-init");
-    const init = await cli("init", root, "--profile", "7.2");
+    const init = await pxeboot("init", root, "--profile", "7.2");
     expect(init).toMatch(/gave\s+pxelinux\.cfg\/ .* to (tftp|nobody)/);
-    await cli("host", "add", "127.0.0.61", "7.2", "--root", root);
+    await pxeboot("host", "add", "127.0.0.61", "7.2", "--root", root);
     const s = await serve(root);
     await s.waitForLog(/dropped privileges user=(tftp|nobody)/);
     expect(s.log()).not.toMatch(/\[(warn|error)\]/);
@@ -94,20 +81,12 @@ describe.if(asRoot)("started as root with no flag", () => {
     } finally {
       peer.close();
     }
-    const gone = () => {
-      try {
-        lstatSync(join(root, "pxelinux.cfg/7F00003D"));
-        return false;
-      } catch {
-        return true;
-      }
-    };
-    expect(await eventually(gone)).toBe(true);
+    expect(await eventually(() => !pathExists(join(root, "pxelinux.cfg/7F00003D")))).toBe(true);
   });
 
   test("a tree only root can change (a tftpd-hpa root switched over): serves, and warns with the fix", async () => {
     const root = tree("defaults-tftpd-tree");
-    await cli("init", root, "--owner", "root");
+    await pxeboot("init", root, "--owner", "root");
     const s = await serve(root);
     await s.waitForLog(/\[warn\].*install-once needs pxelinux\.cfg\/.*writable by (tftp|nobody).*will install again/);
     expect(await curl(s.port, "pxelinux.cfg/default")).toBe(0);
