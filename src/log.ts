@@ -20,9 +20,27 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 const CONSOLA_LEVEL: Record<LogLevel, number> = { debug: 4, info: 3, warn: 1, error: 0, silent: -999 };
 
+/**
+ * Control characters a client chose (in a file name, a mode, an error message) must never reach
+ * a terminal or a log file raw: ESC and BEL retitle or repaint the terminal of whoever tails the
+ * log, and C1 codes (0x80–0x9f, CSI among them) do the same on many terminals. C0, DEL and C1
+ * are written as \xNN in pretty lines and as \u00NN in JSON.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+export function escapeControls(s: string): string {
+  return s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** JSON.stringify escapes C0 already; DEL and C1 it leaves as they are. */
+function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 function formatValue(v: unknown): string {
-  if (typeof v === "object" && v !== null) return JSON.stringify(v);
-  const s = String(v);
+  if (typeof v === "object" && v !== null) return jsonLine(v);
+  const s = escapeControls(String(v));
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }
 
@@ -33,20 +51,22 @@ export function formatFields(fields?: LogFields): string {
   return parts.length ? " " + parts.join(" ") : "";
 }
 
-export function createLogger(opts: { format?: LogFormat; level?: LogLevel } = {}): Logger {
+export function createLogger(opts: { format?: LogFormat; level?: LogLevel; timestamps?: boolean } = {}): Logger {
   const level = opts.level ?? "info";
   const min = RANK[level];
   if (opts.format === "json") {
     const write = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: LogFields) => {
       if (RANK[lvl] < min) return;
-      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + "\n");
+      process.stdout.write(jsonLine({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + "\n");
     };
     return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error"), level };
   }
-  const c: ConsolaInstance = createConsola({ level: CONSOLA_LEVEL[level], formatOptions: { date: true } });
+  const c: ConsolaInstance = createConsola({ level: CONSOLA_LEVEL[level] });
+  // Under systemd journald stamps every line itself; elsewhere a line without a time is useless.
+  const stamp = opts.timestamps ?? process.env.JOURNAL_STREAM === undefined;
   const write = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
-    c[lvl](msg + formatFields(fields));
+    c[lvl]((stamp ? `${new Date().toISOString()} ` : "") + escapeControls(msg) + formatFields(fields));
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error"), level };
 }
