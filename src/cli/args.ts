@@ -42,9 +42,10 @@ export function rejectUnknown(cmd: string, rawArgs: string[], args: ArgsDef): vo
 
 /**
  * citty keeps only the last value of a repeated string flag, so repeatable flags (--profile,
- * --allow, --deny) are collected from the raw arguments; "--profile a,b" is accepted too.
+ * --allow, --deny) are collected from the raw arguments; "--profile a,b" is accepted too, unless
+ * `split` is off (a value that may hold commas itself, such as a remap rule).
  */
-export function repeatedFlag(rawArgs: string[], names: string[], example = "VALUE"): string[] {
+export function repeatedFlag(rawArgs: string[], names: string[], example = "VALUE", split = true): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const a = rawArgs[i]!;
@@ -53,7 +54,7 @@ export function repeatedFlag(rawArgs: string[], names: string[], example = "VALU
     if (!a.startsWith("-") || !names.includes(flag)) continue;
     const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rawArgs[++i];
     if (value === undefined || value === "") throw new UsageError(`${a} needs a value, e.g. --${names[0]} ${example}`);
-    values.push(...value.split(",").filter(Boolean));
+    values.push(...(split ? value.split(",").filter(Boolean) : [value]));
   }
   return values;
 }

@@ -7,12 +7,15 @@ const main = defineCommand({
   meta: { name: "pxeboot", version: pkg.version, description: "TFTP server for PXE boot farms" },
   subCommands: {
     serve: () => import("./serve.ts").then((m) => m.default),
+    "in.tftpd": () => import("./serve.ts").then((m) => m.inTftpd),
+    config: () => import("./config.ts").then((m) => m.default),
     get: () => import("./get.ts").then((m) => m.default),
     init: () => import("./init.ts").then((m) => m.default),
     host: () => import("./host.ts").then((m) => m.default),
     doctor: () => import("./doctor.ts").then((m) => m.default),
     bench: () => import("./bench.ts").then((m) => m.default),
     demo: () => import("./demo.ts").then((m) => m.default),
+    "systemd-unit": () => import("./systemd-unit.ts").then((m) => m.default),
   },
 });
 

@@ -4,10 +4,11 @@
  */
 import type { ArgsDef } from "citty";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
+import { uploadConfig } from "./upload-config.ts";
+import { compatConfig, familyDeny, listenAddresses, secondsArg } from "./compat-config.ts";
 import { parseCidr } from "../server/client-filter.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
-import { isIP } from "node:net";
 
 export const serveArgs = {
   dir: { type: "positional", description: "tftproot to serve (default /tftp)", required: false },
@@ -20,7 +21,7 @@ export const serveArgs = {
   port: { type: "string", valueHint: "PORT", description: "UDP port", default: "69" },
   "max-transfers": { type: "string", valueHint: "N", description: "transfers at once; more requests wait in a queue", default: "10000" },
   "queue-max": { type: "string", valueHint: "N", description: "requests that may wait for a transfer slot", default: "50000" },
-  timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds (learned per client after)", default: "1" },
+  timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds, 0.01-255 (learned per client after)", default: "1" },
   retries: { type: "string", valueHint: "N", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
   "blksize-max": { type: "string", valueHint: "BYTES", description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE})`, default: String(MAX_BLOCK_SIZE) },
   "windowsize-max": { type: "string", valueHint: "BLOCKS", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
@@ -43,7 +44,25 @@ export const serveArgs = {
   allow: { type: "string", description: "answer only clients in this address or CIDR block (repeatable)", valueHint: "CIDR" },
   deny: { type: "string", description: "never answer clients in this block (repeatable; wins over --allow)", valueHint: "CIDR" },
   permissive: { type: "boolean", description: "also serve files that are not readable by everyone (tftpd-hpa -p)" },
+  create: { type: "boolean", description: "accept uploads (WRQ) of new files (tftpd-hpa -c); off, every upload gets ERROR 2" },
+  writable: { type: "string", valueHint: "DIR", description: "uploads only into this directory of the root, subdirectories too (repeatable; default: anywhere)" },
+  overwrite: { type: "boolean", description: "uploads may replace existing files (otherwise ERROR 6)" },
+  "upload-max-mb": { type: "string", valueHint: "MIB", description: "largest upload, MiB (0: no cap)" },
+  "port-range": { type: "string", valueHint: "LOW:HIGH", description: "transfer ports from this range, for firewalls (tftpd-hpa -R); transfers past its size wait in the queue" },
+  "map-file": { type: "string", valueHint: "FILE", description: "remap requested names with tftpd-hpa -m rules (re-read on SIGHUP)" },
+  remap: { type: "string", valueHint: "RULE", description: "a remap rule in -m syntax, run before the --map-file rules (repeatable)" },
+  "strip-prefix": { type: "string", valueHint: "DIR", description: "serve '/DIR/FILE' as FILE (clients of an in.tftpd run without -s)" },
+  refuse: { type: "string", valueHint: "OPTION", description: "never grant this option: blksize, tsize, timeout, windowsize, rollover (repeatable; tftpd-hpa -r)" },
+  ipv4: { type: "boolean", description: "IPv4 only (tftpd-hpa -4)" },
+  ipv6: { type: "boolean", description: "IPv6 only (tftpd-hpa -6)" },
+  pidfile: { type: "string", valueHint: "FILE", description: "write the process ID here once listening, removed on exit (tftpd-hpa -P)" },
+  umask: { type: "string", valueHint: "OCTAL", description: "umask for the files the server creates (tftpd-hpa -U)" },
+  "defaults-file": { type: "string", valueHint: "FILE", description: "read TFTP_USERNAME, TFTP_DIRECTORY, TFTP_ADDRESS, TFTP_OPTIONS from tftpd-hpa's /etc/default/tftpd-hpa" },
+  config: { type: "string", valueHint: "FILE", description: "TOML configuration file (default /etc/pxeboot.toml when it exists); flags override it" },
 } satisfies ArgsDef;
+
+/** Flags that may be given more than once (lists in the config file); citty would keep only the last. */
+export const REPEATABLE = ["allow", "deny", "writable", "refuse", "remap"];
 
 export interface ServeArgs {
   dir?: string;
@@ -61,6 +80,15 @@ export interface ServeArgs {
   "rcvbuf-mb": string;
   workers?: string;
   permissive?: boolean;
+  create?: boolean;
+  writable?: string;
+  overwrite?: boolean;
+  "upload-max-mb"?: string;
+  "port-range"?: string;
+  "map-file"?: string;
+  "strip-prefix"?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
 }
 
 export function workerCount(args: ServeArgs): number {
@@ -72,13 +100,6 @@ export function serveDefaults(): ServeArgs {
   const out: Record<string, string> = {};
   for (const [name, def] of Object.entries(serveArgs)) if ("default" in def && typeof def.default === "string") out[name] = def.default;
   return out as unknown as ServeArgs;
-}
-
-export function parseAddresses(value: string | undefined): string[] {
-  if (value === undefined || value === "") return ["::"];
-  const list = value.split(",").map((a) => a.trim().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
-  for (const a of list) if (!isIP(a)) throw new UsageError(`--address needs IP addresses (e.g. 0.0.0.0, ::, 192.168.0.1), got '${a}'`);
-  return list;
 }
 
 /** --allow/--deny blocks, checked here so a typo is a usage error, not a start-up crash. */
@@ -98,15 +119,16 @@ function cidrList(rawArgs: string[], flag: "allow" | "deny"): string[] {
 export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConfig {
   if (args.dir && args.root && args.dir !== args.root)
     throw new UsageError(`two roots given ('${args.dir}' and --root '${args.root}'); pass one`);
-  const timeoutSec = intArg("timeout", args.timeout, 1, 255);
+  // Fractions too: tftpd-hpa's -T gives the retransmission timeout in microseconds.
+  const timeoutSec = secondsArg("timeout", args.timeout, 0.01, 255);
   return {
     root: args.root ?? args.dir ?? "/tftp",
-    addresses: parseAddresses(args.address),
+    addresses: listenAddresses(args),
     port: intArg("port", args.port, 0, 65535),
     maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
     queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
-    timeoutMs: timeoutSec * 1000,
-    timeoutMaxMs: Math.max(5000, timeoutSec * 1000),
+    timeoutMs: Math.round(timeoutSec * 1000),
+    timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),
     rtoMinMs: 20,
     retries: intArg("retries", args.retries, 1, 100),
     blockSizeMax: intArg("blksize-max", args["blksize-max"], MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
@@ -117,6 +139,8 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     reusePort: workerCount(args) > 1,
     permissive: !!args.permissive,
     allow: cidrList(rawArgs, "allow"),
-    deny: cidrList(rawArgs, "deny"),
+    deny: [...cidrList(rawArgs, "deny"), ...familyDeny(args)],
+    ...compatConfig(args, rawArgs),
+    ...uploadConfig(args, rawArgs, args.root ?? args.dir ?? "/tftp"),
   };
 }

@@ -1,13 +1,19 @@
 /** `pxeboot serve`: the daemon. Runs in the foreground; stops cleanly on SIGTERM/SIGINT. */
-import { defineCommand } from "citty";
+import { defineCommand, type ArgsDef } from "citty";
 import { createLogger, type Logger } from "../log.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce } from "../layout/install-once.ts";
-import { guarded } from "./args.ts";
+import type { RemapRule } from "../server/remap.ts";
+import { fail } from "./args.ts";
+import type { Mode } from "./command-line.ts";
+import { loadRemapRules } from "./compat-config.ts";
+import { removePidfile, writePidfile } from "./pidfile.ts";
 import { dropPrivileges, serviceIdentity } from "./privileges.ts";
 import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/writable.ts";
-import { serveArgs, serveConfig, workerCount } from "./serve-config.ts";
+import { resolveServe } from "./resolve-serve.ts";
+import { serveArgs } from "./serve-config.ts";
+import type { ServeSettings } from "./serve-settings.ts";
 import { isWorkerChild, spawnWorkers } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -24,6 +30,10 @@ export interface ServeOptions {
   user?: Identity;
   /** Total server processes; the primary starts the others once its own port is bound. */
   workers?: number;
+  /** Written once the port is bound, removed on a clean stop. */
+  pidfile?: string;
+  /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
+  reloadRemap?: () => RemapRule[];
 }
 
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
@@ -39,6 +49,9 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
+  // `systemctl reload` of a unit written for tftpd-hpa sends SIGHUP, whose default would kill us.
+  let reload = () => log.info("SIGHUP: nothing to re-read (no --map-file)");
+  process.on("SIGHUP", () => reload());
 
   let server: RunningServer;
   try {
@@ -52,6 +65,22 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
   const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
+  // Before dropping root: /run is root's.
+  const pidfile = opts.pidfile && !isWorkerChild() ? opts.pidfile : undefined;
+  const pidError = pidfile ? writePidfile(pidfile) : undefined;
+  if (pidfile && pidError) log.error("cannot write --pidfile", { file: pidfile, error: pidError });
+  const reloadRemap = opts.reloadRemap;
+  if (reloadRemap)
+    reload = () => {
+      try {
+        const rules = reloadRemap();
+        server.setRemap(rules);
+        workers?.signal("SIGHUP");
+        log.info("SIGHUP: remap rules re-read", { rules: rules.length });
+      } catch (err) {
+        log.error("SIGHUP: remap rules not re-read, the old ones stay", { error: (err as Error).message });
+      }
+    };
   if (opts.user) {
     dropPrivileges(opts.user);
     if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
@@ -86,38 +115,102 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
   log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests, worker: process.env.PXEBOOT_WORKER });
   await Promise.all([server.close(), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
+  // After dropping root this fails where the server's user may not write (a root-owned /run);
+  // systemd's PIDFile= and start-stop-daemon cope with a stale file.
+  const removeError = pidfile && !pidError ? removePidfile(pidfile) : undefined;
+  if (removeError) log.debug("--pidfile left behind", { file: pidfile, error: removeError });
 }
 
-export default defineCommand(
-  guarded("serve", {
-    meta: { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440)" },
-    args: serveArgs,
-    async run({ args, rawArgs }) {
-      const config = serveConfig(args, rawArgs);
-      const log = createLogger({
-        format: args["log-format"] === "json" ? "json" : "pretty",
-        level: args.verbose ? "debug" : args.quiet ? "warn" : "info",
-      });
-      const identity = serviceIdentity(args.user, args.group, process.getuid?.() ?? -1);
-      const user = identity.drop;
-      if (identity.warning) log.warn(identity.warning);
-      const installOnce = args["install-once"] === false ? undefined : createInstallOnce({ root: config.root, marker: args["install-marker"], onInstallCmd: args["on-install"], log });
-      // A tree the server's user cannot change turns every install into a reinstall loop. Asked
-      // for by name, that user must be able to do it: refuse now. The default user on a tree made
-      // for another (a tftpd-hpa root switched over) still serves, with a warning saying the fix.
-      // A tree without the marker has no install-once to break.
-      if (installOnce && user && existsSync(join(config.root, args["install-marker"]))) {
-        const bad = unwritableInstallDirs(config.root, user);
-        if (bad.length > 0) {
-          const line = `install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`;
-          if (args.user !== undefined) throw new Error(line);
-          log.warn(`${line}; until then hosts that fetch the marker will install again`);
-        }
-      }
-      const observers: TransferObserver[] = installOnce ? [installOnce] : [];
-      await serveUntilSignal({ config, log, observers, dualStackDefault: !args.address, user, workers: workerCount(args) });
-      await installOnce?.flush();
-      process.exit(0);
-    },
-  }),
+/** Runs the server as `settings` say until a signal stops it; exits the process. */
+async function serve(settings: ServeSettings): Promise<never> {
+  const config = settings.server;
+  if (settings.umask !== undefined) process.umask(settings.umask);
+  const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
+  const identity = serviceIdentity(settings.user, settings.group, process.getuid?.() ?? -1);
+  const user = identity.drop;
+  if (identity.warning) log.warn(identity.warning);
+  const marker = settings.installMarker;
+  const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log }) : undefined;
+  // A tree the server's user cannot change turns every install into a reinstall loop. Asked
+  // for by name, that user must be able to do it: refuse now. The default user on a tree made
+  // for another (a tftpd-hpa root switched over) still serves, with a warning saying the fix.
+  // A tree without the marker has no install-once to break.
+  if (installOnce && user && existsSync(join(config.root, marker))) {
+    const bad = unwritableInstallDirs(config.root, user);
+    if (bad.length > 0) {
+      const line = `install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`;
+      if (settings.user !== undefined) throw new Error(line);
+      log.warn(`${line}; until then hosts that fetch the marker will install again`);
+    }
+  }
+  const observers: TransferObserver[] = installOnce ? [installOnce] : [];
+  const { mapFile, inline } = settings.remapSources;
+  await serveUntilSignal({
+    config,
+    log,
+    observers,
+    dualStackDefault: settings.dualStackDefault,
+    user,
+    workers: settings.workers,
+    pidfile: settings.pidfile,
+    reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
+  });
+  await installOnce?.flush();
+  process.exit(0);
+}
+
+/** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */
+const serveHelp: ArgsDef = Object.fromEntries(
+  Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { type: "string", description: d.description, valueHint: d.options.join("|"), default: d.default } : d]),
 );
+
+/** in.tftpd's options as --help lists them; every serve flag is taken too. */
+const inTftpdHelp: ArgsDef = {
+  directory: { type: "positional", required: false, description: "the tftproot; without -s, requests for /DIRECTORY/FILE are served as FILE" },
+  listen: { type: "boolean", alias: ["l"], description: "standalone (required, or -L or -a; pxeboot stays in the foreground: Type=simple)" },
+  foreground: { type: "boolean", alias: ["L"], description: "standalone, in the foreground" },
+  address: { type: "string", alias: ["a"], valueHint: "[ADDR][:PORT]", description: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
+  secure: { type: "boolean", alias: ["s"], description: "the directory is the root (pxeboot always confines to it)" },
+  create: { type: "boolean", alias: ["c"], description: "accept uploads of new files (--create)" },
+  permissive: { type: "boolean", alias: ["p"], description: "also serve files not readable by everyone (--permissive)" },
+  user: { type: "string", alias: ["u"], valueHint: "USER", description: "run as this user once bound (--user)" },
+  umask: { type: "string", alias: ["U"], valueHint: "OCTAL", description: "umask for created files (--umask)" },
+  ipv4: { type: "boolean", alias: ["4"], description: "IPv4 only (--ipv4)" },
+  ipv6: { type: "boolean", alias: ["6"], description: "IPv6 only (--ipv6)" },
+  "port-range": { type: "string", alias: ["R"], valueHint: "LOW:HIGH", description: "transfer ports (--port-range)" },
+  "map-file": { type: "string", alias: ["m"], valueHint: "FILE", description: "remap rules (--map-file)" },
+  timeout: { type: "string", alias: ["t"], valueHint: "SEC", description: "inetd idle time: ignored, as by a standalone in.tftpd" },
+  retransmit: { type: "string", alias: ["T"], valueHint: "USEC", description: "initial retransmission timeout in µs (--timeout in seconds)" },
+  blocksize: { type: "string", alias: ["B"], valueHint: "BYTES", description: "largest blksize (--blksize-max)" },
+  refuse: { type: "string", alias: ["r"], valueHint: "OPTION", description: "never grant this option (--refuse)" },
+  verbose: { type: "boolean", alias: ["v"], description: "debug logging (--verbose)" },
+  pidfile: { type: "string", alias: ["P"], valueHint: "FILE", description: "write the process ID here (--pidfile)" },
+  quiet: { type: "boolean", alias: ["q"], description: "warnings only (--quiet)" },
+  version: { type: "boolean", alias: ["V"], description: "print the version" },
+};
+
+/** `serve` and its alias `in.tftpd`: one server, two ways of reading the command line (command-line.ts). */
+function serveCommand(mode: Mode) {
+  return defineCommand({
+    meta:
+      mode === "serve"
+        ? { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440); in.tftpd's short options work too" }
+        : { name: "in.tftpd", description: "Serve with tftpd-hpa's in.tftpd command line (ExecStart=/usr/local/sbin/pxeboot in.tftpd -L -s /srv/tftp …); serve's long flags work too" },
+    args: mode === "serve" ? serveHelp : inTftpdHelp,
+    async run({ rawArgs }) {
+      try {
+        const resolved = resolveServe(rawArgs, mode);
+        if (resolved.version) {
+          process.stdout.write(`pxeboot ${pkg.version} (in.tftpd compatible, with remap)\n`);
+          process.exit(0);
+        }
+        await serve(resolved.settings);
+      } catch (err) {
+        fail(err);
+      }
+    },
+  });
+}
+
+export default serveCommand("serve");
+export const inTftpd = serveCommand("in.tftpd");

@@ -18,7 +18,7 @@ export const isWorkerChild = () => process.env.PXEBOOT_WORKER !== undefined;
  * Starts workers 2…N as children with the same arguments. They stop when the primary forwards
  * its SIGTERM/SIGINT; if one dies on its own, the rest go on and the death is logged.
  */
-export function spawnWorkers(count: number, log: Logger): { stop(signal: NodeJS.Signals): Promise<void> } {
+export function spawnWorkers(count: number, log: Logger): { stop(signal: NodeJS.Signals): Promise<void>; signal(signal: NodeJS.Signals): void } {
   const children: Bun.Subprocess[] = [];
   let stopping = false;
   for (let i = 2; i <= count; i++) {
@@ -32,6 +32,10 @@ export function spawnWorkers(count: number, log: Logger): { stop(signal: NodeJS.
     });
   }
   return {
+    /** SIGHUP: each worker re-reads what the primary did. */
+    signal(signal) {
+      for (const c of children) c.kill(signal);
+    },
     async stop(signal) {
       stopping = true;
       for (const c of children) c.kill(signal);

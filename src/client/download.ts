@@ -28,7 +28,10 @@ export interface DownloadResult {
 }
 
 export async function download(opts: DownloadOptions): Promise<DownloadResult> {
-  const machine: ReceiveTransfer = new ReceiveTransfer(opts, { write: (chunk) => opts.onChunk?.(chunk, machine) });
+  // The callback's return value is not back-pressure: a download takes every chunk as it comes.
+  const machine: ReceiveTransfer = new ReceiveTransfer(opts, {
+    write: (chunk) => void opts.onChunk?.(chunk, machine),
+  });
   const extra = { dropped: 0, sendErrors: 0 };
   const ipv6 = opts.server.address.includes(":");
   let finish!: (o: DownloadOutcome) => void;

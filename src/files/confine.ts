@@ -52,7 +52,8 @@ export const isOutOfFiles = (err: unknown) => {
   return code === "EMFILE" || code === "ENFILE";
 };
 
-function fsError(err: unknown, rel: string): TftpError {
+/** What a failed lookup of `rel` tells the client. */
+export function fsError(err: unknown, rel: string): TftpError {
   if (isOutOfFiles(err)) throw err; // the caller retries later rather than refusing the client
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOENT" || code === "ENOTDIR") return notFound(rel);
@@ -67,7 +68,7 @@ function fsError(err: unknown, rel: string): TftpError {
  */
 export const PRIVATE_DIR = ".pxeboot";
 
-const isPrivate = (rel: string) => rel === PRIVATE_DIR || rel.startsWith(PRIVATE_DIR + "/");
+export const isPrivate = (rel: string) => rel === PRIVATE_DIR || rel.startsWith(PRIVATE_DIR + "/");
 
 export interface ConfineOptions {
   /** Serve files that are not readable by everyone too (tftpd-hpa's -p). */

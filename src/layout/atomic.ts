@@ -6,19 +6,10 @@
 import { closeSync, mkdirSync, openSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
+import { tempName } from "../files/temp-name.ts";
 
-/** Temporary names start with "." and carry this tag, so doctor can spot leftovers of a crash. */
-export const TEMP_TAG = ".pxeboot-tmp-";
-
-export function tempName(path: string): string {
-  const base = path.split("/").pop()!;
-  const unique = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  return join(dirname(path), `.${base}${TEMP_TAG}${unique}`);
-}
-
-export function isTempName(name: string): boolean {
-  return name.startsWith(".") && name.includes(TEMP_TAG);
-}
+// Shared with the server's uploads (files/), so doctor spots the leftovers of either.
+export { isTempName, TEMP_TAG, tempName } from "../files/temp-name.ts";
 
 /** Creates or replaces `path` as a symlink to `target` in one rename. */
 export function atomicSymlink(path: string, target: string): void {

@@ -45,6 +45,8 @@ export interface InstallOnceOptions {
  * Declared here so the layout code depends on no server module.
  */
 export interface FinishedTransfer {
+  /** "write" is an upload: a host sending the marker (or any name) tells nothing about installs. */
+  direction?: "read" | "write";
   /** Plain IPv4 or IPv6 literal. */
   clientAddress: string;
   /** The file as the client named it. */
@@ -106,6 +108,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
   };
 
   const observe = (record: FinishedTransfer) => {
+    if (record.direction === "write") return;
     const file = normalizeRelative(record.file || record.requested);
     // pxelinux asks for 01-<mac> first and it usually does not exist: any outcome teaches the MAC.
     const mac = macFromRequest(file);

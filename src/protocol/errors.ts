@@ -38,12 +38,17 @@ export const fileChanged = () => new TftpError(ErrorCode.NOT_DEFINED, "File chan
 export const tooLargeForNetascii = () => new TftpError(ErrorCode.NOT_DEFINED, "File too large for netascii; use octet");
 export const shuttingDown = () => new TftpError(ErrorCode.NOT_DEFINED, "Server shutting down");
 export const cancelled = () => new TftpError(ErrorCode.NOT_DEFINED, "Transfer cancelled");
+export const writeError = (detail?: string) => new TftpError(ErrorCode.NOT_DEFINED, "Write error", detail);
 
 // 1, 2: the file.
 export const notFound = (detail?: string) => new TftpError(ErrorCode.FILE_NOT_FOUND, "File not found", detail);
 export const accessViolation = (message = "Access violation", detail?: string) =>
   new TftpError(ErrorCode.ACCESS_VIOLATION, message, detail);
 export const writeRefused = () => new TftpError(ErrorCode.ACCESS_VIOLATION, "Write requests are not accepted by this server");
+
+// 3, 6: where an upload goes.
+export const diskFull = (detail?: string) => new TftpError(ErrorCode.DISK_FULL, "Disk full or allocation exceeded", detail);
+export const fileExists = (detail?: string) => new TftpError(ErrorCode.FILE_EXISTS, "File already exists", detail);
 
 // 4: the packet.
 export const illegalOperation = (message: string, detail?: string) => new TftpError(ErrorCode.ILLEGAL_OPERATION, message, detail);

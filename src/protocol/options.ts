@@ -28,6 +28,8 @@ export interface Negotiation {
   oack: RawOptions;
   /** Set when the client asked for tsize: the value goes into the OACK once the size is known. */
   wantsTsize: boolean;
+  /** The tsize value the client sent: 0 in a read request, the size of the file coming in a write. */
+  tsize?: number;
 }
 
 /** Strict decimal: "0x10", "1e3", " 8", "" are not numbers on the wire. */
@@ -40,6 +42,7 @@ export function negotiate(requested: RawOptions, limits: NegotiationLimits): Neg
   const options: TransferOptions = { blockSize: DEFAULT_BLOCK_SIZE, windowSize: 1, rollover: limits.rollover };
   const oack: RawOptions = new Map();
   let wantsTsize = false;
+  let tsize: number | undefined;
 
   for (const [name, raw] of requested) {
     const value = decimal(raw);
@@ -58,6 +61,7 @@ export function negotiate(requested: RawOptions, limits: NegotiationLimits): Neg
         // RFC 2349: a read request carries 0; any number is accepted and answered with the size.
         if (value === undefined) break;
         wantsTsize = true;
+        tsize = value;
         oack.set(name, "0"); // placeholder keeps the client's option order; filled in by withTsize
         break;
       case "windowsize":
@@ -80,7 +84,18 @@ export function negotiate(requested: RawOptions, limits: NegotiationLimits): Neg
     options.windowSize = windowCap;
     if (oack.has("windowsize")) oack.set("windowsize", String(windowCap));
   }
-  return { options, oack, wantsTsize };
+  return { options, oack, wantsTsize, tsize };
+}
+
+/**
+ * The server's answer to a write request's options: the same rules as a read, except that tsize
+ * carries the size of the file coming (RFC 2349), which the OACK echoes as the client sent it.
+ * `tsize` is that size, for a cap to be checked before any data flows.
+ */
+export function negotiateWrite(requested: RawOptions, limits: NegotiationLimits): Negotiation {
+  const neg = negotiate(requested, limits);
+  if (neg.tsize !== undefined) neg.oack.set("tsize", String(neg.tsize));
+  return neg;
 }
 
 /**

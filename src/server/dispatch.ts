@@ -19,7 +19,7 @@ export type Dispatch =
   | { action: "answer"; error: TftpError; reason: string }
   /** A request we will not serve: ERROR to the client, and logged as a failed transfer. */
   | { action: "refuse"; request: RequestPacket; error: TftpError }
-  /** The client retransmitted the RRQ of a transfer that runs or waits: no second transfer. */
+  /** The client retransmitted the RRQ (or WRQ) of a transfer that runs or waits: no second transfer. */
   | { action: "fold" }
   | { action: "begin"; request: RequestPacket }
   /** Every slot is busy: wait in the admission queue (a PXE ROM that waits just retries; one refused gives up). */
@@ -38,6 +38,8 @@ export interface DispatchState {
   queueFull: boolean;
   /** --allow/--deny; undefined when neither was given. */
   filter?: ClientFilter;
+  /** --create: a WRQ begins an upload like an RRQ a read; off, it is refused. */
+  uploads?: boolean;
 }
 
 /** `peer` names the client's transfer (address and port); `address` is the client's address alone. */
@@ -48,7 +50,7 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (isDecodeFailure(pkt)) return { action: "answer", error: malformed(pkt.reason), reason: `malformed request (${pkt.reason})` };
   if (pkt.op === Opcode.ERROR || pkt.op === Opcode.OACK) return { action: "ignore" };
   if (pkt.op === Opcode.DATA || pkt.op === Opcode.ACK) return { action: "answer", error: unknownTid(), reason: "DATA or ACK on the request port" };
-  if (pkt.op === Opcode.WRQ) return { action: "refuse", request: pkt, error: writeRefused() };
+  if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
   if (state.has(peer)) return { action: "fold" };
   if (state.active < state.slotLimit) return { action: "begin", request: pkt };

@@ -1,19 +1,26 @@
 /**
- * From an admitted request to a transfer ready to start: the file confined and opened, options
- * negotiated, the send machine built, its socket (the transfer ID) bound. Throws a TftpError for
- * the client, or an out-of-descriptors error the server treats as a shortage, never a refusal.
+ * From an admitted request to a transfer ready to start, either direction: the file confined
+ * and opened (a read's source, an upload's temporary file), options negotiated, the machine
+ * built (SendTransfer for an RRQ, ReceiveTransfer for a WRQ), its socket (the transfer ID)
+ * bound. Throws a TftpError for the client, or an out-of-descriptors error the server treats as
+ * a shortage, never a refusal.
  */
 import type { FileCache } from "../files/cache.ts";
 import { confine } from "../files/confine.ts";
+import { confineUpload } from "../files/confine-upload.ts";
 import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
-import { negotiate, withTsize } from "../protocol/options.ts";
+import { openUpload, type UploadFile } from "../files/upload.ts";
+import { diskFull } from "../protocol/errors.ts";
+import { negotiate, negotiateWrite, withTsize } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
-import type { RequestPacket, TransferMode } from "../protocol/types.ts";
+import { Opcode, type RequestPacket, type TransferMode } from "../protocol/types.ts";
+import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { plainAddress } from "./address.ts";
 import type { Deadlines } from "./deadlines.ts";
-import { Session } from "./session.ts";
+import type { PortRange } from "./ports.ts";
+import { Session, type TransferEnd } from "./session.ts";
 import type { ServerConfig, TransferRecord } from "./types.ts";
 
 /**
@@ -37,7 +44,10 @@ export interface TransferRequest {
   bindAddress: string;
   address: string;
   port: number;
+  /** As the remap rules and --refuse left it (request-rewrite.ts). */
   packet: RequestPacket;
+  /** The name as the client sent it, for the log, when the rules changed it. */
+  requested?: string;
 }
 
 export interface OpenContext {
@@ -46,9 +56,17 @@ export interface OpenContext {
   config: ServerConfig;
   cache: FileCache;
   deadlines: Deadlines;
+  /** The --writable directories as real paths (byte strings); empty: anywhere in the root. */
+  writable: string[];
+  /** --port-range, shared by every transfer of this server. */
+  ports?: PortRange;
 }
 
-export async function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
+export function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
+  return req.packet.op === Opcode.WRQ ? openWrite(req, ctx, onEnd) : openRead(req, ctx, onEnd);
+}
+
+async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
   const { config, cache, deadlines, realRoot } = ctx;
   const { packet } = req;
   let source: FileSource | undefined;
@@ -87,13 +105,16 @@ export async function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd
       clientPort: req.port,
       bindAddress: req.bindAddress,
       transfer,
-      source,
+      file: source,
+      report: () => sendEnd(transfer),
       deadlines,
+      ports: ctx.ports,
       sendBufferBytes: sendBufferFor(neg.options.windowSize, neg.options.blockSize),
       record: {
+        direction: "read",
         clientAddress: plainAddress(req.address),
         clientPort: req.port,
-        requested: packet.filename,
+        requested: req.requested ?? packet.filename,
         file: file.rel,
         mode,
         options: oack ? Object.fromEntries(oack) : {},
@@ -105,4 +126,89 @@ export async function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd
     source?.close();
     throw err;
   }
+}
+
+function sendEnd(t: SendTransfer): TransferEnd {
+  const o = t.outcome!;
+  return { bytes: t.bytesAcked, outcome: o.kind, reason: o.reason, errorCode: o.code, retransmits: t.retransmits };
+}
+
+/**
+ * An upload (WRQ, with --create): the target confined by the write rules, the size cap checked
+ * against the announced tsize before any data flows, the temporary file created, and the
+ * receive machine opened with OACK or ACK 0.
+ */
+async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
+  const { config, deadlines, realRoot } = ctx;
+  const { packet } = req;
+  let upload: UploadFile | undefined;
+  try {
+    const mode = packet.mode as TransferMode;
+    const overwrite = !!config.overwrite;
+    const target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
+    const neg = negotiateWrite(packet.options, {
+      blockSizeMax: config.blockSizeMax,
+      windowSizeMax: config.windowSizeMax,
+      rollover: config.rollover,
+      windowBytesMax: WINDOW_BYTES_MAX,
+    });
+    const maxBytes = config.uploadMaxBytes || undefined;
+    if (maxBytes !== undefined && neg.tsize !== undefined && neg.tsize > maxBytes)
+      throw diskFull(`${target.rel}: announced ${neg.tsize} bytes, --upload-max-mb allows ${maxBytes}`);
+    upload = await openUpload(target, overwrite);
+    const oack = neg.oack.size > 0 ? neg.oack : undefined;
+    const timeoutMs = neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : config.timeoutMs;
+    const transfer = new ReceiveTransfer(
+      {
+        client: { address: req.address, port: req.port },
+        mode,
+        granted: {
+          blockSize: neg.options.blockSize,
+          windowSize: neg.options.windowSize,
+          tsize: neg.tsize,
+          // The sender picks the number after 65535; only an announced one is known for sure.
+          rollover: neg.oack.has("rollover") ? neg.options.rollover : undefined,
+        },
+        oack: oack ? encodeOack(oack) : undefined,
+        timeoutMs,
+        timeoutMaxMs: Math.max(timeoutMs, config.timeoutMaxMs),
+        retries: config.retries,
+        maxBytes,
+      },
+      upload,
+    );
+    return await Session.open({
+      clientAddress: req.address,
+      clientPort: req.port,
+      bindAddress: req.bindAddress,
+      transfer,
+      file: upload,
+      report: () => receiveEnd(transfer),
+      deadlines,
+      ports: ctx.ports,
+      sendBufferBytes: 0,
+      lingerMs: timeoutMs,
+      record: {
+        direction: "write",
+        clientAddress: plainAddress(req.address),
+        clientPort: req.port,
+        requested: req.requested ?? packet.filename,
+        file: target.rel,
+        mode,
+        options: oack ? Object.fromEntries(oack) : {},
+        size: neg.tsize ?? -1,
+      },
+      onEnd,
+    });
+  } catch (err) {
+    upload?.close();
+    throw err;
+  }
+}
+
+function receiveEnd(t: ReceiveTransfer): TransferEnd {
+  const o = t.outcome!;
+  const retransmits = t.stats.timeouts;
+  if (o.ok) return { bytes: t.bytes, outcome: "ok", retransmits };
+  return { bytes: t.bytes, outcome: o.kind === "timeout" ? "timeout" : "error", reason: o.reason, errorCode: o.code, retransmits };
 }

@@ -9,15 +9,19 @@ import { realpathSync, statSync } from "node:fs";
 import { toByteString } from "../files/bytes-path.ts";
 import { FileCache } from "../files/cache.ts";
 import { isOutOfFiles } from "../files/confine.ts";
+import { realWritableDirs } from "../files/confine-upload.ts";
 import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
-import type { RequestPacket } from "../protocol/types.ts";
+import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { AdmissionQueue } from "./admission.ts";
 import { clientFilter } from "./client-filter.ts";
 import { Deadlines } from "./deadlines.ts";
 import { dispatch } from "./dispatch.ts";
 import { openTransfer } from "./open-transfer.ts";
+import { isPortsBusy, PortRange } from "./ports.ts";
+import type { RemapRule } from "./remap.ts";
+import { rewriteRequest } from "./request-rewrite.ts";
 import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
@@ -35,6 +39,8 @@ export interface RunningServer {
   readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
   readonly activeTransfers: number;
   readonly queuedRequests: number;
+  /** New remap rules for requests from now on (SIGHUP re-reads the map file). */
+  setRemap(rules: RemapRule[]): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +70,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   } catch (err) {
     throw new Error(`root ${config.root} is not a readable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); create it or pass --root`);
   }
+  // Checked once, before any socket: a typo in --writable fails the start, not every upload.
+  const writable = config.create ? realWritableDirs(realRoot, config.writable ?? []) : [];
 
   // Before the first client, not during it: the first transfer after a restart runs at full speed.
   const warm = warmUpSendPath();
@@ -75,18 +83,24 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(config.queueMax, QUEUE_STALE_MS);
   let closing = false;
-  /** --max-transfers, lowered while the process runs out of file descriptors. */
-  let slotLimit = config.maxTransfers;
+  const ports = config.portRange ? new PortRange(config.portRange.low, config.portRange.high) : undefined;
+  /** No more transfers at once than --port-range has ports: the rest wait in the queue, not in bind failures. */
+  const transferCap = Math.min(config.maxTransfers, ports?.size ?? Infinity);
+  /** The cap, lowered while the process runs out of file descriptors (or others hold range ports). */
+  let slotLimit = transferCap;
+  /** Replaced on SIGHUP (the map file re-read), as tftpd-hpa does. */
+  let remapRules = config.remap;
   let shortageRetry: ReturnType<typeof setTimeout> | undefined;
   const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
   const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
+  const portShortage = rateLimitedWarning(log, "every --port-range port is in use: requests wait in the queue (widen the range)", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
     sessions.delete(key);
     // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
-    if (slotLimit < config.maxTransfers) slotLimit++;
+    if (slotLimit < transferCap) slotLimit++;
     logTransfer(log, record);
     for (const observe of observers) {
       try {
@@ -115,6 +129,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       // the client is gone; nothing to tell
     }
     const record: TransferRecord = {
+      direction: req.packet.op === Opcode.WRQ ? "write" : "read",
       clientAddress: plainAddress(req.address),
       clientPort: req.port,
       requested: req.packet.filename,
@@ -134,9 +149,12 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   async function begin(req: Request): Promise<void> {
     const key = peerKey(req.address, req.port);
+    const rewritten = rewriteRequest(req.packet, plainAddress(req.address), { remap: remapRules, stripPrefix: config.stripPrefix, refuse: config.refuse });
+    if (rewritten instanceof TftpError) return refuse(req, rewritten);
+    const toOpen = { ...req, packet: rewritten, requested: req.packet.filename };
     sessions.set(key, "opening");
     try {
-      const session = await openTransfer(req, { realRoot, config, cache, deadlines }, (record) => finished(key, record));
+      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports }, (record) => finished(key, record));
       if (closing) {
         session.shutdown();
         return;
@@ -144,18 +162,20 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       sessions.set(key, session);
       session.start();
     } catch (err) {
-      // Out of descriptors is the server's own shortage: the request waits for a slot to free
-      // instead of getting an ERROR that would make a PXE ROM give up.
-      if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
+      // Out of descriptors, or of --port-range ports, is the server's own shortage: the request
+      // waits for a slot to free instead of getting an ERROR that would make a PXE ROM give up.
+      // Ports may be held by others (another worker), so that wait does not need a transfer of ours.
+      const portsBusy = isPortsBusy(err);
+      if ((portsBusy || (isOutOfFiles(err) && sessions.size > 1)) && queue.push(key, req)) {
         sessions.delete(key);
         slotLimit = Math.max(1, sessions.size);
         // A shortage is often brief (files held only until the cache has them): try again soon.
         shortageRetry ??= setTimeout(() => {
           shortageRetry = undefined;
-          slotLimit = config.maxTransfers;
+          slotLimit = transferCap;
           admitQueued();
         }, SHORTAGE_RETRY_MS);
-        fdShortage.note(plainAddress(req.address), req.packet.filename);
+        (portsBusy ? portShortage : fdShortage).note(plainAddress(req.address), req.packet.filename);
         return;
       }
       const e = err instanceof TftpError ? err : serverError(String(err));
@@ -178,6 +198,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return queue.size >= config.queueMax;
     },
     filter: clientFilter(config.allow ?? [], config.deny ?? []),
+    uploads: !!config.create,
   };
 
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
@@ -232,6 +253,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     },
     get queuedRequests() {
       return queue.size;
+    },
+    setRemap(rules) {
+      remapRules = rules;
     },
     async close() {
       closing = true;

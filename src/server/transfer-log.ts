@@ -7,9 +7,21 @@ import type { Logger } from "../log.ts";
 import { ErrorCode } from "../protocol/types.ts";
 import type { TransferRecord } from "./types.ts";
 
-/** A miss that is part of a normal boot: config search, optional loader modules, probes for names. */
+/**
+ * Names firmware asks for knowing most will not exist: pxelinux's config search (UUID, 01-MAC,
+ * hex IP shrinking digit by digit, default), GRUB's (grub.cfg-01-MAC, grub.cfg-HEX…, and its
+ * module and list probes under grub/), iPXE's per-host chain (ipxe/mac-…, ipxe/ip-…, autoexec.ipxe).
+ * A miss of anything else (a mistyped kernel, a missing initrd) is what an admin must see.
+ */
+const SEARCH_STEP = /^(?:pxelinux\.cfg\/|grub\/|boot\/grub\/|ipxe\/(?:mac|ip|uuid)-|autoexec\.ipxe$)/;
+
+export function isFirmwareSearchStep(file: string): boolean {
+  return SEARCH_STEP.test(file.replace(/^\/+/, ""));
+}
+
+/** A miss that is part of a normal boot: logged at debug so it doesn't drown real errors. */
 function isExpectedMiss(r: TransferRecord): boolean {
-  return r.outcome === "error" && r.errorCode === ErrorCode.FILE_NOT_FOUND && r.bytes === 0;
+  return r.outcome === "error" && r.errorCode === ErrorCode.FILE_NOT_FOUND && r.bytes === 0 && isFirmwareSearchStep(r.file || r.requested);
 }
 
 function transferFields(r: TransferRecord) {
@@ -17,6 +29,8 @@ function transferFields(r: TransferRecord) {
   return {
     client: `${r.clientAddress.includes(":") ? `[${r.clientAddress}]` : r.clientAddress}:${r.clientPort}`,
     file: displayName(r.file || r.requested),
+    // What the client sent, where remap rules (or backslashes, "..") made another file of it.
+    requested: r.file && r.requested.replace(/^\/+/, "") !== r.file ? displayName(r.requested) : undefined,
     mode: r.mode,
     options: Object.keys(r.options).length ? Object.entries(r.options).map(([k, v]) => `${k}=${v}`).join(",") : undefined,
     bytes: r.bytes,
@@ -31,9 +45,11 @@ function transferFields(r: TransferRecord) {
 
 export function logTransfer(log: Logger, r: TransferRecord): void {
   const fields = transferFields(r);
-  if (r.outcome === "ok") log.info("transfer ok", fields);
+  // Uploads are rare and change the tree: their lines say so in the message, not only in a field.
+  const what = r.direction === "write" ? "upload" : "transfer";
+  if (r.outcome === "ok") log.info(`${what} ok`, fields);
   else if (r.outcome === "probe") log.info("size probe", fields);
-  else if (isExpectedMiss(r)) log.debug("not found", fields);
-  else if (r.outcome === "timeout") log.warn("transfer timed out", fields);
-  else log.warn("transfer failed", fields);
+  else if (isExpectedMiss(r) && r.direction === "read") log.debug("not found", fields);
+  else if (r.outcome === "timeout") log.warn(`${what} timed out`, fields);
+  else log.warn(`${what} failed`, fields);
 }

@@ -1,5 +1,6 @@
 /** What the server is configured with and what it reports: the contract with the CLI and hooks. */
 import type { TransferMode } from "../protocol/types.ts";
+import type { RemapRule } from "./remap.ts";
 
 export interface ServerConfig {
   root: string;
@@ -27,14 +28,32 @@ export interface ServerConfig {
   deny?: string[];
   /** Serve files that are not readable by everyone too (tftpd-hpa's -p); off, only o+r files are. */
   permissive?: boolean;
+  /** Accept uploads (WRQ) of new files (tftpd-hpa's -c); off, every WRQ gets ERROR 2. */
+  create?: boolean;
+  /** Root-relative directories uploads may go in (subdirectories too); empty: anywhere in the root. */
+  writable?: string[];
+  /** Uploads may replace an existing regular file; off, that is ERROR 6. */
+  overwrite?: boolean;
+  /** Largest upload in bytes (the announced tsize up front, the running total always); 0: no cap. */
+  uploadMaxBytes?: number;
   /** Bind with SO_REUSEPORT so several worker processes share the port (the kernel splits clients). */
   reusePort?: boolean;
+  /** --port-range: transfer sockets bind here (for firewalls); requests past it wait in the queue. */
+  portRange?: { low: number; high: number };
+  /** Remap rules (--map-file, --remap) run over every requested name before confinement. */
+  remap?: RemapRule[];
+  /** in.tftpd without -s: "/DIR/FILE" names FILE in the root. */
+  stripPrefix?: string;
+  /** RFC 2347 options never granted (tftpd-hpa's -r), lower-case. */
+  refuse?: string[];
 }
 
 export type TransferOutcome = "ok" | "probe" | "error" | "timeout";
 
 /** One line per finished transfer; also what install-once and hooks observe. */
 export interface TransferRecord {
+  /** "read" for an RRQ (the server sends), "write" for a WRQ (an upload). */
+  direction: "read" | "write";
   /** Client address as a plain IPv4 or IPv6 literal (::ffff: prefix removed). */
   clientAddress: string;
   clientPort: number;
@@ -45,9 +64,9 @@ export interface TransferRecord {
   mode: TransferMode | string;
   /** The negotiated options as sent in the OACK (empty when none). */
   options: Record<string, string>;
-  /** Payload bytes acknowledged by the client. */
+  /** Payload bytes acknowledged by the client (a read), or taken into the file (an upload). */
   bytes: number;
-  /** Size of the file on the wire (after netascii conversion); -1 when unknown. */
+  /** Size of the file on the wire (after netascii conversion; an upload's announced tsize); -1 when unknown. */
   size: number;
   durationMs: number;
   outcome: TransferOutcome;

@@ -1,18 +1,23 @@
 /**
- * The receiving side of a TFTP read (what a client does after sending an RRQ), as a
- * TransferMachine (types.ts): datagrams and clock ticks go in; ACKs come out of the outbox and
- * file bytes, in order and netascii-decoded, go to the sink.
+ * The receiving side of a transfer, as a TransferMachine (types.ts): datagrams and clock ticks go
+ * in; ACKs come out of the outbox and file bytes, in order and netascii-decoded, go to the sink.
+ * One machine, two openings: a client's read starts with the RRQ and learns the server's TID
+ * from its answer (ReceiveConfig); the server's side of a write starts with the OACK or ACK 0
+ * that accepts the WRQ, its peer known from the start (WriteConfig). After the opening both
+ * receive DATA the same way.
  */
 import { absoluteBlock, wireBlock } from "../protocol/blocks.ts";
 import {
+  diskFull,
   malformed,
   noOackForProbe,
   optionRefused,
   oversizedData,
+  TftpError,
   tsizeProbe,
   unexpectedOpcode,
   UNKNOWN_TID_PACKET,
-  type TftpError,
+  writeError,
 } from "../protocol/errors.ts";
 import { NetasciiDecoder } from "../protocol/netascii.ts";
 import { checkOack, PLAIN_GRANT, requestOptions, type Granted, type OptionRequest } from "../protocol/options.ts";
@@ -28,9 +33,8 @@ export interface ReceiveRequest extends OptionRequest {
   probe?: boolean;
 }
 
-export interface ReceiveConfig extends ReceiveRequest {
-  /** The server's listening address: the request and its retries go there, the rest to its TID. */
-  server: Peer;
+/** How long to wait and how often to re-send, on either side. */
+export interface ReceiveTiming {
   /** Wait this long for the next packet before re-sending our last one. */
   timeoutMs: number;
   /** Each retry waits twice as long as the one before, up to this ceiling (default: no backoff). */
@@ -38,11 +42,30 @@ export interface ReceiveConfig extends ReceiveRequest {
   /** Re-sends allowed without progress before giving up. */
   retries: number;
   /**
-   * The block number after 65535, which the server chooses and the wire does not say. "auto"
+   * The block number after 65535, which the sender chooses and the wire does not say. "auto"
    * learns it in lockstep (the block after 65535 is 0 or 1); windowed transfers assume 0 unless
    * the OACK names it.
    */
   rollover?: 0 | 1 | "auto";
+}
+
+/** A client's read. */
+export interface ReceiveConfig extends ReceiveRequest, ReceiveTiming {
+  /** The server's listening address: the request and its retries go there, the rest to its TID. */
+  server: Peer;
+}
+
+/** The server's side of a write, once the WRQ was accepted. */
+export interface WriteConfig extends ReceiveTiming {
+  /** The client that sent the WRQ: its TID, known from the start. */
+  client: Peer;
+  mode: TransferMode;
+  /** Block and window size in force (PLAIN_GRANT without options); tsize: what the client announced. */
+  granted: Granted;
+  /** The OACK answering the WRQ's options; without one, ACK 0 answers it. */
+  oack?: Uint8Array;
+  /** The most bytes the file may have (after netascii decoding): one more ends it with ERROR 3. */
+  maxBytes?: number;
 }
 
 export type ReceiveOutcome =
@@ -50,11 +73,11 @@ export type ReceiveOutcome =
   | { ok: false; kind: "remote" | "timeout" | "protocol"; reason: string; code?: number; tsize?: number };
 
 export interface ReceiveStats {
-  /** Our own re-sends after a timeout (RRQ or ACK). */
+  /** Our own re-sends after a timeout (RRQ, OACK or ACK). */
   timeouts: number;
-  /** Of those, re-sent RRQs: the server never answered the first (lost in a full socket buffer?). */
+  /** Of those, re-sent openings (RRQ, or a write's OACK or ACK 0): the peer never answered the first. */
   requestRetries: number;
-  /** DATA blocks received again (the server retransmitted). */
+  /** DATA blocks received again (the sender retransmitted). */
   duplicates: number;
   /** Times a block arrived ahead of the next expected one (a loss inside a window). */
   gaps: number;
@@ -75,11 +98,17 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
   negotiated: Granted = { ...PLAIN_GRANT };
 
   private phase: Phase = "idle";
+  /** The server's side of a write: opened with OACK or ACK 0, no RRQ, no OACK to check. */
+  private readonly accepting: boolean;
   /** What goes into the RRQ: a probe asks for tsize whether or not the caller said so. */
   private readonly wishes: OptionRequest;
-  private readonly rrq: Uint8Array;
-  /** The server answered: `peer` is its transfer ID, and any other sender a stranger. */
-  private tidKnown = false;
+  /** What starts the transfer and is re-sent until the peer answers: the RRQ, or the write's OACK / ACK 0. */
+  private readonly opening: Uint8Array;
+  private readonly probe: boolean;
+  private readonly maxBytes: number;
+  private readonly timing: ReceiveTiming;
+  /** The peer answered: `peer` is its transfer ID, and any other sender a stranger. */
+  private tidKnown: boolean;
   /** Absolute number of the next block we want; the last in-order block is `next - 1`. */
   private next = 1;
   private inWindow = 0;
@@ -91,21 +120,46 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
   private rollover: 0 | 1 | "auto";
   private readonly decoder: NetasciiDecoder | null;
   private delivered = 0;
+  /**
+   * The sink is behind (write said false), or is storing the file after the last block (end said
+   * false): the ACK that would bring more, or say "stored", waits until it catches up.
+   */
+  private held = false;
+  private heldSince = 0;
+  private ackOwed = false;
+  private committing = false;
 
   constructor(
-    private readonly config: ReceiveConfig,
+    config: ReceiveConfig | WriteConfig,
     private readonly sink: ChunkSink,
   ) {
-    this.peer = config.server;
-    const { blockSize, windowSize, timeoutSec } = config;
-    this.wishes = { blockSize, windowSize, timeoutSec, tsize: config.tsize || config.probe };
-    this.rrq = encodeRequest(Opcode.RRQ, config.filename, config.mode, requestOptions(this.wishes));
+    this.timing = config;
     this.currentTimeoutMs = config.timeoutMs;
     this.rollover = config.rollover ?? "auto";
     this.decoder = config.mode === "netascii" ? new NetasciiDecoder() : null;
+    if ("client" in config) {
+      this.accepting = true;
+      this.peer = config.client;
+      this.tidKnown = true;
+      this.wishes = {};
+      this.probe = false;
+      this.maxBytes = config.maxBytes ?? Infinity;
+      this.negotiated = { ...config.granted };
+      if (config.granted.rollover !== undefined) this.rollover = config.granted.rollover;
+      this.opening = config.oack ?? encodeAck(0);
+    } else {
+      this.accepting = false;
+      this.peer = config.server;
+      this.tidKnown = false;
+      const { blockSize, windowSize, timeoutSec } = config;
+      this.wishes = { blockSize, windowSize, timeoutSec, tsize: config.tsize || config.probe };
+      this.probe = !!config.probe;
+      this.maxBytes = Infinity;
+      this.opening = encodeRequest(Opcode.RRQ, config.filename, config.mode, requestOptions(this.wishes));
+    }
   }
 
-  /** The options actually put in the RRQ (for logs and tests). */
+  /** The options actually put in the RRQ (for logs and tests); none on a write's side. */
   get requested(): RawOptions {
     return requestOptions(this.wishes);
   }
@@ -118,7 +172,7 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
   start(now: number): void {
     if (this.phase !== "idle") return;
     this.phase = "requested";
-    this.outbox.push(this.rrq);
+    this.outbox.push(this.opening);
     this.arm(now);
   }
 
@@ -146,7 +200,7 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     const p = decodePacket(bytes);
     if (isDecodeFailure(p)) this.abort(malformed(p.reason), p.reason);
     else if (p.op === Opcode.ERROR) this.finish({ ok: false, kind: "remote", code: p.code, reason: p.message || `error ${p.code}` });
-    else if (p.op === Opcode.OACK) this.onOack(p.options, now);
+    else if (p.op === Opcode.OACK && !this.accepting) this.onOack(p.options, now);
     else if (p.op === Opcode.DATA) this.onData(p.block, p.data, now);
     else this.abort(unexpectedOpcode(p.op));
     return null;
@@ -154,30 +208,64 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
 
   onTimer(now: number): void {
     if (now < this.deadline) return;
-    if (this.tries >= this.config.retries) {
+    if (this.held) {
+      // The wait is our disk's, not loss: no retry counted, but a store that never finishes
+      // still ends the transfer.
+      if (now - this.heldSince >= this.stallLimitMs) {
+        this.finish({ ok: false, kind: "timeout", reason: "file write stalled (slow disk or NFS server?)", tsize: this.negotiated.tsize });
+      } else this.arm(now);
+      return;
+    }
+    if (this.tries >= this.timing.retries) {
       const what = this.tidKnown ? `no DATA after block ${this.next - 1}` : "no answer to the request";
       this.finish({ ok: false, kind: "timeout", reason: `timed out: ${what}`, tsize: this.negotiated.tsize });
       return;
     }
     this.tries++;
     this.stats.timeouts++;
-    this.currentTimeoutMs = Math.min(this.currentTimeoutMs * 2, this.config.timeoutMaxMs ?? this.config.timeoutMs);
+    this.currentTimeoutMs = Math.min(this.currentTimeoutMs * 2, this.timing.timeoutMaxMs ?? this.timing.timeoutMs);
     this.inWindow = 0;
-    if (this.tidKnown) this.sendAck();
-    else {
+    // Until the peer answers, the opening goes again: the RRQ, or the write's OACK (a lost OACK
+    // is answered by nothing; ACK 0 would not repeat the options the client waits for).
+    if (!this.tidKnown || (this.accepting && this.phase === "requested")) {
       this.stats.requestRetries++;
-      this.outbox.push(this.rrq);
-    }
+      this.outbox.push(this.opening);
+    } else this.sendAck();
     this.arm(now);
   }
 
-  /** The sink takes every chunk as it comes, so nothing ever waits for it. */
-  resume(_now: number): void {}
+  /** The sink caught up (onReady fired): send what it held back. */
+  resume(now: number): void {
+    if (this.phase === "finished" || !this.held) return;
+    if (this.committing) {
+      this.commit(now);
+      return;
+    }
+    try {
+      if (this.sink.ready && !this.sink.ready()) return;
+    } catch (err) {
+      this.abort(asWriteError(err));
+      return;
+    }
+    this.held = false;
+    // Our own wait must not eat into the peer's retry budget.
+    this.progress();
+    if (this.ackOwed) {
+      this.ackOwed = false;
+      this.sendAck();
+    }
+    this.arm(now);
+  }
 
   cancel(error: TftpError, reason: string): void {
     if (this.phase === "finished" || this.phase === "idle") return;
     if (this.tidKnown) this.outbox.push(error.encode());
     this.finish({ ok: false, kind: "protocol", reason });
+  }
+
+  /** How long the sink may hold the transfer before it is given up: what the peer would wait. */
+  private get stallLimitMs(): number {
+    return (this.timing.timeoutMaxMs ?? this.timing.timeoutMs) * (this.timing.retries + 1);
   }
 
   private onOack(options: RawOptions, now: number): void {
@@ -194,7 +282,7 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     }
     this.negotiated = granted;
     if (granted.rollover !== undefined) this.rollover = granted.rollover;
-    if (this.config.probe) {
+    if (this.probe) {
       this.outbox.push(tsizeProbe().encode());
       this.finish({ ok: true, bytes: 0, tsize: granted.tsize, probe: true });
       return;
@@ -205,8 +293,13 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
   }
 
   private onData(wire: number, data: Uint8Array, now: number): void {
+    if (this.committing) {
+      // The last block again while the file is being stored: its ACK goes once it is.
+      this.stats.duplicates++;
+      return;
+    }
     if (this.phase === "requested") {
-      if (this.config.probe && !this.negotiated.oack) {
+      if (this.probe && !this.negotiated.oack) {
         // The server ignored our options: a PXE ROM learns no size and stops here.
         this.abort(noOackForProbe());
         return;
@@ -223,7 +316,7 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
       return;
     }
     if (abs < this.next) {
-      // The server re-sent a block we hold: our ACK was lost or it timed out. One ACK per burst
+      // The peer re-sent a block we hold: our ACK was lost or it timed out. One ACK per burst
       // of duplicates is enough; answering every one would echo the whole window back.
       this.stats.duplicates++;
       if (this.dupsSinceProgress++ % this.negotiated.windowSize === 0) this.sendAck();
@@ -246,23 +339,11 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     this.gapAcked = false;
     this.dupsSinceProgress = 0;
     const chunk = this.decoder ? this.decoder.push(data) : data;
-    if (chunk.length > 0) this.deliver(chunk);
-    const last = data.length < this.negotiated.blockSize;
-    if (last) {
-      this.sendAck();
-      if (this.decoder) {
-        const tail = this.decoder.end();
-        if (tail.length > 0) this.deliver(tail);
-      }
-      const tsize = this.negotiated.tsize;
-      if (tsize !== undefined && tsize !== this.stats.wireBytes) {
-        this.finish({
-          ok: false,
-          kind: "protocol",
-          reason: `size mismatch: received ${this.stats.wireBytes} bytes, server announced ${tsize}`,
-          tsize,
-        });
-      } else this.finish({ ok: true, bytes: this.delivered, tsize, probe: false });
+    if (chunk.length > 0 && !this.deliver(chunk, now)) return;
+    if (data.length < this.negotiated.blockSize) {
+      const tail = this.decoder?.end();
+      if (tail && tail.length > 0 && !this.deliver(tail, now)) return;
+      this.commit(now);
       return;
     }
     if (++this.inWindow >= this.negotiated.windowSize) {
@@ -272,12 +353,44 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     this.arm(now);
   }
 
+  /** After the last block: the final ACK says "stored", so it waits for the sink to say so. */
+  private commit(now: number): void {
+    let stored: boolean;
+    try {
+      stored = this.sink.end ? this.sink.end() : true;
+    } catch (err) {
+      this.abort(asWriteError(err));
+      return;
+    }
+    if (!stored) {
+      if (!this.committing) {
+        this.committing = true;
+        this.hold(now);
+      }
+      this.arm(now);
+      return;
+    }
+    this.committing = this.held = this.ackOwed = false;
+    this.sendAck();
+    const tsize = this.negotiated.tsize;
+    // A client holds the server to the size it announced; a writer's tsize is only what its
+    // client read off its own disk (netascii changes it), so the server does not.
+    if (!this.accepting && tsize !== undefined && tsize !== this.stats.wireBytes) {
+      this.finish({
+        ok: false,
+        kind: "protocol",
+        reason: `size mismatch: received ${this.stats.wireBytes} bytes, server announced ${tsize}`,
+        tsize,
+      });
+    } else this.finish({ ok: true, bytes: this.delivered, tsize, probe: false });
+  }
+
   /** Absolute block for a wire number, seen from the next expected block (±half the wrap). */
   private absolute(wire: number): number {
     if (this.rollover === "auto" && this.next === 65536 && (wire === 0 || wire === 1)) {
       if (this.negotiated.windowSize === 1) {
         // Lockstep: nothing past 65536 is sent before we ACK it, so this block is 65536 and its
-        // number tells which rollover the server uses.
+        // number tells which rollover the sender uses.
         this.rollover = wire;
         return 65536;
       }
@@ -289,30 +402,55 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     return abs < 0 ? 0 : abs;
   }
 
-  /** ACK the last in-order block (0 = the OACK); also what a timeout re-sends once the server answered. */
+  /**
+   * ACK the last in-order block (0 = the OACK); also what a timeout re-sends once the peer
+   * answered. While the sink holds, the ACK is owed instead: it would bring more data.
+   */
   private sendAck(): void {
+    if (this.held) {
+      this.ackOwed = true;
+      return;
+    }
     const last = this.next - 1;
     const rollover = this.rollover === "auto" ? 0 : this.rollover;
     this.outbox.push(encodeAck(last === 0 ? 0 : wireBlock(last, rollover)));
   }
 
-  private deliver(chunk: Uint8Array): void {
+  /** False when the transfer ended instead (over the size cap, or the sink failed). */
+  private deliver(chunk: Uint8Array, now: number): boolean {
+    if (this.delivered + chunk.length > this.maxBytes) {
+      this.abort(diskFull(`upload larger than the ${this.maxBytes} bytes allowed`));
+      return false;
+    }
     this.delivered += chunk.length;
-    this.sink.write(chunk);
+    let more: boolean | void;
+    try {
+      more = this.sink.write(chunk);
+    } catch (err) {
+      this.abort(asWriteError(err));
+      return false;
+    }
+    if (more === false && !this.held) this.hold(now);
+    return true;
+  }
+
+  private hold(now: number): void {
+    this.held = true;
+    this.heldSince = now;
   }
 
   /** The transfer moved: the retry budget and the backoff start over. */
   private progress(): void {
     this.tries = 0;
-    this.currentTimeoutMs = this.config.timeoutMs;
+    this.currentTimeoutMs = this.timing.timeoutMs;
   }
 
   private arm(now: number): void {
     this.deadline = now + this.currentTimeoutMs;
   }
 
-  /** We refuse what the server sent: it is told why (once it has a TID), and the transfer ends. */
-  private abort(error: TftpError, reason = error.message): void {
+  /** We refuse what the peer sent, or can't store it: it is told why (once it has a TID), and the transfer ends. */
+  private abort(error: TftpError, reason = error.logReason): void {
     if (this.tidKnown) this.outbox.push(error.encode());
     this.finish({ ok: false, kind: "protocol", reason, code: error.code, tsize: this.negotiated.tsize });
   }
@@ -330,4 +468,9 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     if (isDecodeFailure(p) || p.op !== Opcode.DATA) return;
     if (this.absolute(p.block) === this.next - 1) this.sendAck();
   }
+}
+
+/** What a sink threw, as the ERROR the peer gets. */
+function asWriteError(err: unknown): TftpError {
+  return err instanceof TftpError ? err : writeError(String(err));
 }

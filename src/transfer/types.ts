@@ -12,8 +12,9 @@
  *   reply     onDatagram's return value: ERROR 5 owed to a stranger, sent back to that sender
  *   deadline  when to call onTimer next; Infinity for never
  *   outcome   set once, when the transfer is over (the outbox may still hold its last datagram)
- *   need data the file side says "not yet" (BlockSource.read returns false) and the machine waits
- *             until the driver calls resume, which it does when the source's onReady fires
+ *   need data the file side says "not yet" (BlockSource.read returns false, ChunkSink.write or
+ *             end returns false) and the machine waits until the driver calls resume, which it
+ *             does when the file side's onReady fires
  *
  * Nothing is allocated per datagram on the hot path: the outbox array and the DATA packets in it
  * are reused, so the driver must not keep them past the next event.
@@ -58,7 +59,24 @@ export interface BlockSource {
   onReady?: () => void;
 }
 
-/** Where a receive machine's bytes go, in order. A chunk is valid only during the call. */
+/**
+ * Where a receive machine's bytes go, in order. Kept to what the machine needs: a download's
+ * callback fits with `write` alone; the server's upload file (files/upload.ts) adds the rest.
+ */
 export interface ChunkSink {
-  write(chunk: Uint8Array): void;
+  /**
+   * Takes `chunk` (valid only during the call). `false`: taken, but the sink is behind; the
+   * machine holds the ACK that would bring more data until `onReady` fires and `ready` says so.
+   * Throws a TftpError when the bytes cannot be stored.
+   */
+  write(chunk: Uint8Array): boolean | void;
+  /** True when held data may flow again; throws the TftpError a background write ran into. */
+  ready?(): boolean;
+  /**
+   * After the last chunk: true once everything is stored, which is when the final ACK goes.
+   * False: not yet; `onReady` fires when it is (or failed) and the machine asks again.
+   * Throws a TftpError when the file cannot be stored.
+   */
+  end?(): boolean;
+  onReady?: () => void;
 }

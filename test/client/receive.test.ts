@@ -30,7 +30,7 @@ function machine(extra: Partial<ReceiveConfig> = {}) {
   const sunk: number[] = [];
   const m = new ReceiveTransfer(
     { filename: "f", mode: "octet", server: LISTEN, timeoutMs: 1000, retries: 3, ...extra },
-    { write: (chunk) => sunk.push(...chunk) },
+    { write: (chunk) => void sunk.push(...chunk) },
   );
   let now = 0;
   let ended = false;

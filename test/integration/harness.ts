@@ -27,9 +27,14 @@ function randomPort(): number {
 
 /** `prefix` wraps the binary (e.g. `prlimit --nofile=150`) to run it under other limits. */
 export async function startServer(root: string, extra: string[] = [], address = "127.0.0.1", prefix: string[] = []): Promise<ServerProcess> {
+  return startWith((port) => [...prefix, BINARY, "serve", "--root", root, "--address", address, "--port", String(port), ...extra], address);
+}
+
+/** Runs the command line `argv(port)` (for a free port) until it answers on `address`. */
+export async function startWith(argv: (port: number) => string[], address = "127.0.0.1"): Promise<ServerProcess> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const port = randomPort();
-    const proc = Bun.spawn([...prefix, BINARY, "serve", "--root", root, "--address", address, "--port", String(port), ...extra], {
+    const proc = Bun.spawn(argv(port), {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -85,7 +90,7 @@ export async function startServer(root: string, extra: string[] = [], address = 
 async function untilAnswered(address: string, port: number, proc: Bun.Subprocess, timeoutMs: number): Promise<boolean> {
   const peer = await RawPeer.open(address.includes(":") ? "::" : "127.0.0.1");
   try {
-    const probe = encodeRequest(Opcode.RRQ, "readiness-probe", "octet");
+    const probe = encodeRequest(Opcode.RRQ, "pxelinux.cfg/readiness-probe", "octet");
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && proc.exitCode === null) {
       peer.send(probe, port, address === "::" ? "::1" : address === "0.0.0.0" ? "127.0.0.1" : address);

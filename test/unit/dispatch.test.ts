@@ -34,6 +34,17 @@ describe("request port dispatch", () => {
   test("a WRQ is refused with ERROR 2", () => {
     const d = dispatch(encodeRequest(Opcode.WRQ, "upload.bin", "octet"), PEER, "127.0.0.9", state());
     expect(d.action === "refuse" && d.error.code).toBe(ErrorCode.ACCESS_VIOLATION);
+    expect(d.action === "refuse" && d.error.message).toBe("Write requests are not accepted by this server");
+  });
+
+  test("with uploads on (--create) a WRQ is admitted like an RRQ: begun, folded, queued, mode checked", () => {
+    const wrq = (mode = "octet") => encodeRequest(Opcode.WRQ, "upload.bin", mode);
+    const d = dispatch(wrq(), PEER, "127.0.0.9", state({ uploads: true }));
+    expect(d.action === "begin" && [d.request.op, d.request.filename]).toEqual([Opcode.WRQ, "upload.bin"]);
+    expect(dispatch(wrq("netascii"), PEER, "127.0.0.9", state({ uploads: true })).action).toBe("begin");
+    expect(dispatch(wrq("mail"), PEER, "127.0.0.9", state({ uploads: true })).action).toBe("refuse");
+    expect(dispatch(wrq(), PEER, "127.0.0.9", state({ uploads: true, known: [PEER] })).action).toBe("fold");
+    expect(dispatch(wrq(), PEER, "127.0.0.9", state({ uploads: true, active: 10 })).action).toBe("queue");
   });
 
   test("a retransmitted RRQ of a running, opening or queued transfer is folded into it", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkOack, negotiate, requestOptions, withTsize, type NegotiationLimits, type OptionRequest } from "../../src/protocol/options.ts";
+import { checkOack, negotiate, negotiateWrite, requestOptions, withTsize, type NegotiationLimits, type OptionRequest } from "../../src/protocol/options.ts";
 
 const limits: NegotiationLimits = { blockSizeMax: 65464, windowSizeMax: 64, rollover: 0, windowBytesMax: 4 << 20 };
 const opts = (o: Record<string, string>) => new Map(Object.entries(o));
@@ -59,6 +59,26 @@ describe("the server answers a request's options (RFC 2347/2348/2349/7440)", () 
 
   test("tsize must be a number to be answered", () => {
     expect(negotiate(opts({ tsize: "x" }), limits).wantsTsize).toBe(false);
+  });
+});
+
+describe("the server answers a write request's options", () => {
+  test("tsize is the size of the file coming: echoed as sent, and told to the caller for the cap", () => {
+    const n = negotiateWrite(opts({ tsize: "3000000", blksize: "1428", windowsize: "8", timeout: "3" }), limits);
+    expect([...n.oack]).toEqual([["tsize", "3000000"], ["blksize", "1428"], ["windowsize", "8"], ["timeout", "3"]]);
+    expect(n.tsize).toBe(3000000);
+    expect(n.options).toMatchObject({ blockSize: 1428, windowSize: 8, timeoutSec: 3 });
+  });
+
+  test("an empty upload's tsize 0 is echoed too; no options, no OACK (ACK 0 answers)", () => {
+    expect(negotiateWrite(opts({ tsize: "0" }), limits).oack.get("tsize")).toBe("0");
+    expect(negotiateWrite(opts({}), limits).oack.size).toBe(0);
+    expect(negotiateWrite(opts({ tsize: "big" }), limits).tsize).toBeUndefined();
+  });
+
+  test("the window is capped as for reads: it must fit the server's socket buffer", () => {
+    const n = negotiateWrite(opts({ blksize: "65464", windowsize: "64" }), { ...limits, windowBytesMax: 96 * 1024 });
+    expect(n.options.windowSize).toBe(1);
   });
 });
 

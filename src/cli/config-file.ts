@@ -1,0 +1,88 @@
+/**
+ * The TOML configuration file (/etc/pxeboot.toml): keys named like serve's long flags, values
+ * typed as TOML (`max-transfers = 10000`, `permissive = true`, `allow = ["10.0.0.0/8"]`).
+ * Parsed with Bun's TOML parser; every problem is one UsageError naming the file, the key and
+ * the line. Bun does not say where a syntax error is, so the line is found by parsing ever
+ * longer prefixes of the file until one fails the same way.
+ */
+import { UsageError } from "./args.ts";
+import { kindOf, type Settings, type Value } from "./settings.ts";
+
+/** Keys that only make sense on a command line. */
+const NOT_IN_FILE: Record<string, string> = {
+  config: "a config file cannot name another one",
+};
+
+/** Read as the flag's comma-separated list, so written either way. */
+const COMMA_LISTS = ["address"];
+
+/** The line of the first `key = …` (bare or quoted key) or `[key]` table, if it can be found. */
+export function lineOfKey(text: string, key: string): number | undefined {
+  const esc = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const re = new RegExp(`^\\s*(?:(?:${esc}|"${esc}"|'${esc}')\\s*=|\\[+\\s*${esc}\\s*[\\].])`);
+  const i = text.split("\n").findIndex((l) => re.test(l));
+  return i < 0 ? undefined : i + 1;
+}
+
+function syntaxErrorLine(text: string, message: string): number | undefined {
+  const lines = text.split("\n");
+  for (let n = 1; n <= lines.length; n++) {
+    try {
+      Bun.TOML.parse(lines.slice(0, n).join("\n"));
+    } catch (err) {
+      if ((err as Error).message === message) return n;
+    }
+  }
+  return undefined;
+}
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Date) return "a date";
+  if (v === null) return "null";
+  return typeof v === "object" ? "a table" : `a ${typeof v}`;
+}
+
+function coerce(key: string, raw: unknown, fail: (why: string) => never): Value {
+  const kind = kindOf(key);
+  if (kind === "boolean") {
+    if (typeof raw !== "boolean") fail(`expected true or false, got ${typeName(raw)}`);
+    return raw as boolean;
+  }
+  const scalar = (v: unknown): string => {
+    if (typeof v === "string") return v;
+    if (typeof v === "number" && Number.isFinite(v)) return String(v);
+    return fail(`expected ${kind === "list" ? "a string or an array of strings" : "a string or a number"}, got ${typeName(v)}`);
+  };
+  if (kind === "list") return Array.isArray(raw) ? raw.map(scalar) : [scalar(raw)];
+  if (Array.isArray(raw) && COMMA_LISTS.includes(key)) return raw.map(scalar).join(",");
+  return scalar(raw);
+}
+
+/** The settings a config file holds. */
+export function configFileSettings(text: string, file: string): Settings {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = Bun.TOML.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const message = String((err as Error).message);
+    const line = syntaxErrorLine(text, message);
+    throw new UsageError(`${file}${line ? ` line ${line}` : ""}: ${message.replace(/^TOML Parse error: /, "TOML syntax error: ")}`);
+  }
+  const settings: Settings = new Map();
+  for (const [key, raw] of Object.entries(parsed)) {
+    const line = lineOfKey(text, key);
+    const where = `${file}${line ? ` line ${line}` : ""}`;
+    const fail = (why: string): never => {
+      throw new UsageError(`${where}: ${key}: ${why}`);
+    };
+    if (key in NOT_IN_FILE) fail(NOT_IN_FILE[key]!);
+    if (!kindOf(key)) {
+      const dashed = key.replace(/_/g, "-");
+      const hint = dashed !== key && kindOf(dashed) ? `did you mean ${dashed}?` : "keys are serve's long flags, e.g. max-transfers (see pxeboot serve --help)";
+      throw new UsageError(`${where}: unknown key '${key}' (${hint})`);
+    }
+    settings.set(key, { value: coerce(key, raw, fail), origin: { kind: "file", file, line } });
+  }
+  return settings;
+}

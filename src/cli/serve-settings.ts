@@ -1,0 +1,76 @@
+/**
+ * The one typed configuration of `pxeboot serve`: the server's own ServerConfig (serveConfig)
+ * plus what the command does around the server (logging, the user it runs as, install-once,
+ * workers, the pid file, the umask). Built from flag-shaped arguments, whatever their source
+ * (flags, config file, tftpd-hpa defaults file: see resolve-serve.ts), and validated here once.
+ */
+import type { LogFormat, LogLevel } from "../log.ts";
+import type { ServerConfig } from "../server/types.ts";
+import { repeatedFlag, UsageError } from "./args.ts";
+import { lookupGroup, lookupUser } from "./privileges.ts";
+import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
+
+export interface ServeSettings {
+  server: ServerConfig;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  /** As named (checked to exist); who the server runs as is decided at start-up (privileges.ts). */
+  user?: string;
+  group?: string;
+  installMarker: string;
+  installOnce: boolean;
+  onInstall?: string;
+  workers: number;
+  pidfile?: string;
+  umask?: number;
+  /** What SIGHUP re-reads: the map file, after the inline rules. */
+  remapSources: { mapFile?: string; inline: string[] };
+  /** No address family was asked for: fall back to IPv4 only on hosts with IPv6 switched off. */
+  dualStackDefault: boolean;
+}
+
+/** The serve flags beyond those ServerConfig is made of. */
+export interface CommandArgs {
+  "log-format"?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  user?: string;
+  group?: string;
+  "install-marker"?: string;
+  "install-once"?: boolean;
+  "on-install"?: string;
+  pidfile?: string;
+  umask?: string;
+}
+
+function parseUmask(text: string): number {
+  if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) throw new UsageError(`--umask needs an octal mask from 000 to 777 (e.g. 022), got '${text}'`);
+  return parseInt(text, 8);
+}
+
+export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] = []): ServeSettings {
+  const server = serveConfig(args, rawArgs);
+  const format = args["log-format"] ?? "pretty";
+  if (format !== "pretty" && format !== "json") throw new UsageError(`--log-format must be pretty or json, got '${format}'`);
+  // Named users must exist on this host: a typo fails `config check`, not the start at boot.
+  if (args.user !== undefined && args.user !== "root" && args.user !== "0") lookupUser(args.user);
+  if (args.group !== undefined) lookupGroup(args.group, "--group");
+  const marker = args["install-marker"] ?? "Kickstart_end";
+  if (marker.trim() === "") throw new UsageError("--install-marker needs a file name (default Kickstart_end)");
+  if (args.pidfile === "") throw new UsageError("--pidfile needs a file name (e.g. /run/pxeboot.pid)");
+  return {
+    server,
+    logFormat: format,
+    logLevel: args.verbose ? "debug" : args.quiet ? "warn" : "info",
+    user: args.user,
+    group: args.group,
+    installMarker: marker,
+    installOnce: args["install-once"] !== false,
+    onInstall: args["on-install"] || undefined,
+    workers: workerCount(args),
+    pidfile: args.pidfile,
+    umask: args.umask === undefined ? undefined : parseUmask(args.umask),
+    remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
+    dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * in.tftpd's options (tftp-hpa 5.2, as in /etc/default/tftpd-hpa, plus the long names later
+ * versions added) and what each means to pxeboot: the serve settings it sets, or a one-line
+ * refusal that says what to use instead. Pure: the caller parses the words (getopt.ts) and
+ * gathers the effects.
+ */
+import { isIP } from "node:net";
+import { UsageError } from "./args.ts";
+import { REFUSABLE } from "./compat-config.ts";
+import type { Value } from "./settings.ts";
+
+interface TftpdOption {
+  takesValue: boolean;
+  long: string[];
+}
+
+/** By short letter, or by long name for the long-only ones. */
+export const TFTPD_OPTIONS: Record<string, TftpdOption> = {
+  "4": { takesValue: false, long: ["ipv4"] },
+  "6": { takesValue: false, long: ["ipv6"] },
+  c: { takesValue: false, long: ["create"] },
+  s: { takesValue: false, long: ["secure", "chroot"] },
+  p: { takesValue: false, long: ["permissive"] },
+  v: { takesValue: false, long: ["verbose"] },
+  V: { takesValue: false, long: ["version"] },
+  l: { takesValue: false, long: ["listen"] },
+  L: { takesValue: false, long: ["foreground"] },
+  a: { takesValue: true, long: ["address"] },
+  B: { takesValue: true, long: ["blocksize"] },
+  W: { takesValue: true, long: ["windowsize"] },
+  u: { takesValue: true, long: ["user"] },
+  U: { takesValue: true, long: ["umask"] },
+  r: { takesValue: true, long: ["refuse"] },
+  t: { takesValue: true, long: ["timeout"] },
+  T: { takesValue: true, long: ["retransmit"] },
+  R: { takesValue: true, long: ["port-range", "ports"] },
+  S: { takesValue: true, long: ["port", "service"] },
+  m: { takesValue: true, long: ["map-file"] },
+  P: { takesValue: true, long: ["pidfile"] },
+  // Not in.tftpd's, but what `serve -q` always meant; accepted in both places alike.
+  q: { takesValue: false, long: [] },
+  verbosity: { takesValue: true, long: ["verbosity"] },
+  "reject-all": { takesValue: false, long: ["reject-all"] },
+  stderr: { takesValue: false, long: ["stderr"] },
+  systemd: { takesValue: false, long: ["systemd"] },
+  "map-steps": { takesValue: true, long: ["map-steps"] },
+  "map-test": { takesValue: true, long: ["map-test"] },
+  "window-bytes": { takesValue: true, long: ["window-bytes"] },
+};
+
+/** Long name → option id. */
+export const TFTPD_LONG: Record<string, string> = Object.fromEntries(
+  Object.entries(TFTPD_OPTIONS).flatMap(([id, o]) => o.long.map((name) => [name, id])),
+);
+
+export const isTftpdShort = (letter: string) => letter.length === 1 && letter in TFTPD_OPTIONS;
+
+/** What one option does; the caller gathers effects in command-line order. */
+export interface Effect {
+  set?: Record<string, Value>;
+  /** Appended to list settings. */
+  add?: Record<string, string[]>;
+  /** -a: one listening address ("" for all) and, if given, its port. */
+  listen?: { host: string; port?: string };
+  secure?: true;
+  standalone?: true;
+  version?: true;
+}
+
+/** "[addr]:port", "addr:port", ":port", "*:port", "addr" (tftpd-hpa's -a), with IP addresses only. */
+export function parseListen(text: string): { host: string; port?: string } {
+  const fail = (why: string): never => {
+    throw new UsageError(`-a ${text}: ${why}`);
+  };
+  if (isIP(text) === 6) fail(`write an IPv6 address in brackets: -a [${text}] or -a [${text}]:69`);
+  let host: string;
+  let rest: string;
+  if (text.startsWith("[")) {
+    const end = text.indexOf("]");
+    if (end < 0) fail("no closing ]");
+    host = text.slice(1, end);
+    rest = text.slice(end + 1);
+  } else if (text.startsWith("*") || text.startsWith(":")) {
+    host = "";
+    rest = text.startsWith("*") ? text.slice(1) : text;
+  } else {
+    const colon = text.indexOf(":");
+    host = colon < 0 ? text : text.slice(0, colon);
+    rest = colon < 0 ? "" : text.slice(colon);
+  }
+  if (rest !== "" && !rest.startsWith(":")) fail("expected [ADDRESS][:PORT]");
+  const service = rest.slice(1);
+  if (host !== "" && !isIP(host)) fail(`'${host}' is not an IP address (pxeboot does not look host names up: give the address)`);
+  return { host, port: service === "" ? undefined : portOf(service, `-a ${text}`) };
+}
+
+/** A port number, or the service name "tftp". */
+function portOf(service: string, what: string): string {
+  if (service === "tftp") return "69";
+  if (/^\d{1,5}$/.test(service) && Number(service) <= 65535) return String(Number(service));
+  throw new UsageError(`${what}: '${service}' is not a port number (or 'tftp')`);
+}
+
+function wholeNumber(text: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${what} needs a whole number from ${min} to ${max}, got '${text}'`);
+  return Number(text);
+}
+
+export function tftpdEffect(id: string, value = ""): Effect {
+  switch (id) {
+    case "4":
+      return { set: { ipv4: true } };
+    case "6":
+      return { set: { ipv6: true } };
+    case "c":
+      return { set: { create: true } };
+    case "s":
+      return { secure: true };
+    case "p":
+      return { set: { permissive: true } };
+    case "v":
+      return { set: { verbose: true } };
+    case "q":
+      return { set: { quiet: true } };
+    case "verbosity":
+      return { set: { verbose: wholeNumber(value, "--verbosity", 0, 1000) > 0 } };
+    case "V":
+      return { version: true };
+    case "l":
+    case "L":
+      // pxeboot never detaches: under systemd that is Type=simple, the default.
+      return { standalone: true };
+    case "a":
+      return { standalone: true, listen: parseListen(value) };
+    case "B":
+      return { set: { "blksize-max": value } };
+    case "W":
+      return { set: { "windowsize-max": value } };
+    case "u":
+      return { set: { user: value } };
+    case "U":
+      if (!/^[0-7]{1,4}$/.test(value)) throw new UsageError(`-U needs an octal umask (e.g. 022), got '${value}'`);
+      return { set: { umask: value } };
+    case "r":
+      return { add: { refuse: [value] } };
+    case "reject-all":
+      return { add: { refuse: REFUSABLE } };
+    case "t":
+      // inetd's idle timeout; in.tftpd ignores it when standalone, and pxeboot always is.
+      wholeNumber(value, "-t", 0, 2 ** 31);
+      return {};
+    case "T": {
+      const us = wholeNumber(value, "-T (microseconds)", 10_000, 255_000_000);
+      return { set: { timeout: String(Math.round(us / 1000) / 1000) } };
+    }
+    case "R":
+      return { set: { "port-range": value } };
+    case "S":
+      return { set: { port: portOf(value, "--port") } };
+    case "m":
+      return { set: { "map-file": value } };
+    case "P":
+      return { set: { pidfile: value } };
+    case "stderr":
+      return {}; // pxeboot always logs to stdout/stderr
+    case "systemd":
+      throw new UsageError("--systemd (socket activation) is not supported: disable tftpd-hpa.socket and run pxeboot in.tftpd -L, which binds the port itself");
+    case "map-steps":
+      throw new UsageError(`--map-steps is not supported: pxeboot stops remapping after a fixed 4096 steps`);
+    case "map-test":
+      throw new UsageError("--map-test is not supported: pxeboot config check validates a --map-file's rules");
+    case "window-bytes":
+      throw new UsageError("--window-bytes is not supported: pxeboot caps a window at 96 KiB itself (see --windowsize-max)");
+  }
+  throw new UsageError(`unknown in.tftpd option ${id}`);
+}

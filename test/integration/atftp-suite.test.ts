@@ -1,0 +1,17 @@
+/**
+ * atftp 0.8.0's own test suite (its test/test.sh) against pxeboot, through test/atftp-suite/run.sh.
+ * The suite is not part of this repository: set ATFTP_SRC to an unpacked atftp source tree
+ * (`apt-get source atftp` with a deb-src line) to run it; it takes about a minute.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { run } from "./harness.ts";
+
+const source = process.env.ATFTP_SRC;
+
+test.if(!!source)("every get and put line of atftp's test.sh passes", async () => {
+  const r = await run([join(import.meta.dir, "../atftp-suite/run.sh"), source!], 600_000);
+  const summary = r.stdout.split("\n").find((l) => l.startsWith("get: ") && l.includes(" of ")) ?? r.stdout + r.stderr;
+  expect(summary).toBe("get: 24 of 24 OK, put: 24 of 24 OK (test.sh has 24 of each)");
+  expect(r.code).toBe(0);
+}, 600_000);
