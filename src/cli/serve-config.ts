@@ -55,6 +55,12 @@ export const serveArgs = {
   refuse: { type: "string", valueHint: "OPTION", description: "never grant this option: blksize, tsize, timeout, windowsize, rollover (repeatable; tftpd-hpa -r)" },
   ipv4: { type: "boolean", description: "IPv4 only (tftpd-hpa -4)" },
   ipv6: { type: "boolean", description: "IPv6 only (tftpd-hpa -6)" },
+  "drain-timeout": {
+    type: "string",
+    valueHint: "SEC",
+    description: "on SIGTERM/SIGINT, how long running transfers may finish before they are cut (a second signal cuts at once)",
+    default: "30",
+  },
   pidfile: { type: "string", valueHint: "FILE", description: "write the process ID here once listening, removed on exit (tftpd-hpa -P)" },
   umask: { type: "string", valueHint: "OCTAL", description: "umask for the files the server creates (tftpd-hpa -U)" },
   "defaults-file": { type: "string", valueHint: "FILE", description: "read TFTP_USERNAME, TFTP_DIRECTORY, TFTP_ADDRESS, TFTP_OPTIONS from tftpd-hpa's /etc/default/tftpd-hpa" },

@@ -6,7 +6,7 @@
  */
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
-import { repeatedFlag, UsageError } from "./args.ts";
+import { intArg, repeatedFlag, UsageError } from "./args.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
 import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 
@@ -22,6 +22,8 @@ export interface ServeSettings {
   onInstall?: string;
   workers: number;
   pidfile?: string;
+  /** SIGTERM/SIGINT: running transfers get this long to finish. */
+  drainTimeoutMs: number;
   umask?: number;
   /** What SIGHUP re-reads: the map file, after the inline rules. */
   remapSources: { mapFile?: string; inline: string[] };
@@ -41,6 +43,7 @@ export interface CommandArgs {
   "on-install"?: string;
   pidfile?: string;
   umask?: string;
+  "drain-timeout"?: string;
 }
 
 function parseUmask(text: string): number {
@@ -69,6 +72,7 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     onInstall: args["on-install"] || undefined,
     workers: workerCount(args),
     pidfile: args.pidfile,
+    drainTimeoutMs: intArg("drain-timeout", args["drain-timeout"] ?? "30", 0, 86_400) * 1000,
     umask: args.umask === undefined ? undefined : parseUmask(args.umask),
     remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
     dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,

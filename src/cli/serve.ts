@@ -34,6 +34,8 @@ export interface ServeOptions {
   pidfile?: string;
   /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
   reloadRemap?: () => RemapRule[];
+  /** After SIGTERM/SIGINT, how long running transfers may finish. */
+  drainTimeoutMs?: number;
 }
 
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
@@ -41,14 +43,23 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const { log } = opts;
   // Handlers go in before the socket is bound: a SIGTERM that arrives during start-up must still
   // stop the server cleanly rather than kill it mid-way.
-  let signalled: string | undefined;
+  let signalled: NodeJS.Signals | undefined;
   let wake: () => void = () => {};
-  const onSignal = (signal: string) => {
-    signalled ??= signal;
-    wake();
+  let running: RunningServer | undefined;
+  let workerSet: ReturnType<typeof spawnWorkers> | undefined;
+  // The first signal drains (the port is freed at once, running transfers may finish); a second
+  // one, from an impatient admin or systemd's stop timeout, cuts them now.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled === undefined) {
+      signalled = signal;
+      return wake();
+    }
+    log.warn("second signal: cutting running transfers now", { signal, active: running?.activeTransfers });
+    workerSet?.signal(signal);
+    void running?.close();
   };
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
-  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
   // `systemctl reload` of a unit written for tftpd-hpa sends SIGHUP, whose default would kill us.
   let reload = () => log.info("SIGHUP: nothing to re-read (no --map-file)");
   process.on("SIGHUP", () => reload());
@@ -65,6 +76,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
   const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
+  running = server;
+  workerSet = workers;
   // Before dropping root: /run is root's.
   const pidfile = opts.pidfile && !isWorkerChild() ? opts.pidfile : undefined;
   const pidError = pidfile ? writePidfile(pidfile) : undefined;
@@ -113,8 +126,16 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     });
   }
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
-  log.info("stopping", { signal: signalled, active: server.activeTransfers, queued: server.queuedRequests, worker: process.env.PXEBOOT_WORKER });
-  await Promise.all([server.close(), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
+  const drainMs = opts.drainTimeoutMs ?? 30_000;
+  log.info("stopping: requests no longer taken, running transfers may finish", {
+    signal: signalled,
+    active: server.activeTransfers,
+    queued: server.queuedRequests,
+    drainTimeoutS: drainMs / 1000,
+    worker: process.env.PXEBOOT_WORKER,
+  });
+  const [summary] = await Promise.all([server.drain(drainMs), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
+  log.info("stopped", { finished: summary.finished, cut: summary.cut, worker: process.env.PXEBOOT_WORKER });
   // After dropping root this fails where the server's user may not write (a root-owned /run);
   // systemd's PIDFile= and start-stop-daemon cope with a stale file.
   const removeError = pidfile && !pidError ? removePidfile(pidfile) : undefined;
@@ -153,6 +174,7 @@ async function serve(settings: ServeSettings): Promise<never> {
     user,
     workers: settings.workers,
     pidfile: settings.pidfile,
+    drainTimeoutMs: settings.drainTimeoutMs,
     reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
   });
   await installOnce?.flush();

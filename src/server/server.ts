@@ -41,7 +41,19 @@ export interface RunningServer {
   readonly queuedRequests: number;
   /** New remap rules for requests from now on (SIGHUP re-reads the map file). */
   setRemap(rules: RemapRule[]): void;
+  /**
+   * Stops taking requests at once (the port is free for a new instance; queued requests are
+   * dropped, their clients retry there), lets running transfers finish for up to `timeoutMs`,
+   * then cuts the rest. Resolves with how many finished and how many were cut.
+   */
+  drain(timeoutMs: number): Promise<DrainSummary>;
+  /** Cuts every transfer now (a second signal): the same as drain(0). */
   close(): Promise<void>;
+}
+
+export interface DrainSummary {
+  finished: number;
+  cut: number;
 }
 
 interface Request {
@@ -83,6 +95,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(config.queueMax, QUEUE_STALE_MS);
   let closing = false;
+  /** While draining: transfers that ended, and the wake-up for when none is left. */
+  const drained = { finished: 0, wake: () => {} };
   const ports = config.portRange ? new PortRange(config.portRange.low, config.portRange.high) : undefined;
   /** No more transfers at once than --port-range has ports: the rest wait in the queue, not in bind failures. */
   const transferCap = Math.min(config.maxTransfers, ports?.size ?? Infinity);
@@ -99,6 +113,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
     sessions.delete(key);
+    if (closing) drained.finished++;
+    if (closing && sessions.size === 0) drained.wake();
     // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
     if (slotLimit < transferCap) slotLimit++;
     logTransfer(log, record);
@@ -246,6 +262,30 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     throw err;
   }
 
+  async function drain(timeoutMs: number): Promise<DrainSummary> {
+    if (!closing) {
+      closing = true;
+      if (shortageRetry) clearTimeout(shortageRetry);
+      for (const l of listeners) l.close();
+      queue.clear();
+    }
+    if (sessions.size > 0 && timeoutMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        drained.wake = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    const cut = [...sessions.values()].filter((s) => s !== "opening");
+    // A cut transfer's ending is logged like any other; it is not counted as finished.
+    const finishedBefore = drained.finished;
+    for (const s of cut) s.shutdown();
+    drained.finished = finishedBefore;
+    deadlines.close();
+    return { finished: drained.finished, cut: cut.length };
+  }
+
   return {
     listening,
     get activeTransfers() {
@@ -257,13 +297,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     setRemap(rules) {
       remapRules = rules;
     },
+    drain,
     async close() {
-      closing = true;
-      if (shortageRetry) clearTimeout(shortageRetry);
-      for (const l of listeners) l.close();
-      queue.clear();
-      for (const s of [...sessions.values()]) if (s !== "opening") s.shutdown();
-      deadlines.close();
+      await drain(0);
     },
   };
 }
