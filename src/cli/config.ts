@@ -42,6 +42,7 @@ const show = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "config", description: "Check a config file, or show the effective serve settings" },
+  // The name nested usage lines start with ("pxeboot config check"), not the key main.ts lists it under.
+  meta: { name: "pxeboot config", description: "Check a config file, or show the effective serve settings" },
   subCommands: { check, show },
 });

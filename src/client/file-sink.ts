@@ -50,8 +50,20 @@ export function fileSink(path: string): Sink {
   if (existing?.isDirectory()) throw new Error(`${path} is a directory: name the output file with -o`);
   // A device or pipe (-o /dev/null, a FIFO) is written directly: renaming over it would replace it.
   if (existing && !existing.isFile()) return deviceSink(path);
-  const temp = join(dirname(path), `.${basename(path)}.part-${process.pid}`);
-  const out = new BufferedFd(openSync(temp, "w", 0o644));
+  const dir = dirname(path);
+  const where = statSync(dir, { throwIfNoEntry: false });
+  if (!where) throw new Error(`-o ${path}: the directory ${dir} does not exist: create it, or write elsewhere`);
+  if (!where.isDirectory()) throw new Error(`-o ${path}: ${dir} is not a directory`);
+  const temp = join(dir, `.${basename(path)}.part-${process.pid}`);
+  let fd: number;
+  try {
+    fd = openSync(temp, "w", 0o644);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") throw new Error(`-o ${path}: no permission to write in ${dir}`);
+    throw err;
+  }
+  const out = new BufferedFd(fd);
   let open = true;
   const close = () => {
     if (!open) return;

@@ -14,7 +14,7 @@ import { openUpload, type UploadFile } from "../files/upload.ts";
 import { diskFull } from "../protocol/errors.ts";
 import { negotiate, negotiateWrite, withTsize } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
-import { Opcode, type RequestPacket, type TransferMode } from "../protocol/types.ts";
+import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { plainAddress } from "./address.ts";
@@ -110,22 +110,27 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
       deadlines,
       ports: ctx.ports,
       sendBufferBytes: sendBufferFor(neg.options.windowSize, neg.options.blockSize),
-      record: {
-        direction: "read",
-        clientAddress: plainAddress(req.address),
-        clientPort: req.port,
-        requested: req.requested ?? packet.filename,
-        file: file.rel,
-        mode,
-        options: oack ? Object.fromEntries(oack) : {},
-        size: source.size,
-      },
+      record: startRecord(req, "read", file.rel, mode, oack, source.size),
       onEnd,
     });
   } catch (err) {
     source?.close();
     throw err;
   }
+}
+
+/** What the transfer log and observers know from the start, whichever the direction. */
+function startRecord(req: TransferRequest, direction: "read" | "write", rel: string, mode: TransferMode, oack: RawOptions | undefined, size: number) {
+  return {
+    direction,
+    clientAddress: plainAddress(req.address),
+    clientPort: req.port,
+    requested: req.requested ?? req.packet.filename,
+    file: rel,
+    mode,
+    options: oack ? Object.fromEntries(oack) : {},
+    size,
+  };
 }
 
 function sendEnd(t: SendTransfer): TransferEnd {
@@ -188,16 +193,7 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
       ports: ctx.ports,
       sendBufferBytes: 0,
       lingerMs: timeoutMs,
-      record: {
-        direction: "write",
-        clientAddress: plainAddress(req.address),
-        clientPort: req.port,
-        requested: req.requested ?? packet.filename,
-        file: target.rel,
-        mode,
-        options: oack ? Object.fromEntries(oack) : {},
-        size: neg.tsize ?? -1,
-      },
+      record: startRecord(req, "write", target.rel, mode, oack, neg.tsize ?? -1),
       onEnd,
     });
   } catch (err) {

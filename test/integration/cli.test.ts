@@ -13,6 +13,28 @@ describe("pxeboot CLI", () => {
     expect(r.stdout.trim()).toBe(pkg.version);
   });
 
+  test("-V and version print the version too", async () => {
+    for (const args of [["-V"], ["version"]]) {
+      const r = await run([BINARY, ...args]);
+      expect([args[0], r.code, r.stdout.trim()]).toEqual([args[0], 0, pkg.version]);
+    }
+  });
+
+  test("help piped or under NO_COLOR has no colour escapes; nested usage names the whole command", async () => {
+    const piped = await run([BINARY, "host", "add", "--help"]);
+    expect(piped.stdout).not.toContain("\x1b");
+    expect(piped.stdout).toContain("USAGE pxeboot host add");
+    const noColor = await run(["env", "NO_COLOR=true", BINARY, "config", "check", "--help"]);
+    expect(noColor.stdout).not.toContain("\x1b");
+    expect(noColor.stdout).toContain("pxeboot config check");
+  });
+
+  test("get -o into a missing directory says so in words", async () => {
+    const r = await run([BINARY, "get", "tftp://127.0.0.1:9/x", "-o", "/nonexistent/dir/file"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("pxeboot: -o /nonexistent/dir/file: the directory /nonexistent/dir does not exist: create it, or write elsewhere");
+  });
+
   test("serve --help lists every flag", async () => {
     const r = await run([BINARY, "serve", "--help"]);
     expect(r.code).toBe(0);
@@ -28,6 +50,12 @@ describe("pxeboot CLI", () => {
     [["serve", "--blksize-max", "4"], /--blksize-max must be from 8 to 65464/],
     [["serve", "--address", "not-an-ip"], /--address needs IP addresses/],
     [["serve", "a", "b"], /unexpected argument 'b'/],
+    // Caught by citty itself: still one line and exit 2, naming the command.
+    [["init"], /^pxeboot init: Missing required positional argument: DIR \(see pxeboot init --help\)/],
+    [["host", "add", "10.0.0.1"], /^pxeboot host add: Missing required positional argument: PROFILE/],
+    [["serve", "--log-format", "xml"], /--log-format must be pretty or json, got 'xml'/],
+    [["frobnicate"], /Unknown command frobnicate/],
+    [[], /which command\?/],
   ])("%p fails with one line and exit 2", async (args, message) => {
     const r = await run([BINARY, ...args]);
     expect(r.code).toBe(2);
