@@ -20,6 +20,7 @@ const main = defineCommand({
     bench: () => import("./bench.ts").then((m) => m.default),
     demo: () => import("./demo.ts").then((m) => m.default),
     "systemd-unit": () => import("./systemd-unit.ts").then((m) => m.default),
+    status: () => import("./status.ts").then((m) => m.default),
   },
 });
 

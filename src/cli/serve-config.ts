@@ -20,6 +20,12 @@ export const serveArgs = {
   },
   port: { type: "string", valueHint: "PORT", description: "UDP port", default: "69" },
   "max-transfers": { type: "string", valueHint: "N", description: "transfers at once; more requests wait in a queue", default: "10000" },
+  "per-client-max": {
+    type: "string",
+    valueHint: "N",
+    description: "transfers one client address may have at once; more get no answer (0: no limit)",
+    default: "64",
+  },
   "queue-max": { type: "string", valueHint: "N", description: "requests that may wait for a transfer slot", default: "50000" },
   timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds, 0.01-255 (learned per client after)", default: "1" },
   retries: { type: "string", valueHint: "N", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
@@ -64,6 +70,11 @@ export const serveArgs = {
   pidfile: { type: "string", valueHint: "FILE", description: "write the process ID here once listening, removed on exit (tftpd-hpa -P)" },
   umask: { type: "string", valueHint: "OCTAL", description: "umask for the files the server creates (tftpd-hpa -U)" },
   "defaults-file": { type: "string", valueHint: "FILE", description: "read TFTP_USERNAME, TFTP_DIRECTORY, TFTP_ADDRESS, TFTP_OPTIONS from tftpd-hpa's /etc/default/tftpd-hpa" },
+  metrics: {
+    type: "string",
+    valueHint: "[ADDR:]PORT",
+    description: "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: every IPv4 address; e.g. 9169); off by default",
+  },
   config: { type: "string", valueHint: "FILE", description: "TOML configuration file (default /etc/pxeboot.toml when it exists); flags override it" },
 } satisfies ArgsDef;
 
@@ -76,6 +87,7 @@ export interface ServeArgs {
   address?: string;
   port: string;
   "max-transfers": string;
+  "per-client-max"?: string;
   "queue-max": string;
   timeout: string;
   retries: string;
@@ -132,6 +144,7 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     addresses: listenAddresses(args),
     port: intArg("port", args.port, 0, 65535),
     maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
+    perClientMax: intArg("per-client-max", args["per-client-max"] ?? "64", 0, 1_000_000),
     queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
     timeoutMs: Math.round(timeoutSec * 1000),
     timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),

@@ -7,6 +7,7 @@
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
+import { parseMetricsListen, workerListen, type MetricsListen } from "./metrics-endpoint.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
 import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 
@@ -29,6 +30,8 @@ export interface ServeSettings {
   remapSources: { mapFile?: string; inline: string[] };
   /** No address family was asked for: fall back to IPv4 only on hosts with IPv6 switched off. */
   dualStackDefault: boolean;
+  /** --metrics: where the Prometheus endpoint listens (the primary's; workers add their number). */
+  metrics?: MetricsListen;
 }
 
 /** The serve flags beyond those ServerConfig is made of. */
@@ -44,6 +47,7 @@ export interface CommandArgs {
   pidfile?: string;
   umask?: string;
   "drain-timeout"?: string;
+  metrics?: string;
 }
 
 function parseUmask(text: string): number {
@@ -60,6 +64,9 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
   if (args.group !== undefined) lookupGroup(args.group, "--group");
   const marker = args["install-marker"] ?? "Kickstart_end";
   if (marker.trim() === "") throw new UsageError("--install-marker needs a file name (default Kickstart_end)");
+  const metrics = args.metrics === undefined ? undefined : parseMetricsListen(args.metrics);
+  // Every worker's port must exist: checked here so `config check` catches it.
+  if (metrics) workerListen(metrics, workerCount(args));
   if (args.pidfile === "") throw new UsageError("--pidfile needs a file name (e.g. /run/pxeboot.pid)");
   return {
     server,
@@ -76,5 +83,6 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     umask: args.umask === undefined ? undefined : parseUmask(args.umask),
     remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
     dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,
+    metrics,
   };
 }

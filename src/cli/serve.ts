@@ -3,7 +3,9 @@ import { defineCommand, type ArgsDef } from "citty";
 import { createLogger, type Logger } from "../log.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
-import { createInstallOnce } from "../layout/install-once.ts";
+import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
+import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
+import { startMetricsEndpoint, workerListen, type MetricsEndpoint, type MetricsListen } from "./metrics-endpoint.ts";
 import type { RemapRule } from "../server/remap.ts";
 import { fail } from "./args.ts";
 import type { Mode } from "./command-line.ts";
@@ -36,6 +38,8 @@ export interface ServeOptions {
   reloadRemap?: () => RemapRule[];
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
+  /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
+  metrics?: { listen: MetricsListen; metrics: ServerMetrics };
 }
 
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
@@ -66,11 +70,24 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
 
   let server: RunningServer;
   try {
-    server = await startServer(opts.config, { log, observers: opts.observers });
+    server = await startServer(opts.config, { log, observers: opts.observers, events: opts.metrics?.metrics.events });
   } catch (err) {
     if (!opts.dualStackDefault) throw err;
     log.debug("IPv6 unavailable, listening on IPv4 only", { error: String(err) });
-    server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers });
+    server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers, events: opts.metrics?.metrics.events });
+  }
+  // Before dropping root, like the TFTP port: --metrics may name a port below 1024.
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  if (opts.metrics) {
+    const { metrics, listen } = opts.metrics;
+    metrics.attach(() => ({ activeTransfers: server.activeTransfers, queuedRequests: server.queuedRequests, cache: server.cache }));
+    try {
+      metricsEndpoint = startMetricsEndpoint(listen, () => metrics.render(), log);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    log.info("metrics served", { url: metricsEndpoint.url, worker: process.env.PXEBOOT_WORKER });
   }
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
@@ -140,6 +157,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // systemd's PIDFile= and start-stop-daemon cope with a stale file.
   const removeError = pidfile && !pidError ? removePidfile(pidfile) : undefined;
   if (removeError) log.debug("--pidfile left behind", { file: pidfile, error: removeError });
+  metricsEndpoint?.stop();
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */
@@ -151,7 +169,8 @@ async function serve(settings: ServeSettings): Promise<never> {
   const user = identity.drop;
   if (identity.warning) log.warn(identity.warning);
   const marker = settings.installMarker;
-  const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log }) : undefined;
+  const installCounts = newInstallOnceCounts();
+  const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log, counts: installCounts }) : undefined;
   // A tree the server's user cannot change turns every install into a reinstall loop. Asked
   // for by name, that user must be able to do it: refuse now. The default user on a tree made
   // for another (a tftpd-hpa root switched over) still serves, with a warning saying the fix.
@@ -165,6 +184,8 @@ async function serve(settings: ServeSettings): Promise<never> {
     }
   }
   const observers: TransferObserver[] = installOnce ? [installOnce] : [];
+  const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined) : undefined;
+  if (metrics) observers.push(metrics.metrics.observe);
   const { mapFile, inline } = settings.remapSources;
   await serveUntilSignal({
     config,
@@ -176,9 +197,22 @@ async function serve(settings: ServeSettings): Promise<never> {
     pidfile: settings.pidfile,
     drainTimeoutMs: settings.drainTimeoutMs,
     reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
+    metrics,
   });
   await installOnce?.flush();
   process.exit(0);
+}
+
+/** This process's metrics and port: with --workers, worker N labels its samples and adds N-1 to the port. */
+function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts | undefined): ServeOptions["metrics"] {
+  const worker = settings.workers > 1 ? Number(process.env.PXEBOOT_WORKER ?? "1") : 1;
+  const metrics = createServerMetrics({
+    version: pkg.version,
+    startTimeSeconds: Math.floor((Date.now() - process.uptime() * 1000) / 1000),
+    worker: settings.workers > 1 ? String(worker) : undefined,
+    installOnce: installCounts,
+  });
+  return { listen: workerListen(settings.metrics!, worker), metrics };
 }
 
 /** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */

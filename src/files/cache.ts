@@ -33,6 +33,9 @@ export class FileCache {
   /** Files requested once (key → size:mtime:inode), oldest first, bounded. */
   private seen = new Map<string, string>();
   private used = 0;
+  /** Opens served from memory and not (metrics); counted per file open, not per block. */
+  hits = 0;
+  misses = 0;
 
   constructor(
     private readonly capacityBytes: number,
@@ -47,13 +50,18 @@ export class FileCache {
   /** The cached contents if still current; refreshes LRU order. */
   get(key: string, stats: Stats): Uint8Array | undefined {
     const e = this.entries.get(key);
-    if (!e) return undefined;
+    if (!e) {
+      this.misses++;
+      return undefined;
+    }
     this.entries.delete(key);
     if (!sameFile(e, stats)) {
       this.used -= e.bytes.length;
+      this.misses++;
       return undefined;
     }
     this.entries.set(key, e);
+    this.hits++;
     return e.bytes;
   }
 

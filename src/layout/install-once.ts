@@ -38,7 +38,23 @@ export interface InstallOnceOptions {
   log: Logger;
   /** Where the kernel's neighbour table is read (tests use a file of their own). */
   neighbourTable?: string;
+  /** Bumped as events happen, for whoever reports them (the metrics endpoint). */
+  counts?: InstallOnceCounts;
 }
+
+/** Running totals of what install-once did; a plain object so layout depends on no server code. */
+export interface InstallOnceCounts {
+  /** Hosts whose entries were removed by this server. */
+  installed: number;
+  /** Marker fetches that did not complete (the host will install again). */
+  failedMarkerFetches: number;
+  /** Marker fetched, MAC entries exist, but this host's MAC is unknown. */
+  unknownMac: number;
+  /** Entries that could not be removed. */
+  removeFailures: number;
+}
+
+export const newInstallOnceCounts = (): InstallOnceCounts => ({ installed: 0, failedMarkerFetches: 0, unknownMac: 0, removeFailures: 0 });
 
 /**
  * What install-once needs to know of a finished transfer; the server's transfer record has it.
@@ -85,6 +101,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
     try {
       outcome = finishInstall(opts, record, mac);
     } catch (err) {
+      if (opts.counts) opts.counts.removeFailures++;
       opts.log.error("install-once failed to remove the host's netboot entries: it will install again at its next boot", {
         host: record.clientAddress,
         error: err instanceof Error ? err.message : String(err),
@@ -114,7 +131,7 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
     const mac = macFromRequest(file);
     if (mac) macs.learn(record.clientAddress, mac);
     if (file !== marker) return;
-    if (record.outcome !== "ok") return reportFailedFetch(opts.log, record);
+    if (record.outcome !== "ok") return reportFailedFetch(opts, record);
     const known = macs.lookup(record.clientAddress);
     attempt(record, known, RETRIES);
   };
@@ -125,8 +142,9 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
  * A marker fetch that did not complete leaves the host's entries, so it will reinstall at its
  * next boot: worth a warning the same day. A size probe is part of a normal fetch by some clients.
  */
-function reportFailedFetch(log: Logger, record: FinishedTransfer): void {
+function reportFailedFetch({ log, counts }: InstallOnceOptions, record: FinishedTransfer): void {
   if (record.outcome === "probe") return log.debug("install marker size probe", { host: record.clientAddress });
+  if (counts) counts.failedMarkerFetches++;
   log.warn("install marker fetch did not complete: the host keeps its netboot entries and will install again", {
     host: record.clientAddress,
     outcome: record.outcome,
@@ -190,6 +208,7 @@ function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found
     release();
   }
   if (removed.length === 0) return "done"; // another server finished between our look and our lock
+  if (opts.counts) opts.counts.installed++;
   opts.log.info("installed: netboot entries removed, next boot is local", {
     host,
     profile,
@@ -209,6 +228,7 @@ function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found
 function reportNothingToRemove(opts: InstallOnceOptions, host: string, found: MacLookup | undefined): void {
   const macEntries = found ? [] : readdirQuiet(join(opts.root, PXELINUX_DIR)).filter((n) => decodeMacName(n) !== undefined);
   if (macEntries.length === 0) return opts.log.debug("install marker fetched, no netboot entries left for this host", { host, mac: found?.mac });
+  if (opts.counts) opts.counts.unknownMac++;
   opts.log.warn("install marker fetched, but this host's MAC is unknown: if it is registered by MAC it will install again", {
     host,
     macEntries: macEntries.length,

@@ -25,7 +25,12 @@ export type Dispatch =
   /** Every slot is busy: wait in the admission queue (a PXE ROM that waits just retries; one refused gives up). */
   | { action: "queue"; request: RequestPacket }
   /** Every slot is busy and the queue is full: the client will retry. */
-  | { action: "drop"; request: RequestPacket };
+  | { action: "drop"; request: RequestPacket }
+  /**
+   * This address already has --per-client-max transfers: no answer. One spoofed or broken source
+   * must not take every slot (or make us send to a victim from hundreds of ports).
+   */
+  | { action: "limit"; request: RequestPacket };
 
 /** What dispatch may know of the server's state. */
 export interface DispatchState {
@@ -36,6 +41,9 @@ export interface DispatchState {
   /** Transfers allowed at once now (lowered while descriptors are short). */
   slotLimit: number;
   queueFull: boolean;
+  /** Transfers running or opening for one client address, and how many one address may have (0: no limit). */
+  transfersOf?: (address: string) => number;
+  perClientMax?: number;
   /** --allow/--deny; undefined when neither was given. */
   filter?: ClientFilter;
   /** --create: a WRQ begins an upload like an RRQ a read; off, it is refused. */
@@ -53,6 +61,7 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
   if (state.has(peer)) return { action: "fold" };
+  if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt };
   if (state.active < state.slotLimit) return { action: "begin", request: pkt };
   return state.queueFull ? { action: "drop", request: pkt } : { action: "queue", request: pkt };
 }

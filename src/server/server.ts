@@ -26,12 +26,14 @@ import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
 import { logTransfer } from "./transfer-log.ts";
-import type { ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
+import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
 import { warmUpSendPath } from "./warmup.ts";
 
 export interface ServerOptions {
   log: Logger;
   observers?: TransferObserver[];
+  /** Counted per request (metrics); absent, nothing is counted. */
+  events?: RequestEvents;
 }
 
 export interface RunningServer {
@@ -39,6 +41,8 @@ export interface RunningServer {
   readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
   readonly activeTransfers: number;
   readonly queuedRequests: number;
+  /** The memory cache's file opens served and missed, and the bytes it holds now. */
+  readonly cache: { hits: number; misses: number; bytesHeld: number };
   /** New remap rules for requests from now on (SIGHUP re-reads the map file). */
   setRemap(rules: RemapRule[]): void;
   /**
@@ -74,6 +78,7 @@ const QUEUE_STALE_MS = 30_000;
 export async function startServer(config: ServerConfig, opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
   const observers = opts.observers ?? [];
+  const events = opts.events;
   let realRoot: string;
   try {
     // In the byte-string form of files/: names from clients are compared with it byte for byte.
@@ -110,9 +115,19 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
   const portShortage = rateLimitedWarning(log, "every --port-range port is in use: requests wait in the queue (widen the range)", () => queue.size);
 
+  /** Transfers running or opening per client address (the key of `sessions` is address|port). */
+  const perClient = new Map<string, number>();
+  function clientClosed(key: string): void {
+    const address = key.slice(0, key.lastIndexOf("|"));
+    const n = (perClient.get(address) ?? 1) - 1;
+    if (n <= 0) perClient.delete(address);
+    else perClient.set(address, n);
+  }
+  const overLimit = rateLimitedWarning(log, "requests over --per-client-max not answered", () => queue.size);
+
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
-    sessions.delete(key);
+    if (sessions.delete(key)) clientClosed(key);
     if (closing) drained.finished++;
     if (closing && sessions.size === 0) drained.wake();
     // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
@@ -139,6 +154,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   /** Refusal before a session exists: answered from the request socket, logged with the reason. */
   function refuse(req: Request, err: TftpError): void {
+    events?.refused();
     try {
       req.listener.send(err.encode(), req.port, req.address);
     } catch {
@@ -169,6 +185,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     if (rewritten instanceof TftpError) return refuse(req, rewritten);
     const toOpen = { ...req, packet: rewritten, requested: req.packet.filename };
     sessions.set(key, "opening");
+    perClient.set(req.address, (perClient.get(req.address) ?? 0) + 1);
     try {
       const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports }, (record) => finished(key, record));
       if (closing) {
@@ -183,7 +200,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       // Ports may be held by others (another worker), so that wait does not need a transfer of ours.
       const portsBusy = isPortsBusy(err);
       if ((portsBusy || (isOutOfFiles(err) && sessions.size > 1)) && queue.push(key, req)) {
-        sessions.delete(key);
+        if (sessions.delete(key)) clientClosed(key);
         slotLimit = Math.max(1, sessions.size);
         // A shortage is often brief (files held only until the cache has them): try again soon.
         shortageRetry ??= setTimeout(() => {
@@ -204,6 +221,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return closing;
     },
     has: (peer: string) => sessions.has(peer) || queue.has(peer),
+    transfersOf: (address: string) => perClient.get(address) ?? 0,
+    perClientMax: config.perClientMax ?? 0,
     get active() {
       return sessions.size;
     },
@@ -227,9 +246,11 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       case "deny":
         log.debug("request from a denied address", { client: plainAddress(address), port });
         denied.note(plainAddress(address), "");
+        events?.denied();
         return;
       case "answer":
         log.debug("request port answered with an error", { client: plainAddress(address), port, reason: d.reason });
+        events?.answered(d.error.code);
         try {
           listener.send(d.error.encode(), port, address);
         } catch {
@@ -237,11 +258,16 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         }
         return;
     }
+    if (d.action === "limit") {
+      events?.limited();
+      return overLimit.note(plainAddress(address), d.request.filename);
+    }
     const req: Request = { listener, bindAddress, address, port, packet: d.request, receivedAt: performance.now() };
     if (d.action === "refuse") return refuse(req, d.error);
     if (d.action === "begin") return void begin(req);
     if (d.action === "queue" && queue.push(key, req)) return;
     dropped.note(plainAddress(address), d.request.filename);
+    events?.dropped();
   }
 
   const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];
@@ -293,6 +319,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     },
     get queuedRequests() {
       return queue.size;
+    },
+    get cache() {
+      return { hits: cache.hits, misses: cache.misses, bytesHeld: cache.bytesUsed };
     },
     setRemap(rules) {
       remapRules = rules;

@@ -23,6 +23,8 @@ export interface ServerConfig {
   cacheBytes: number;
   /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */
   receiveBufferBytes: number;
+  /** Transfers one client address may have at once (0: no limit). */
+  perClientMax?: number;
   /** --allow / --deny CIDR blocks: requests from elsewhere get no answer. */
   allow?: string[];
   deny?: string[];
@@ -78,3 +80,17 @@ export interface TransferRecord {
 }
 
 export type TransferObserver = (record: TransferRecord) => void;
+
+/** Request events counted for metrics: once per request, never per datagram of a transfer. */
+export interface RequestEvents {
+  /** Answered with an ERROR before a transfer began (also ends as a TransferRecord). */
+  refused(): void;
+  /** The admission queue was full. */
+  dropped(): void;
+  /** --allow/--deny kept the client out. */
+  denied(): void;
+  /** The client's address already had --per-client-max transfers. */
+  limited(): void;
+  /** An ERROR sent from the request socket for a datagram that was no request. */
+  answered(code: number): void;
+}

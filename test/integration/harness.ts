@@ -27,7 +27,9 @@ function randomPort(): number {
 
 /** `prefix` wraps the binary (e.g. `prlimit --nofile=150`) to run it under other limits. */
 export async function startServer(root: string, extra: string[] = [], address = "127.0.0.1", prefix: string[] = []): Promise<ServerProcess> {
-  return startWith((port) => [...prefix, BINARY, "serve", "--root", root, "--address", address, "--port", String(port), ...extra], address);
+  // A short drain: stop() must not wait the default 30 s for transfers a test left hanging (a test
+  // about draining passes its own --drain-timeout, which comes later and wins).
+  return startWith((port) => [...prefix, BINARY, "serve", "--drain-timeout", "1", "--root", root, "--address", address, "--port", String(port), ...extra], address);
 }
 
 /** Runs the command line `argv(port)` (for a free port) until it answers on `address`. */

@@ -83,6 +83,16 @@ describe("request port dispatch", () => {
     expect(dispatch(rrq(), "127.0.0.8:2070", "127.0.0.8", state({ filter })).action).toBe("begin");
   });
 
+  test("an address at --per-client-max gets no answer; other addresses, and the limit 0, are unaffected", () => {
+    const busy = (a: string) => (a === "127.0.0.9" ? 3 : 0);
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 3 })).action).toBe("limit");
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 4 })).action).toBe("begin");
+    expect(dispatch(rrq(), "127.0.0.8:1", "127.0.0.8", state({ transfersOf: busy, perClientMax: 3 })).action).toBe("begin");
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 0 })).action).toBe("begin");
+    // A retransmitted RRQ of a running transfer is still folded, not counted again.
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ known: [PEER], transfersOf: busy, perClientMax: 3 })).action).toBe("fold");
+  });
+
   test("while closing nothing is answered or started", () => {
     expect(dispatch(rrq(), PEER, "127.0.0.9", state({ closing: true })).action).toBe("ignore");
     expect(dispatch(new Uint8Array([0]), PEER, "127.0.0.9", state({ closing: true })).action).toBe("ignore");

@@ -1,0 +1,66 @@
+/**
+ * `serve --metrics [ADDR:]PORT`: the HTTP endpoint Prometheus scrapes. Bound before root is
+ * dropped (so a port below 1024 works) and closed last on shutdown, so the final counts of a
+ * drain can still be scraped while transfers finish.
+ */
+import type { Logger } from "../log.ts";
+import { CONTENT_TYPE } from "../server/metrics.ts";
+import { intArg, UsageError } from "./args.ts";
+
+export interface MetricsListen {
+  address: string;
+  port: number;
+}
+
+/** The port `pxeboot status` looks at when given no URL; the examples use it too. */
+export const DEFAULT_METRICS_PORT = 9169;
+
+/** "9169" (every IPv4 address, as exporters do), "127.0.0.1:9169", "[::1]:9169". */
+export function parseMetricsListen(text: string): MetricsListen {
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--metrics needs [ADDR:]PORT (e.g. ${DEFAULT_METRICS_PORT} or 127.0.0.1:${DEFAULT_METRICS_PORT}), got '${text}'`);
+  return { address: m[1] ?? m[2] ?? "0.0.0.0", port: intArg("metrics", m[3]!, 0, 65535) };
+}
+
+/** With --workers each process serves its own numbers: worker N on PORT+N-1 (port 0: any). */
+export function workerListen(listen: MetricsListen, worker: number): MetricsListen {
+  if (listen.port === 0) return listen;
+  const port = listen.port + worker - 1;
+  if (port > 65535) throw new UsageError(`--metrics port ${listen.port} leaves no port for worker ${worker} (each worker serves on PORT+N-1)`);
+  return { ...listen, port };
+}
+
+export interface MetricsEndpoint {
+  url: string;
+  stop(): void;
+}
+
+export function startMetricsEndpoint(listen: MetricsListen, render: () => string, log: Logger): MetricsEndpoint {
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: listen.address,
+      port: listen.port,
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path !== "/metrics") return new Response("pxeboot: metrics are at /metrics\n", { status: 404 });
+        if (req.method !== "GET" && req.method !== "HEAD") return new Response("GET only\n", { status: 405 });
+        return new Response(render(), { headers: { "content-type": CONTENT_TYPE } });
+      },
+      error(err) {
+        log.error("metrics endpoint failed a request", { error: String(err) });
+        return new Response("internal error\n", { status: 500 });
+      },
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "EADDRINUSE" ? "the port is already in use"
+      : code === "EACCES" ? "the port needs root (or CAP_NET_BIND_SERVICE)"
+      : code === "EADDRNOTAVAIL" ? `${listen.address} is not an address of this host`
+      : (err as Error).message;
+    throw new Error(`cannot serve --metrics on ${listen.address} port ${listen.port}: ${why}`);
+  }
+  const host = listen.address.includes(":") ? `[${listen.address}]` : listen.address;
+  return { url: `http://${host}:${server.port}/metrics`, stop: () => void server.stop(true) };
+}

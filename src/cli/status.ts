@@ -1,0 +1,46 @@
+/** `pxeboot status [URL]`: what a running server is doing, read from its --metrics endpoint. */
+import { defineCommand } from "citty";
+import { guarded } from "./args.ts";
+import { DEFAULT_METRICS_PORT } from "./metrics-endpoint.ts";
+import { isPxebootMetrics, parseMetrics, statusScreen, type MetricSample } from "./status-screen.ts";
+
+const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`;
+/** Two scrapes this far apart give the rates. */
+const INTERVAL_MS = 1000;
+
+async function scrape(url: string): Promise<MetricSample[]> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ConnectionRefused" || code === "ECONNREFUSED" ? "connection refused (is serve running with --metrics?)" : (err as Error).message;
+    throw new Error(`cannot read ${url}: ${why}`);
+  }
+  if (!res.ok) throw new Error(`cannot read ${url}: HTTP ${res.status}`);
+  let samples: MetricSample[];
+  try {
+    samples = parseMetrics(await res.text());
+  } catch {
+    samples = [];
+  }
+  if (!isPxebootMetrics(samples)) throw new Error(`${url} does not serve pxeboot metrics`);
+  return samples;
+}
+
+export default guarded(
+  "status",
+  defineCommand({
+    meta: { name: "status", description: `What a running server is doing, from its --metrics endpoint (default ${DEFAULT_URL})` },
+    args: { url: { type: "positional", description: "the metrics URL", required: false, default: DEFAULT_URL } },
+    async run({ args }) {
+      const url = /^https?:\/\//.test(args.url) ? args.url : `http://${args.url}`;
+      const before = await scrape(url);
+      const start = performance.now();
+      await Bun.sleep(INTERVAL_MS);
+      const after = await scrape(url);
+      const seconds = (performance.now() - start) / 1000;
+      process.stdout.write(statusScreen(before, after, seconds, url, Date.now() / 1000));
+    },
+  }),
+);

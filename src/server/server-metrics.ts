@@ -1,0 +1,100 @@
+/**
+ * pxeboot's metrics: which names exist and what feeds them. Transfers are counted once, when
+ * they end (the TransferRecord has bytes, retransmits and outcome), requests once per refusal,
+ * drop or denial; the rest is read from the running server at scrape time.
+ */
+import { Registry, type Labels } from "./metrics.ts";
+import type { RequestEvents, TransferRecord } from "./types.ts";
+
+/** What is read from the live server at scrape time. */
+export interface LiveState {
+  activeTransfers: number;
+  queuedRequests: number;
+  cache: { hits: number; misses: number; bytesHeld: number };
+}
+
+/** Install-once's own counts (layout keeps them; declared here so server imports no layout). */
+export interface InstallOnceTotals {
+  installed: number;
+  failedMarkerFetches: number;
+  unknownMac: number;
+  removeFailures: number;
+}
+
+export interface ServerMetricsOptions {
+  version: string;
+  /** Unix seconds. */
+  startTimeSeconds: number;
+  /** With --workers: each process labels its samples with its number. */
+  worker?: string;
+  installOnce?: InstallOnceTotals;
+}
+
+/** Seconds: a small config file takes milliseconds, a 1 GB image over a slow link minutes. */
+export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export interface ServerMetrics {
+  /** A TransferObserver: counts a finished transfer. */
+  observe(record: TransferRecord): void;
+  events: RequestEvents;
+  /** Where the gauges read from; set once the server runs. */
+  attach(live: () => LiveState): void;
+  render(): string;
+}
+
+export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
+  const reg = new Registry(opts.worker ? { worker: opts.worker } : {});
+  let live: (() => LiveState) | undefined;
+  const state = () => live?.() ?? { activeTransfers: 0, queuedRequests: 0, cache: { hits: 0, misses: 0, bytesHeld: 0 } };
+
+  reg.gauge("pxeboot_build_info", "pxeboot version running (always 1)", () => [{ labels: { version: opts.version }, value: 1 }]);
+  reg.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds", () => opts.startTimeSeconds);
+  reg.gauge("pxeboot_transfers_active", "Transfers running now", () => state().activeTransfers);
+  reg.gauge("pxeboot_transfers_queued", "Requests waiting for a transfer slot (--max-transfers)", () => state().queuedRequests);
+  const transfers = reg.counter("pxeboot_transfers_total", "Transfers finished, by direction (read: RRQ, write: WRQ) and outcome");
+  for (const direction of ["read", "write"]) for (const outcome of ["ok", "probe", "error", "timeout"]) transfers.inc({ direction, outcome }, 0);
+  const errors = reg.counter("pxeboot_errors_total", "TFTP ERROR packets that ended a transfer or answered a request, by error code");
+  const sent = reg.counter("pxeboot_sent_bytes_total", "File bytes sent and acknowledged (reads)");
+  const received = reg.counter("pxeboot_received_bytes_total", "File bytes received (uploads)");
+  const retransmits = reg.counter("pxeboot_retransmits_total", "Packets sent again after a timeout (DATA for reads, ACK for uploads)");
+  const duration = reg.histogram("pxeboot_transfer_duration_seconds", "Time from request to the end of a transfer, every outcome", DURATION_BUCKETS);
+  const refused = reg.counter("pxeboot_requests_refused_total", "Requests answered with an ERROR before a transfer began");
+  const dropped = reg.counter("pxeboot_requests_dropped_total", "Requests dropped because the admission queue was full (--queue-max)");
+  const denied = reg.counter("pxeboot_requests_denied_total", "Requests from addresses --allow/--deny keep out, not answered");
+  const limited = reg.counter("pxeboot_requests_limited_total", "Requests not answered because their address had --per-client-max transfers");
+  for (const c of [sent, received, retransmits, refused, dropped, denied, limited]) c.inc({}, 0);
+  reg.counterFrom("pxeboot_cache_hits_total", "File opens served from the memory cache", () => state().cache.hits);
+  reg.counterFrom("pxeboot_cache_misses_total", "File opens not in the memory cache", () => state().cache.misses);
+  reg.gauge("pxeboot_cache_bytes", "File contents held in the memory cache (--cache-mb)", () => state().cache.bytesHeld);
+  const io = opts.installOnce;
+  if (io) {
+    reg.counterFrom("pxeboot_install_once_installed_total", "Hosts switched to local boot after fetching the install marker", () => io.installed);
+    reg.counterFrom("pxeboot_install_once_failures_total", "Install-once events after which a host will install again, by reason", () => [
+      { labels: { reason: "marker_fetch_failed" }, value: io.failedMarkerFetches },
+      { labels: { reason: "unknown_mac" }, value: io.unknownMac },
+      { labels: { reason: "remove_failed" }, value: io.removeFailures },
+    ]);
+  }
+
+  const code = (c: number): Labels => ({ code: String(c) });
+  return {
+    observe(r) {
+      transfers.inc({ direction: r.direction, outcome: r.outcome });
+      if (r.outcome === "error" && r.errorCode !== undefined) errors.inc(code(r.errorCode));
+      (r.direction === "read" ? sent : received).inc({}, r.bytes);
+      if (r.retransmits) retransmits.inc({}, r.retransmits);
+      duration.observe(r.durationMs / 1000);
+    },
+    events: {
+      refused: () => refused.inc(),
+      dropped: () => dropped.inc(),
+      denied: () => denied.inc(),
+      limited: () => limited.inc(),
+      answered: (c) => errors.inc(code(c)),
+    },
+    attach(fn) {
+      live = fn;
+    },
+    render: () => reg.render(),
+  };
+}

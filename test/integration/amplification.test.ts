@@ -1,0 +1,67 @@
+/**
+ * A spoofed RRQ makes the server talk to whoever the source address names. It must not send
+ * that victim more than a trickle: before the client has answered once, one datagram at a time
+ * whatever windowsize it asked for (the OACK, retransmitted with backoff), and one address gets
+ * at most --per-client-max transfers.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { encodeRequest } from "../../src/protocol/packet.ts";
+import { Opcode } from "../../src/protocol/types.ts";
+import { RawPeer, randomFile, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+
+let server: ServerProcess;
+const { root, cleanup } = scratchRoot("amplification");
+
+beforeAll(async () => {
+  randomFile(join(root, "big"), 4 * 1024 * 1024, 3);
+  server = await startServer(root, ["--per-client-max", "2", "--retries", "3", "--timeout", "1"]);
+});
+afterAll(async () => {
+  await server?.stop();
+  cleanup();
+});
+
+/** Everything that reaches `peer` within `ms`, as datagram sizes. */
+async function collect(peer: RawPeer, ms: number): Promise<number[]> {
+  const sizes: number[] = [];
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return sizes;
+    const d = await peer.recv(left);
+    if (d) sizes.push(d.data.length);
+  }
+}
+
+test("a silent 'client' asking for windowsize 64 × blksize 65464 gets one small datagram at a time", async () => {
+  const victim = await RawPeer.open("127.0.0.77");
+  try {
+    const request = encodeRequest(Opcode.RRQ, "big", "octet", new Map([["blksize", "65464"], ["windowsize", "64"], ["tsize", "0"]]));
+    victim.send(request, server.port);
+    // The victim never answers: the server may only retransmit its OACK, with backoff, then give up.
+    const sizes = await collect(victim, 6000);
+    expect(sizes.length).toBeGreaterThanOrEqual(1);
+    expect(sizes.length).toBeLessThanOrEqual(1 + 3); // the OACK and its retries
+    expect(Math.max(...sizes)).toBeLessThan(100); // OACKs, never a 64 KiB DATA
+    const sent = sizes.reduce((a, b) => a + b, 0);
+    expect(sent).toBeLessThan(4 * request.length + 64); // no more than a few times what "it" sent
+  } finally {
+    victim.close();
+  }
+}, 20_000);
+
+test("one address gets at most --per-client-max transfers; others are served", async () => {
+  const ports = await Promise.all([0, 1, 2].map(() => RawPeer.open("127.0.0.88")));
+  const other = await RawPeer.open("127.0.0.89");
+  try {
+    for (const p of ports) p.send(encodeRequest(Opcode.RRQ, "big", "octet"), server.port);
+    const answered = await Promise.all(ports.map(async (p) => (await p.recv(1500)) !== undefined));
+    expect(answered.filter(Boolean).length).toBe(2);
+    other.send(encodeRequest(Opcode.RRQ, "big", "octet"), server.port);
+    expect(await other.recv(1500)).toBeDefined();
+    await server.waitForLog(/requests over --per-client-max not answered .*lastClient=127\.0\.0\.88/, 5000);
+  } finally {
+    for (const p of [...ports, other]) p.close();
+  }
+}, 20_000);

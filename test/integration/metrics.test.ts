@@ -1,0 +1,72 @@
+/**
+ * `serve --metrics` against the compiled binary: a real fetch and a miss move the counters and
+ * the histogram, and `pxeboot status` turns a scrape into its screen.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+
+const tree = scratchRoot("metrics");
+writeFileSync(join(tree.root, "file"), new Uint8Array(100_000).fill(7));
+chmodSync(join(tree.root, "file"), 0o644);
+let server: ServerProcess | undefined;
+
+afterAll(async () => {
+  await server?.stop();
+  tree.cleanup();
+});
+
+/** Summed over label sets that include `match`. */
+function metric(text: string, name: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe("serve --metrics", () => {
+  test("counts a fetch and a miss; status shows them", async () => {
+    // Port 0: the endpoint picks a free port and logs its URL, so parallel runs never collide.
+    server = await startServer(tree.root, ["--metrics", "127.0.0.1:0"]);
+    const url = (await server.waitForLog(/http:\/\/127\.0\.0\.1:\d+\/metrics/)).trim();
+    const scrape = async () => {
+      const res = await fetch(url);
+      expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
+      return res.text();
+    };
+    const before = await scrape();
+    expect((await run(["curl", "-s", `tftp://127.0.0.1:${server.port}/file`, "-o", "/dev/null"], 30_000)).code).toBe(0);
+    expect((await run(["curl", "-s", `tftp://127.0.0.1:${server.port}/missing-kernel`, "-o", "/dev/null"], 30_000)).code).not.toBe(0);
+    const after = await scrape();
+
+    const moved = (name: string, match?: Record<string, string>) => metric(after, name, match) - metric(before, name, match);
+    expect(moved("pxeboot_transfers_total", { direction: "read", outcome: "ok" })).toBe(1);
+    expect(moved("pxeboot_transfers_total", { direction: "read", outcome: "error" })).toBe(1);
+    expect(moved("pxeboot_errors_total", { code: "1" })).toBe(1);
+    expect(moved("pxeboot_sent_bytes_total")).toBe(100_000);
+    expect(moved("pxeboot_transfer_duration_seconds_count")).toBe(2);
+    expect(moved("pxeboot_transfer_duration_seconds_bucket", { le: "+Inf" })).toBe(2);
+    expect(metric(after, "pxeboot_cache_misses_total")).toBeGreaterThanOrEqual(1);
+    expect(metric(after, "pxeboot_transfers_active")).toBe(0);
+    expect(metric(after, "process_start_time_seconds")).toBeGreaterThan(Date.now() / 1000 - 600);
+
+    const status = await run([BINARY, "status", url], 30_000);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("active 0   queued 0");
+    expect(status.stdout).toMatch(new RegExp(`finished +ok ${metric(after, "pxeboot_transfers_total", { outcome: "ok" })} `));
+    expect(status.stdout).toContain("1 file not found:");
+    expect(status.stdout).toContain("cache       hit ratio");
+  }, 60_000);
+
+  test("status against nothing listening is one line and exit 1", async () => {
+    const r = await run([BINARY, "status", "http://127.0.0.1:1/metrics"], 30_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("cannot read http://127.0.0.1:1/metrics");
+  });
+});

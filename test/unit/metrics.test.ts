@@ -1,0 +1,214 @@
+/**
+ * The metrics registry and pxeboot's metric set, checked against the text format with a parser
+ * of this test's own (not the one `pxeboot status` uses), and with promtool where installed.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { Registry } from "../../src/server/metrics.ts";
+import { createServerMetrics, DURATION_BUCKETS } from "../../src/server/server-metrics.ts";
+import type { TransferRecord } from "../../src/server/types.ts";
+import { parseMetricsListen, workerListen } from "../../src/cli/metrics-endpoint.ts";
+import { parseMetrics, statusScreen } from "../../src/cli/status-screen.ts";
+
+interface Parsed {
+  help: Map<string, string>;
+  type: Map<string, string>;
+  samples: { name: string; labels: Record<string, string>; value: number }[];
+}
+
+/** Strict: every line is HELP, TYPE or `name{labels} value`, and every sample has a family. */
+function parseExposition(text: string): Parsed {
+  const out: Parsed = { help: new Map(), type: new Map(), samples: [] };
+  expect(text.endsWith("\n")).toBe(true);
+  for (const line of text.slice(0, -1).split("\n")) {
+    let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
+    if (m) {
+      out.help.set(m[1]!, m[2]!);
+      continue;
+    }
+    m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (m) {
+      out.type.set(m[1]!, m[2]!);
+      continue;
+    }
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+]+|\+Inf|NaN)$/.exec(line);
+    if (!m) throw new Error(`bad line: ${line}`);
+    const labels: Record<string, string> = {};
+    const body = m[2]?.slice(1, -1) ?? "";
+    if (body) for (const pair of body.split(",")) {
+      const lm = /^([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"$/.exec(pair);
+      if (!lm) throw new Error(`bad label in: ${line}`);
+      labels[lm[1]!] = lm[2]!;
+    }
+    out.samples.push({ name: m[1]!, labels, value: m[3] === "+Inf" ? Infinity : Number(m[3]) });
+  }
+  return out;
+}
+
+const familyOf = (p: Parsed, sample: string) => (p.type.has(sample) ? sample : sample.replace(/_(bucket|sum|count)$/, ""));
+
+function checkWellFormed(text: string): Parsed {
+  const p = parseExposition(text);
+  for (const s of p.samples) {
+    const fam = familyOf(p, s.name);
+    expect(p.type.has(fam)).toBe(true);
+    expect(p.help.has(fam)).toBe(true);
+    if (p.type.get(fam) === "counter") expect(fam.endsWith("_total")).toBe(true);
+  }
+  for (const [fam, type] of p.type) {
+    if (type !== "histogram") continue;
+    const buckets = p.samples.filter((s) => s.name === `${fam}_bucket`);
+    for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
+    expect(buckets.at(-1)!.labels.le).toBe("+Inf");
+    expect(buckets.at(-1)!.value).toBe(p.samples.find((s) => s.name === `${fam}_count`)!.value);
+  }
+  return p;
+}
+
+const value = (p: Parsed, name: string, labels: Record<string, string> = {}) =>
+  p.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+
+function record(over: Partial<TransferRecord>): TransferRecord {
+  return {
+    direction: "read",
+    clientAddress: "10.0.0.5",
+    clientPort: 2000,
+    requested: "vmlinuz",
+    file: "vmlinuz",
+    mode: "octet",
+    options: {},
+    bytes: 0,
+    size: -1,
+    durationMs: 10,
+    outcome: "ok",
+    retransmits: 0,
+    ...over,
+  };
+}
+
+function sampleMetrics() {
+  const io = { installed: 2, failedMarkerFetches: 1, unknownMac: 0, removeFailures: 0 };
+  const m = createServerMetrics({ version: "1.2.3", startTimeSeconds: 1_700_000_000, installOnce: io });
+  m.attach(() => ({ activeTransfers: 3, queuedRequests: 4, cache: { hits: 9, misses: 1, bytesHeld: 4096 } }));
+  m.observe(record({ bytes: 1000, durationMs: 5, retransmits: 2 }));
+  m.observe(record({ bytes: 500, durationMs: 1500 }));
+  m.observe(record({ outcome: "error", errorCode: 1, durationMs: 0.3 }));
+  m.observe(record({ outcome: "timeout", durationMs: 400_000 }));
+  m.observe(record({ direction: "write", bytes: 77, durationMs: 20 }));
+  m.events.refused();
+  m.events.dropped();
+  m.events.dropped();
+  m.events.denied();
+  m.events.answered(5);
+  return m;
+}
+
+describe("Registry", () => {
+  test("histogram buckets are cumulative and +Inf equals _count", () => {
+    const r = new Registry();
+    const h = r.histogram("x_seconds", "x", [1, 0.1, 10]);
+    for (const v of [0.05, 0.5, 0.5, 5, 50]) h.observe(v);
+    const p = checkWellFormed(r.render());
+    expect(p.samples.filter((s) => s.name === "x_seconds_bucket").map((s) => [s.labels.le, s.value])).toEqual([
+      ["0.1", 1],
+      ["1", 3],
+      ["10", 4],
+      ["+Inf", 5],
+    ]);
+    expect(value(p, "x_seconds_sum")).toBeCloseTo(56.05);
+  });
+
+  test("label values are escaped, and {a,b} and {b,a} are one series", () => {
+    const r = new Registry({ worker: "2" });
+    const c = r.counter("y_total", "help with \\ and\nnewline");
+    c.inc({ a: '"q"\\', b: "x" });
+    c.inc({ b: "x", a: '"q"\\' }, 2);
+    const text = r.render();
+    expect(text).toContain("# HELP y_total help with \\\\ and\\nnewline\n");
+    expect(text).toContain('y_total{worker="2",a="\\"q\\"\\\\",b="x"} 3\n');
+    expect(parseMetrics(text).find((s) => s.name === "y_total")!.labels.a).toBe('"q"\\');
+  });
+});
+
+describe("pxeboot metrics", () => {
+  test("transfers are counted by direction and outcome, bytes and retransmits summed", () => {
+    const p = checkWellFormed(sampleMetrics().render());
+    expect(value(p, "pxeboot_transfers_total", { direction: "read", outcome: "ok" })).toBe(2);
+    expect(value(p, "pxeboot_transfers_total", { direction: "read", outcome: "error" })).toBe(1);
+    expect(value(p, "pxeboot_transfers_total", { direction: "read", outcome: "timeout" })).toBe(1);
+    expect(value(p, "pxeboot_transfers_total", { direction: "write", outcome: "ok" })).toBe(1);
+    expect(value(p, "pxeboot_transfers_total", { outcome: "probe" })).toBe(0);
+    expect(value(p, "pxeboot_sent_bytes_total")).toBe(1500);
+    expect(value(p, "pxeboot_received_bytes_total")).toBe(77);
+    expect(value(p, "pxeboot_retransmits_total")).toBe(2);
+    expect(value(p, "pxeboot_errors_total", { code: "1" })).toBe(1);
+    expect(value(p, "pxeboot_errors_total", { code: "5" })).toBe(1);
+    expect(value(p, "pxeboot_requests_refused_total")).toBe(1);
+    expect(value(p, "pxeboot_requests_dropped_total")).toBe(2);
+    expect(value(p, "pxeboot_requests_denied_total")).toBe(1);
+  });
+
+  test("gauges and cache counters are read at scrape time", () => {
+    const p = checkWellFormed(sampleMetrics().render());
+    expect(value(p, "pxeboot_transfers_active")).toBe(3);
+    expect(value(p, "pxeboot_transfers_queued")).toBe(4);
+    expect(value(p, "pxeboot_cache_hits_total")).toBe(9);
+    expect(value(p, "pxeboot_cache_misses_total")).toBe(1);
+    expect(value(p, "pxeboot_cache_bytes")).toBe(4096);
+    expect(value(p, "pxeboot_install_once_installed_total")).toBe(2);
+    expect(value(p, "pxeboot_install_once_failures_total", { reason: "marker_fetch_failed" })).toBe(1);
+    expect(value(p, "process_start_time_seconds")).toBe(1_700_000_000);
+    expect(p.type.get("process_start_time_seconds")).toBe("gauge");
+  });
+
+  test("the duration histogram has the documented buckets, the slowest transfer only in +Inf", () => {
+    const p = checkWellFormed(sampleMetrics().render());
+    const buckets = p.samples.filter((s) => s.name === "pxeboot_transfer_duration_seconds_bucket");
+    expect(buckets.map((b) => b.labels.le)).toEqual([...DURATION_BUCKETS.map(String), "+Inf"]);
+    expect(buckets.find((b) => b.labels.le === "0.01")!.value).toBe(2);
+    expect(buckets.find((b) => b.labels.le === "300")!.value).toBe(4);
+    expect(value(p, "pxeboot_transfer_duration_seconds_count")).toBe(5);
+  });
+
+  test("a worker labels every sample", () => {
+    const m = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "3" });
+    const p = checkWellFormed(m.render());
+    for (const s of p.samples) expect(s.labels.worker).toBe("3");
+    expect(p.type.has("pxeboot_install_once_installed_total")).toBe(false);
+  });
+
+  test.skipIf(!Bun.which("promtool"))("promtool check metrics finds nothing to say", () => {
+    const r = spawnSync("promtool", ["check", "metrics"], { input: sampleMetrics().render(), encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe("--metrics", () => {
+  test("takes PORT, ADDR:PORT and [IPv6]:PORT; workers add their number", () => {
+    expect(parseMetricsListen("9169")).toEqual({ address: "0.0.0.0", port: 9169 });
+    expect(parseMetricsListen("127.0.0.1:9200")).toEqual({ address: "127.0.0.1", port: 9200 });
+    expect(parseMetricsListen("[::1]:9169")).toEqual({ address: "::1", port: 9169 });
+    expect(() => parseMetricsListen("::1:9169")).toThrow(/\[ADDR:\]PORT/);
+    expect(() => parseMetricsListen("70000")).toThrow(/from 0 to 65535/);
+    expect(workerListen({ address: "0.0.0.0", port: 9169 }, 3).port).toBe(9171);
+    expect(() => workerListen({ address: "0.0.0.0", port: 65535 }, 2)).toThrow(/worker 2/);
+  });
+});
+
+describe("status screen", () => {
+  test("shows active and queued, totals with rates, errors by name, install-once, cache ratio", () => {
+    const m = sampleMetrics();
+    const before = parseMetrics(m.render());
+    m.observe(record({ bytes: 2_000_000, durationMs: 100 }));
+    const screen = statusScreen(before, parseMetrics(m.render()), 1, "http://x/metrics", 1_700_003_700);
+    expect(screen).toContain("pxeboot 1.2.3 at http://x/metrics, up 1h 1m");
+    expect(screen).toContain("active 3   queued 4");
+    expect(screen).toContain("ok 4 (1.0/s)");
+    expect(screen).toContain("sent 2.0 MB (2.0 MB/s)");
+    expect(screen).toContain("1 file not found: 1");
+    expect(screen).toContain("5 unknown transfer ID: 1");
+    expect(screen).toContain("install-once installed 2");
+    expect(screen).toContain("hit ratio 90.0% (9 hits, 1 misses)");
+  });
+});
