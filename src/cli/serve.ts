@@ -36,6 +36,8 @@ export interface ServeOptions {
   pidfile?: string;
   /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
   reloadRemap?: () => RemapRule[];
+  /** SIGHUP re-reads the configuration through this (the same flags and files as at start). */
+  reloadSettings?: () => ServeSettings;
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
@@ -65,7 +67,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
   // `systemctl reload` of a unit written for tftpd-hpa sends SIGHUP, whose default would kill us.
-  let reload = () => log.info("SIGHUP: nothing to re-read (no --map-file)");
+  let reload = () => log.info("SIGHUP received during start-up: ignored");
   process.on("SIGHUP", () => reload());
 
   let server: RunningServer;
@@ -99,18 +101,33 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const pidfile = opts.pidfile && !isWorkerChild() ? opts.pidfile : undefined;
   const pidError = pidfile ? writePidfile(pidfile) : undefined;
   if (pidfile && pidError) log.error("cannot write --pidfile", { file: pidfile, error: pidError });
-  const reloadRemap = opts.reloadRemap;
-  if (reloadRemap)
-    reload = () => {
+  // SIGHUP re-reads what the server was started from (flags, config file, defaults file, map
+  // file). A bad new configuration is logged and the old one stays; running transfers are never
+  // touched; what needs a restart is named. Workers get the signal and re-read on their own.
+  reload = () => {
+    if (!isWorkerChild()) workers?.signal("SIGHUP");
+    if (!opts.reloadSettings && !opts.reloadRemap) return log.info("SIGHUP: nothing to re-read");
+    if (opts.reloadSettings) {
       try {
-        const rules = reloadRemap();
+        const next = opts.reloadSettings();
+        const { applied, needRestart } = server.reconfigure(next.server);
+        log.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
+        if (needRestart.length > 0) log.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
+      } catch (err) {
+        log.error("SIGHUP: configuration not re-read, the old one stays", { error: (err as Error).message });
+        return;
+      }
+    }
+    if (opts.reloadRemap) {
+      try {
+        const rules = opts.reloadRemap();
         server.setRemap(rules);
-        workers?.signal("SIGHUP");
         log.info("SIGHUP: remap rules re-read", { rules: rules.length });
       } catch (err) {
         log.error("SIGHUP: remap rules not re-read, the old ones stay", { error: (err as Error).message });
       }
-    };
+    }
+  };
   if (opts.user) {
     dropPrivileges(opts.user);
     if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
@@ -161,7 +178,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */
-async function serve(settings: ServeSettings): Promise<never> {
+async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettings): Promise<never> {
   const config = settings.server;
   if (settings.umask !== undefined) process.umask(settings.umask);
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -197,6 +214,7 @@ async function serve(settings: ServeSettings): Promise<never> {
     pidfile: settings.pidfile,
     drainTimeoutMs: settings.drainTimeoutMs,
     reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
+    reloadSettings,
     metrics,
   });
   await installOnce?.flush();
@@ -260,7 +278,7 @@ function serveCommand(mode: Mode) {
           process.stdout.write(`pxeboot ${pkg.version} (in.tftpd compatible, with remap)\n`);
           process.exit(0);
         }
-        await serve(resolved.settings);
+        await serve(resolved.settings, () => resolveServe(rawArgs, mode).settings);
       } catch (err) {
         fail(err);
       }

@@ -46,6 +46,12 @@ export interface RunningServer {
   /** New remap rules for requests from now on (SIGHUP re-reads the map file). */
   setRemap(rules: RemapRule[]): void;
   /**
+   * A re-read configuration (SIGHUP): what only new requests see is applied at once; what the
+   * running server is built around (sockets, cache, queue, upload directories) keeps its old
+   * value and is named in `needRestart`. Running transfers are never touched.
+   */
+  reconfigure(next: ServerConfig): { applied: string[]; needRestart: string[] };
+  /**
    * Stops taking requests at once (the port is free for a new instance; queued requests are
    * dropped, their clients retry there), lets running transfers finish for up to `timeoutMs`,
    * then cuts the rest. Resolves with how many finished and how many were cut.
@@ -216,13 +222,16 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     }
   }
 
+  let filter = clientFilter(config.allow ?? [], config.deny ?? []);
   const dispatchState = {
     get closing() {
       return closing;
     },
     has: (peer: string) => sessions.has(peer) || queue.has(peer),
     transfersOf: (address: string) => perClient.get(address) ?? 0,
-    perClientMax: config.perClientMax ?? 0,
+    get perClientMax() {
+      return config.perClientMax ?? 0;
+    },
     get active() {
       return sessions.size;
     },
@@ -232,7 +241,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     get queueFull() {
       return queue.size >= config.queueMax;
     },
-    filter: clientFilter(config.allow ?? [], config.deny ?? []),
+    get filter() {
+      return filter;
+    },
     uploads: !!config.create,
   };
 
@@ -326,12 +337,47 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     setRemap(rules) {
       remapRules = rules;
     },
+    reconfigure(next) {
+      const applied: string[] = [];
+      const needRestart: string[] = [];
+      const merged: ServerConfig = { ...next };
+      const keys = new Set([...Object.keys(config), ...Object.keys(next)] as (keyof ServerConfig)[]);
+      for (const k of keys) {
+        // Remap rules come back through setRemap (the map file is re-read with them).
+        if (k === "remap" || JSON.stringify(config[k]) === JSON.stringify(next[k])) continue;
+        if (BUILT_AROUND.has(k)) {
+          needRestart.push(k);
+          (merged as unknown as Record<string, unknown>)[k] = config[k];
+        } else applied.push(k);
+      }
+      merged.remap = config.remap;
+      config = merged;
+      filter = clientFilter(config.allow ?? [], config.deny ?? []);
+      return { applied, needRestart };
+    },
     drain,
     async close() {
       await drain(0);
     },
   };
 }
+
+/** What the running server is built around: changing these takes a restart. */
+const BUILT_AROUND = new Set<keyof ServerConfig>([
+  "root",
+  "addresses",
+  "port",
+  "reusePort",
+  "receiveBufferBytes",
+  "maxTransfers",
+  "queueMax",
+  "cacheBytes",
+  "portRange",
+  "create",
+  "writable",
+  "overwrite",
+  "uploadMaxBytes",
+]);
 
 /** Bun's undocumented udpSocket flag for SO_REUSEPORT (see shared BUN-NOTES). */
 const UDP_FLAG_REUSEPORT = 4;

@@ -132,3 +132,41 @@ describe("signals", () => {
     expect(s.log()).toMatch(/second signal: cutting running transfers now/);
   }, 30_000);
 });
+
+describe("SIGHUP re-reads the configuration", () => {
+  test("a changed --config applies to new requests; a broken one keeps the old; a restart-only key is named", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const config = join(root, "..", `${root.split("/").pop()}-pxeboot.toml`);
+    writeFileSync(config, 'deny = ["127.0.0.55"]\n');
+    const s = await startServer(root, ["--config", config]);
+    try {
+      const ask = async (source: string) => {
+        const p = await RawPeer.open(source);
+        try {
+          p.send(encodeRequest(Opcode.RRQ, "big", "octet"), s.port);
+          return (await p.recv(1000)) !== undefined;
+        } finally {
+          p.close();
+        }
+      };
+      expect(await ask("127.0.0.55")).toBe(false);
+      writeFileSync(config, 'deny = ["127.0.0.56"]\n');
+      s.proc.kill("SIGHUP");
+      await s.waitForLog(/SIGHUP: configuration re-read changed=deny/);
+      expect(await ask("127.0.0.55")).toBe(true);
+      expect(await ask("127.0.0.56")).toBe(false);
+      // A typo: logged, and the running configuration stays.
+      writeFileSync(config, 'deny = ["127.0.0.300"]\n');
+      s.proc.kill("SIGHUP");
+      await s.waitForLog(/SIGHUP: configuration not re-read, the old one stays/);
+      expect(await ask("127.0.0.56")).toBe(false);
+      // The cache size is built into the running server: named, not applied.
+      writeFileSync(config, 'deny = ["127.0.0.56"]\ncache-mb = 8\n');
+      s.proc.kill("SIGHUP");
+      await s.waitForLog(/\[warn\] .*SIGHUP: these settings change only with a restart .*keys=cacheBytes/);
+      expect(s.proc.exitCode).toBeNull();
+    } finally {
+      await s.stop();
+    }
+  }, 30_000);
+});
