@@ -112,8 +112,8 @@ SERVER_PID=
 start_server() {
   local name=$1 pin=$2 out=$LOGS/$3.$1.log
   case "$name" in
-    # --per-client-max 0: the generator is one address standing in for a rack of hosts.
-    pxeboot) $pin "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --per-client-max 0 --quiet >"$out" 2>&1 & ;;
+    # --per-client-max 0 --per-client-rate 0: the generator is one address standing in for a rack of hosts.
+    pxeboot) $pin "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --per-client-max 0 --per-client-rate 0 --quiet >"$out" 2>&1 & ;;
     # -a makes tftpd-hpa call getaddrinfo with AI_ADDRCONFIG, which fails where only lo exists:
     # without it, it binds 0.0.0.0:69, which inside this namespace is loopback only.
     tftpd-hpa) $pin in.tftpd -L -u root -s "$ROOT" >"$out" 2>&1 & ;;

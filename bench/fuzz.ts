@@ -54,7 +54,8 @@ const rand = () => {
 
 /** One real lockstep transfer at blksize 1468 while a stranger sprays its TID; true when intact. */
 async function realTransfer(stranger: RawPeer, budget: { left: number }): Promise<boolean> {
-  const client = await RawPeer.open();
+  // Not the flood's address: its RRQs would spend this one's --per-client-rate.
+  const client = await RawPeer.open("127.0.0.2");
   try {
     client.send(encodeRequest(Opcode.RRQ, "payload", "octet", new Map([["blksize", "1468"]])), server.port);
     const first = await client.recv(5000);

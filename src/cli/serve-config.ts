@@ -26,6 +26,12 @@ export const serveArgs = {
     description: "transfers one client address may have at once; more get no answer (0: no limit)",
     default: "64",
   },
+  "per-client-rate": {
+    type: "string",
+    valueHint: "N",
+    description: "new requests one client address may make per second (bursts of twice that); more get no answer (0: no limit)",
+    default: "200",
+  },
   "queue-max": { type: "string", valueHint: "N", description: "requests that may wait for a transfer slot", default: "50000" },
   timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds, 0.01-255 (learned per client after)", default: "1" },
   retries: { type: "string", valueHint: "N", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
@@ -88,6 +94,7 @@ export interface ServeArgs {
   port: string;
   "max-transfers": string;
   "per-client-max"?: string;
+  "per-client-rate"?: string;
   "queue-max": string;
   timeout: string;
   retries: string;
@@ -145,6 +152,7 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     port: intArg("port", args.port, 0, 65535),
     maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
     perClientMax: intArg("per-client-max", args["per-client-max"] ?? "64", 0, 1_000_000),
+    perClientRate: intArg("per-client-rate", args["per-client-rate"] ?? "200", 0, 10_000_000),
     queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
     timeoutMs: Math.round(timeoutSec * 1000),
     timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),

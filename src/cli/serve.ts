@@ -114,7 +114,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         log.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
         if (needRestart.length > 0) log.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
       } catch (err) {
-        log.error("SIGHUP: configuration not re-read, the old one stays", { error: (err as Error).message });
+        log.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
         return;
       }
     }

@@ -68,6 +68,25 @@ function humanDuration(s: number): string {
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : `${m}m ${Math.floor(s % 60)}s`;
 }
 
+/** Names come from clients: control characters would break the screen's lines. */
+// eslint-disable-next-line no-control-regex
+const printable = (name: string) => name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
+/** How many of the most requested files the screen lists. */
+const TOP_FILES = 5;
+
+/** The most requested files (summed over workers), most transfers first, then most bytes. */
+export function topFiles(samples: MetricSample[], n = TOP_FILES): Array<{ file: string; transfers: number; bytes: number }> {
+  const files = new Map<string, { file: string; transfers: number; bytes: number }>();
+  const entry = (file: string) => files.get(file) ?? files.set(file, { file, transfers: 0, bytes: 0 }).get(file)!;
+  for (const s of samples) {
+    if (s.labels.file === undefined) continue;
+    if (s.name === "pxeboot_file_transfers_total") entry(s.labels.file).transfers += s.value;
+    else if (s.name === "pxeboot_file_sent_bytes_total") entry(s.labels.file).bytes += s.value;
+  }
+  return [...files.values()].sort((a, b) => b.transfers - a.transfers || b.bytes - a.bytes || (a.file < b.file ? -1 : 1)).slice(0, n);
+}
+
 /** One screen from two scrapes `seconds` apart; `nowSeconds` is the second scrape's time. */
 export function statusScreen(before: MetricSample[], after: MetricSample[], seconds: number, url: string, nowSeconds: number): string {
   const now = (name: string, match?: Record<string, string>) => total(after, name, match);
@@ -94,7 +113,7 @@ export function statusScreen(before: MetricSample[], after: MetricSample[], seco
   );
   const codes = [...new Set(after.filter((s) => s.name === "pxeboot_errors_total").map((s) => s.labels.code ?? "?"))].sort();
   const errors = codes.map((c) => `${c} ${ERROR_NAMES[c] ?? "?"}: ${now("pxeboot_errors_total", { code: c })}`);
-  lines.push(`errors      ${errors.length ? errors.join("   ") : "none"}`);
+  lines.push(`errors      ${errors.length ? errors.join("   ") : "none"}   in the last minute: ${now("pxeboot_errors_last_minute")}`);
   if (after.some((s) => s.name === "pxeboot_install_once_installed_total")) {
     const f = (reason: string) => now("pxeboot_install_once_failures_total", { reason });
     lines.push(
@@ -105,5 +124,12 @@ export function statusScreen(before: MetricSample[], after: MetricSample[], seco
   const misses = now("pxeboot_cache_misses_total");
   const ratio = hits + misses > 0 ? `${((100 * hits) / (hits + misses)).toFixed(1)}%` : "-";
   lines.push(`cache       hit ratio ${ratio} (${hits} hits, ${misses} misses)   holds ${humanBytes(now("pxeboot_cache_bytes"))}`);
+  const top = topFiles(after);
+  if (top.length === 0) lines.push("top files   none yet");
+  else {
+    lines.push("top files   transfers   bytes sent   file");
+    const width = "transfers".length;
+    for (const t of top) lines.push(`            ${String(t.transfers).padStart(width)}   ${humanBytes(t.bytes).padStart(10)}   ${printable(t.file)}`);
+  }
   return lines.join("\n") + "\n";
 }

@@ -30,7 +30,7 @@ export type Dispatch =
    * This address already has --per-client-max transfers: no answer. One spoofed or broken source
    * must not take every slot (or make us send to a victim from hundreds of ports).
    */
-  | { action: "limit"; request: RequestPacket };
+  | { action: "limit"; request: RequestPacket; why: "transfers" | "rate" };
 
 /** What dispatch may know of the server's state. */
 export interface DispatchState {
@@ -44,6 +44,8 @@ export interface DispatchState {
   /** Transfers running or opening for one client address, and how many one address may have (0: no limit). */
   transfersOf?: (address: string) => number;
   perClientMax?: number;
+  /** --per-client-rate: counts a new request of `address` and says whether it is within the rate. */
+  rateAllows?: (address: string) => boolean;
   /** --allow/--deny; undefined when neither was given. */
   filter?: ClientFilter;
   /** --create: a WRQ begins an upload like an RRQ a read; off, it is refused. */
@@ -61,7 +63,8 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
   if (state.has(peer)) return { action: "fold" };
-  if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt };
+  if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt, why: "transfers" };
+  if (state.rateAllows && !state.rateAllows(address)) return { action: "limit", request: pkt, why: "rate" };
   if (state.active < state.slotLimit) return { action: "begin", request: pkt };
   return state.queueFull ? { action: "drop", request: pkt } : { action: "queue", request: pkt };
 }

@@ -129,4 +129,38 @@ function readSamples(name: string, v: number | Array<{ labels: Labels; value: nu
   return typeof v === "number" ? [{ name, labels: {}, value: v }] : v.map((s) => ({ name, labels: s.labels, value: s.value }));
 }
 
+/**
+ * Events in the last `seconds` seconds, from a ring of one-second buckets: memory is fixed and
+ * an event costs one array write. Time is passed in (whole seconds), so this stays pure and a
+ * test needs no wall clock.
+ */
+export class RecentCounter {
+  private readonly counts: number[];
+  /** The second each bucket last counted; a bucket from an older lap of the ring is stale. */
+  private readonly stamps: number[];
+
+  constructor(private readonly seconds = 60) {
+    this.counts = new Array<number>(seconds).fill(0);
+    this.stamps = new Array<number>(seconds).fill(-Infinity);
+  }
+
+  add(nowSecond: number, by = 1): void {
+    const i = mod(nowSecond, this.seconds);
+    if (this.stamps[i] !== nowSecond) {
+      this.stamps[i] = nowSecond;
+      this.counts[i] = 0;
+    }
+    this.counts[i]! += by;
+  }
+
+  /** Events in the window ending at `nowSecond` (that second included). */
+  sum(nowSecond: number): number {
+    let total = 0;
+    for (let i = 0; i < this.seconds; i++) if (this.stamps[i]! > nowSecond - this.seconds && this.stamps[i]! <= nowSecond) total += this.counts[i]!;
+    return total;
+  }
+}
+
+const mod = (a: number, n: number) => ((a % n) + n) % n;
+
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

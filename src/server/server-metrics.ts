@@ -3,7 +3,8 @@
  * they end (the TransferRecord has bytes, retransmits and outcome), requests once per refusal,
  * drop or denial; the rest is read from the running server at scrape time.
  */
-import { Registry, type Labels } from "./metrics.ts";
+import { displayName } from "../files/bytes-path.ts";
+import { RecentCounter, Registry, type Labels } from "./metrics.ts";
 import type { RequestEvents, TransferRecord } from "./types.ts";
 
 /** What is read from the live server at scrape time. */
@@ -28,10 +29,21 @@ export interface ServerMetricsOptions {
   /** With --workers: each process labels its samples with its number. */
   worker?: string;
   installOnce?: InstallOnceTotals;
+  /** Milliseconds since the epoch; tests pass their own to move time without waiting. */
+  now?: () => number;
 }
 
 /** Seconds: a small config file takes milliseconds, a 1 GB image over a slow link minutes. */
 export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * Distinct `file` label values before the rest share OTHER_FILE. A file keeps its series once it
+ * has one: evicting a rarer file for a newer one would make its counter vanish and restart from
+ * zero, which Prometheus reads as a reset. PXE clients ask for the same few files from the
+ * start, so the first ones seen are in practice the ones that matter.
+ */
+export const MAX_FILE_LABELS = 50;
+export const OTHER_FILE = "(other)";
 
 export interface ServerMetrics {
   /** A TransferObserver: counts a finished transfer. */
@@ -61,11 +73,33 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
   const refused = reg.counter("pxeboot_requests_refused_total", "Requests answered with an ERROR before a transfer began");
   const dropped = reg.counter("pxeboot_requests_dropped_total", "Requests dropped because the admission queue was full (--queue-max)");
   const denied = reg.counter("pxeboot_requests_denied_total", "Requests from addresses --allow/--deny keep out, not answered");
-  const limited = reg.counter("pxeboot_requests_limited_total", "Requests not answered because their address had --per-client-max transfers");
+  const limited = reg.counter("pxeboot_requests_limited_total", "Requests not answered because their address had --per-client-max transfers or was over --per-client-rate");
   for (const c of [sent, received, retransmits, refused, dropped, denied, limited]) c.inc({}, 0);
   reg.counterFrom("pxeboot_cache_hits_total", "File opens served from the memory cache", () => state().cache.hits);
   reg.counterFrom("pxeboot_cache_misses_total", "File opens not in the memory cache", () => state().cache.misses);
   reg.gauge("pxeboot_cache_bytes", "File contents held in the memory cache (--cache-mb)", () => state().cache.bytesHeld);
+  const fileTransfers = reg.counter(
+    "pxeboot_file_transfers_total",
+    `Reads finished (tsize probes not counted), by file as requested; the first ${MAX_FILE_LABELS} distinct files get their own series, later ones count under file="${OTHER_FILE}"`,
+  );
+  const fileSent = reg.counter(
+    "pxeboot_file_sent_bytes_total",
+    `File bytes sent and acknowledged, by file; the same ${MAX_FILE_LABELS} files as pxeboot_file_transfers_total, the rest under file="${OTHER_FILE}"`,
+  );
+  const fileLabels = new Set<string>();
+  const fileLabel = (byteName: string): Labels => {
+    const name = displayName(byteName);
+    if (fileLabels.has(name)) return { file: name };
+    if (fileLabels.size < MAX_FILE_LABELS) {
+      fileLabels.add(name);
+      return { file: name };
+    }
+    return { file: OTHER_FILE };
+  };
+  const clock = opts.now ?? Date.now;
+  const second = () => Math.floor(clock() / 1000);
+  const recentErrors = new RecentCounter(60);
+  reg.gauge("pxeboot_errors_last_minute", "Transfers that ended in error or timeout during the last 60 seconds", () => recentErrors.sum(second()));
   const io = opts.installOnce;
   if (io) {
     reg.counterFrom("pxeboot_install_once_installed_total", "Hosts switched to local boot after fetching the install marker", () => io.installed);
@@ -84,6 +118,12 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
       (r.direction === "read" ? sent : received).inc({}, r.bytes);
       if (r.retransmits) retransmits.inc({}, r.retransmits);
       duration.observe(r.durationMs / 1000);
+      if (r.outcome === "error" || r.outcome === "timeout") recentErrors.add(second());
+      if (r.direction === "read" && r.outcome !== "probe") {
+        const labels = fileLabel(r.file || r.requested);
+        fileTransfers.inc(labels);
+        fileSent.inc(labels, r.bytes);
+      }
     },
     events: {
       refused: () => refused.inc(),

@@ -16,6 +16,7 @@ import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { AdmissionQueue } from "./admission.ts";
 import { clientFilter } from "./client-filter.ts";
+import { RateLimiter } from "./rate-limit.ts";
 import { Deadlines } from "./deadlines.ts";
 import { dispatch } from "./dispatch.ts";
 import { openTransfer } from "./open-transfer.ts";
@@ -130,6 +131,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     else perClient.set(address, n);
   }
   const overLimit = rateLimitedWarning(log, "requests over --per-client-max not answered", () => queue.size);
+  const overRate = rateLimitedWarning(log, "requests over --per-client-rate not answered", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
@@ -223,6 +225,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   }
 
   let filter = clientFilter(config.allow ?? [], config.deny ?? []);
+  const newRateLimiter = (perSecond: number | undefined) => (perSecond ? new RateLimiter(perSecond) : undefined);
+  let rateLimiter = newRateLimiter(config.perClientRate);
   const dispatchState = {
     get closing() {
       return closing;
@@ -231,6 +235,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     transfersOf: (address: string) => perClient.get(address) ?? 0,
     get perClientMax() {
       return config.perClientMax ?? 0;
+    },
+    get rateAllows() {
+      return rateLimiter ? (address: string) => rateLimiter!.allow(address, performance.now()) : undefined;
     },
     get active() {
       return sessions.size;
@@ -271,7 +278,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     }
     if (d.action === "limit") {
       events?.limited();
-      return overLimit.note(plainAddress(address), d.request.filename);
+      return (d.why === "rate" ? overRate : overLimit).note(plainAddress(address), d.request.filename);
     }
     const req: Request = { listener, bindAddress, address, port, packet: d.request, receivedAt: performance.now() };
     if (d.action === "refuse") return refuse(req, d.error);
@@ -353,6 +360,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       merged.remap = config.remap;
       config = merged;
       filter = clientFilter(config.allow ?? [], config.deny ?? []);
+      if (applied.includes("perClientRate")) rateLimiter = newRateLimiter(config.perClientRate);
       return { applied, needRestart };
     },
     drain,

@@ -25,6 +25,8 @@ export interface ServerConfig {
   receiveBufferBytes: number;
   /** Transfers one client address may have at once (0: no limit). */
   perClientMax?: number;
+  /** New requests one client address may make per second, with twice that as a burst (0: no limit). */
+  perClientRate?: number;
   /** --allow / --deny CIDR blocks: requests from elsewhere get no answer. */
   allow?: string[];
   deny?: string[];

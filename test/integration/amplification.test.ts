@@ -65,3 +65,19 @@ test("one address gets at most --per-client-max transfers; others are served", a
     for (const p of [...ports, other]) p.close();
   }
 }, 20_000);
+
+test("one address gets at most --per-client-rate new requests a second (bursts of twice that)", async () => {
+  const s = await startServer(root, ["--per-client-rate", "5", "--per-client-max", "0"]);
+  const peers = await Promise.all(Array.from({ length: 30 }, () => RawPeer.open("127.0.0.99")));
+  try {
+    for (const p of peers) p.send(encodeRequest(Opcode.RRQ, "big", "octet"), s.port);
+    const answered = (await Promise.all(peers.map(async (p) => (await p.recv(1500)) !== undefined))).filter(Boolean).length;
+    // The burst of 10, plus what trickled in at 5/s while they were sent.
+    expect(answered).toBeGreaterThanOrEqual(10);
+    expect(answered).toBeLessThanOrEqual(13);
+    await s.waitForLog(/requests over --per-client-rate not answered .*lastClient=127\.0\.0\.99/, 5000);
+  } finally {
+    for (const p of peers) p.close();
+    await s.stop();
+  }
+}, 20_000);

@@ -54,6 +54,10 @@ describe("serve --metrics", () => {
     expect(metric(after, "pxeboot_cache_misses_total")).toBeGreaterThanOrEqual(1);
     expect(metric(after, "pxeboot_transfers_active")).toBe(0);
     expect(metric(after, "process_start_time_seconds")).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(moved("pxeboot_file_transfers_total", { file: "file" })).toBe(1);
+    expect(moved("pxeboot_file_sent_bytes_total", { file: "file" })).toBe(100_000);
+    expect(moved("pxeboot_file_transfers_total", { file: "missing-kernel" })).toBe(1);
+    expect(metric(after, "pxeboot_errors_last_minute")).toBeGreaterThanOrEqual(1);
 
     const status = await run([BINARY, "status", url], 30_000);
     expect(status.code).toBe(0);
@@ -61,6 +65,10 @@ describe("serve --metrics", () => {
     expect(status.stdout).toMatch(new RegExp(`finished +ok ${metric(after, "pxeboot_transfers_total", { outcome: "ok" })} `));
     expect(status.stdout).toContain("1 file not found:");
     expect(status.stdout).toContain("cache       hit ratio");
+    expect(status.stdout).toMatch(/in the last minute: [1-9]/);
+    expect(status.stdout).toMatch(/top files +transfers +bytes sent +file\n/);
+    expect(status.stdout).toMatch(/\n +1 +100\.0 kB +file\n/);
+    expect(status.stdout).toMatch(/\n +1 +0 B +missing-kernel\n/);
   }, 60_000);
 
   test("status against nothing listening is one line and exit 1", async () => {

@@ -16,7 +16,7 @@ beforeAll(async () => {
   sums = [0, 1, 2].map((i) => sha256(randomFile(join(root, `file${i}`), 64 * 1024 + i * 777, 50 + i)));
   // A deliberately small slot count so the admission queue is part of what is tested.
   // One loopback address stands in for a rack of hosts: no per-address limit.
-  server = await startServer(root, ["--max-transfers", "200", "--per-client-max", "0", "--quiet"]);
+  server = await startServer(root, ["--max-transfers", "200", "--per-client-max", "0", "--per-client-rate", "0", "--quiet"]);
 });
 afterAll(async () => {
   await server?.stop();
@@ -50,7 +50,7 @@ test("500 clients at once: size probe then download, 0 failures, intact data", a
 test("out of file descriptors: requests wait for a slot instead of failing", async () => {
   // 150 descriptors for 300 simultaneous clients: each transfer holds a socket and, until the
   // file is cached, a file. None may get an ERROR or time out.
-  const limited = await startServer(root, ["--quiet", "--per-client-max", "0"], "127.0.0.1", ["prlimit", "--nofile=150"]);
+  const limited = await startServer(root, ["--quiet", "--per-client-max", "0", "--per-client-rate", "0"], "127.0.0.1", ["prlimit", "--nofile=150"]);
   try {
     const failures: string[] = [];
     await Promise.all(

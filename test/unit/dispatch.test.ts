@@ -85,12 +85,22 @@ describe("request port dispatch", () => {
 
   test("an address at --per-client-max gets no answer; other addresses, and the limit 0, are unaffected", () => {
     const busy = (a: string) => (a === "127.0.0.9" ? 3 : 0);
-    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 3 })).action).toBe("limit");
+    const limited = dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 3 }));
+    expect(limited.action === "limit" && limited.why).toBe("transfers");
     expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 4 })).action).toBe("begin");
     expect(dispatch(rrq(), "127.0.0.8:1", "127.0.0.8", state({ transfersOf: busy, perClientMax: 3 })).action).toBe("begin");
     expect(dispatch(rrq(), PEER, "127.0.0.9", state({ transfersOf: busy, perClientMax: 0 })).action).toBe("begin");
     // A retransmitted RRQ of a running transfer is still folded, not counted again.
     expect(dispatch(rrq(), PEER, "127.0.0.9", state({ known: [PEER], transfersOf: busy, perClientMax: 3 })).action).toBe("fold");
+  });
+
+  test("an address over --per-client-rate gets no answer; a folded retransmission is not counted", () => {
+    let asked = 0;
+    const rateAllows = () => (asked++, false);
+    const d = dispatch(rrq(), PEER, "127.0.0.9", state({ rateAllows }));
+    expect(d.action === "limit" && d.why).toBe("rate");
+    expect(dispatch(rrq(), PEER, "127.0.0.9", state({ known: [PEER], rateAllows })).action).toBe("fold");
+    expect(asked).toBe(1);
   });
 
   test("while closing nothing is answered or started", () => {

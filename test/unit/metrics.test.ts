@@ -4,11 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { Registry } from "../../src/server/metrics.ts";
-import { createServerMetrics, DURATION_BUCKETS } from "../../src/server/server-metrics.ts";
+import { RecentCounter, Registry } from "../../src/server/metrics.ts";
+import { createServerMetrics, DURATION_BUCKETS, MAX_FILE_LABELS, OTHER_FILE } from "../../src/server/server-metrics.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 import { parseMetricsListen, workerListen } from "../../src/cli/metrics-endpoint.ts";
-import { parseMetrics, statusScreen } from "../../src/cli/status-screen.ts";
+import { parseMetrics, statusScreen, topFiles } from "../../src/cli/status-screen.ts";
 
 interface Parsed {
   help: Map<string, string>;
@@ -31,14 +31,13 @@ function parseExposition(text: string): Parsed {
       out.type.set(m[1]!, m[2]!);
       continue;
     }
-    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+]+|\+Inf|NaN)$/.exec(line);
+    // A label value is any run of characters but `"`, `\` and newline, or the escapes \\, \" and \n.
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+]+|\+Inf|NaN)$/.exec(line);
     if (!m) throw new Error(`bad line: ${line}`);
     const labels: Record<string, string> = {};
-    const body = m[2]?.slice(1, -1) ?? "";
-    if (body) for (const pair of body.split(",")) {
-      const lm = /^([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"$/.exec(pair);
-      if (!lm) throw new Error(`bad label in: ${line}`);
-      labels[lm[1]!] = lm[2]!;
+    for (const lm of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"/g)) {
+      if (lm[1]! in labels) throw new Error(`label ${lm[1]} twice in: ${line}`);
+      labels[lm[1]!] = lm[2]!.replace(/\\([\\"n])/g, (_, c: string) => (c === "n" ? "\n" : c));
     }
     out.samples.push({ name: m[1]!, labels, value: m[3] === "+Inf" ? Infinity : Number(m[3]) });
   }
@@ -130,6 +129,22 @@ describe("Registry", () => {
   });
 });
 
+describe("RecentCounter", () => {
+  test("sums the last 60 one-second buckets; a lap of the ring clears a bucket", () => {
+    const r = new RecentCounter(60);
+    r.add(100);
+    r.add(100);
+    r.add(159);
+    expect(r.sum(159)).toBe(3);
+    expect(r.sum(160)).toBe(1);
+    r.add(160, 5); // the bucket second 100 used: its old count must not add in
+    expect(r.sum(160)).toBe(6);
+    expect(r.sum(219)).toBe(5);
+    expect(r.sum(220)).toBe(0);
+    expect(r.sum(10_000)).toBe(0);
+  });
+});
+
 describe("pxeboot metrics", () => {
   test("transfers are counted by direction and outcome, bytes and retransmits summed", () => {
     const p = checkWellFormed(sampleMetrics().render());
@@ -177,6 +192,76 @@ describe("pxeboot metrics", () => {
     expect(p.type.has("pxeboot_install_once_installed_total")).toBe(false);
   });
 
+  test("per-file counters: reads by file as requested, probes left out, bytes summed", () => {
+    const m = createServerMetrics({ version: "1", startTimeSeconds: 1 });
+    m.observe(record({ bytes: 1000 }));
+    m.observe(record({ bytes: 500, outcome: "timeout" }));
+    m.observe(record({ outcome: "probe" }));
+    m.observe(record({ requested: "/missing", file: "", outcome: "error", errorCode: 1 }));
+    m.observe(record({ direction: "write", requested: "up", file: "up", bytes: 9 }));
+    // A name that is UTF-8 on the wire is shown decoded: "ü" arrives as the bytes c3 bc.
+    m.observe(record({ requested: "k\u00c3\u00bc", file: "k\u00c3\u00bc", bytes: 3 }));
+    const p = checkWellFormed(m.render());
+    expect(value(p, "pxeboot_file_transfers_total", { file: "vmlinuz" })).toBe(2);
+    expect(value(p, "pxeboot_file_sent_bytes_total", { file: "vmlinuz" })).toBe(1500);
+    expect(value(p, "pxeboot_file_transfers_total", { file: "/missing" })).toBe(1);
+    expect(value(p, "pxeboot_file_sent_bytes_total", { file: "/missing" })).toBe(0);
+    expect(value(p, "pxeboot_file_transfers_total", { file: "kü" })).toBe(1);
+    expect(p.samples.some((s) => s.labels.file === "up")).toBe(false);
+    expect(value(p, "pxeboot_file_transfers_total")).toBe(4);
+  });
+
+  test(`at most ${MAX_FILE_LABELS} file names get a series; later ones count under ${OTHER_FILE}`, () => {
+    const m = createServerMetrics({ version: "1", startTimeSeconds: 1 });
+    for (let i = 0; i < MAX_FILE_LABELS + 20; i++) m.observe(record({ requested: `f${i}`, file: `f${i}`, bytes: 10 }));
+    m.observe(record({ requested: "f0", file: "f0", bytes: 10 }));
+    m.observe(record({ requested: "f999", file: "f999", bytes: 10 }));
+    const p = checkWellFormed(m.render());
+    for (const name of ["pxeboot_file_transfers_total", "pxeboot_file_sent_bytes_total"]) {
+      const files = new Set(p.samples.filter((s) => s.name === name).map((s) => s.labels.file));
+      expect(files.size).toBe(MAX_FILE_LABELS + 1);
+      expect(files.has(OTHER_FILE)).toBe(true);
+      expect(files.has(`f${MAX_FILE_LABELS}`)).toBe(false);
+    }
+    expect(value(p, "pxeboot_file_transfers_total", { file: "f0" })).toBe(2);
+    expect(value(p, "pxeboot_file_transfers_total", { file: OTHER_FILE })).toBe(21);
+    expect(value(p, "pxeboot_file_sent_bytes_total", { file: OTHER_FILE })).toBe(210);
+    expect(value(p, "pxeboot_file_transfers_total")).toBe(MAX_FILE_LABELS + 22);
+    expect(p.help.get("pxeboot_file_transfers_total")).toContain(`first ${MAX_FILE_LABELS} distinct files`);
+  });
+
+  test("a file name with a quote, a backslash and a newline is escaped in its label", () => {
+    const m = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "2" });
+    const name = 'a"b\\c\nd';
+    m.observe(record({ requested: name, file: name, bytes: 7 }));
+    const text = m.render();
+    expect(text).toContain('pxeboot_file_transfers_total{worker="2",file="a\\"b\\\\c\\nd"} 1\n');
+    const p = checkWellFormed(text);
+    expect(value(p, "pxeboot_file_sent_bytes_total", { file: name, worker: "2" })).toBe(7);
+    expect(parseMetrics(text).find((s) => s.name === "pxeboot_file_transfers_total")!.labels.file).toBe(name);
+  });
+
+  test("errors in the last minute: error and timeout outcomes, forgotten after 60 s", () => {
+    let ms = 1_700_000_000_000;
+    const m = createServerMetrics({ version: "1", startTimeSeconds: 1, now: () => ms });
+    const recent = () => value(checkWellFormed(m.render()), "pxeboot_errors_last_minute");
+    expect(recent()).toBe(0);
+    m.observe(record({ outcome: "error", errorCode: 1 }));
+    m.observe(record({ outcome: "ok" }));
+    m.observe(record({ outcome: "probe" }));
+    ms += 30_000;
+    m.observe(record({ outcome: "timeout" }));
+    m.observe(record({ outcome: "error", errorCode: 2 }));
+    expect(recent()).toBe(3);
+    ms += 29_999;
+    expect(recent()).toBe(3);
+    ms += 1;
+    expect(recent()).toBe(2);
+    ms += 30_000;
+    expect(recent()).toBe(0);
+    expect(checkWellFormed(m.render()).type.get("pxeboot_errors_last_minute")).toBe("gauge");
+  });
+
   test.skipIf(!Bun.which("promtool"))("promtool check metrics finds nothing to say", () => {
     const r = spawnSync("promtool", ["check", "metrics"], { input: sampleMetrics().render(), encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
@@ -210,5 +295,33 @@ describe("status screen", () => {
     expect(screen).toContain("5 unknown transfer ID: 1");
     expect(screen).toContain("install-once installed 2");
     expect(screen).toContain("hit ratio 90.0% (9 hits, 1 misses)");
+    expect(screen).toContain("in the last minute: 2");
+    expect(screen).toMatch(/top files +transfers +bytes sent +file\n +5 +2\.0 MB +vmlinuz\n/);
+  });
+
+  test("top files: most transfers first, summed over workers, at most five, control characters shown escaped", () => {
+    const w1 = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "1" });
+    const w2 = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "2" });
+    const fetch = (m: typeof w1, file: string, times: number, bytes = 100) => {
+      for (let i = 0; i < times; i++) m.observe(record({ requested: file, file, bytes }));
+    };
+    fetch(w1, "pxelinux.0", 3);
+    fetch(w2, "pxelinux.0", 3);
+    fetch(w1, "ldlinux.c32", 5);
+    fetch(w1, "bad\nname", 4);
+    for (const f of ["a", "b", "c"]) fetch(w2, f, 1);
+    const after = parseMetrics(w1.render() + w2.render());
+    expect(topFiles(after).map((t) => [t.file, t.transfers, t.bytes])).toEqual([
+      ["pxelinux.0", 6, 600],
+      ["ldlinux.c32", 5, 500],
+      ["bad\nname", 4, 400],
+      ["a", 1, 100],
+      ["b", 1, 100],
+    ]);
+    const screen = statusScreen(after, after, 1, "u", 2);
+    expect(screen).toContain("bad\\x0aname");
+    expect(screen).not.toContain("bad\nname");
+    expect(screen).not.toMatch(/ c\n/);
+    expect(screen.split("\n").length).toBeLessThan(24);
   });
 });

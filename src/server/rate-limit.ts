@@ -1,0 +1,34 @@
+/**
+ * New requests per client address per second, as a token bucket: a boot's burst (a config search,
+ * GRUB's module probes) fits, a flood from one source (or spoofed as one) does not. Pure over the
+ * clock it is given, so it is tested without time passing.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    /** Requests per second allowed on average. */
+    private readonly perSecond: number,
+    /** How many may come at once after a quiet spell. */
+    private readonly burst = perSecond * 2,
+    /** Addresses remembered; past it the longest-quiet are forgotten (a full bucket again). */
+    private readonly maxAddresses = 65536,
+  ) {}
+
+  /** True when a request from `address` at `now` (ms) is within the rate; counts it if so. */
+  allow(address: string, now: number): boolean {
+    let b = this.buckets.get(address);
+    if (b) {
+      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.at = now;
+      this.buckets.delete(address); // re-inserted below: Map order is then least recently seen first
+    } else {
+      b = { tokens: this.burst, at: now };
+      if (this.buckets.size >= this.maxAddresses) this.buckets.delete(this.buckets.keys().next().value!);
+    }
+    this.buckets.set(address, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
