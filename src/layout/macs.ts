@@ -13,8 +13,8 @@
  * hosts must not stall transfers or eat descriptors), each by an atomic rename. The directory is
  * bounded: past MAX_RECORDS the least recently learned are pruned.
  */
-import { lstatSync, readFileSync } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { lstat, mkdir, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { tempName } from "./atomic.ts";
 import { hexIpName, parseIPv4, parseMac, type Mac } from "./hexip.ts";
@@ -154,12 +154,11 @@ export class MacRegistry {
     const body = JSON.stringify({ host: address, mac, time: new Date().toISOString() }) + "\n";
     const tmp = tempName(path);
     try {
-      let fresh = false;
-      try {
-        lstatSync(path);
-      } catch {
-        fresh = true;
-      }
+      // Off the event loop too: on an NFS root even a stat is a round trip to the server.
+      const fresh = await lstat(path).then(
+        () => false,
+        () => true,
+      );
       await mkdir(dirname(path), { recursive: true });
       await writeFile(tmp, body, { mode: 0o644 });
       await rename(tmp, path);

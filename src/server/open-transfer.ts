@@ -101,8 +101,6 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
       source,
     );
     return await Session.open({
-      clientAddress: req.address,
-      clientPort: req.port,
       bindAddress: req.bindAddress,
       transfer,
       file: source,
@@ -183,8 +181,6 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
       upload,
     );
     return await Session.open({
-      clientAddress: req.address,
-      clientPort: req.port,
       bindAddress: req.bindAddress,
       transfer,
       file: upload,

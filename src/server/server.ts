@@ -236,9 +236,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     get perClientMax() {
       return config.perClientMax ?? 0;
     },
-    get rateAllows() {
-      return rateLimiter ? (address: string) => rateLimiter!.allow(address, performance.now()) : undefined;
-    },
+    rateAllows: (address: string) => !rateLimiter || rateLimiter.allow(address, performance.now()),
     get active() {
       return sessions.size;
     },
@@ -321,13 +319,12 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       });
       clearTimeout(timer);
     }
+    // Counted before the cut: a cut transfer's ending is logged like any other, but it did not finish.
+    const finished = drained.finished;
     const cut = [...sessions.values()].filter((s) => s !== "opening");
-    // A cut transfer's ending is logged like any other; it is not counted as finished.
-    const finishedBefore = drained.finished;
     for (const s of cut) s.shutdown();
-    drained.finished = finishedBefore;
     deadlines.close();
-    return { finished: drained.finished, cut: cut.length };
+    return { finished, cut: cut.length };
   }
 
   return {

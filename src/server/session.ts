@@ -29,8 +29,7 @@ export interface FileSide {
 export type TransferEnd = Pick<TransferRecord, "bytes" | "outcome" | "reason" | "errorCode" | "retransmits">;
 
 export interface SessionInit {
-  clientAddress: string;
-  clientPort: number;
+  /** The local address the request came in on: the transfer answers from it. */
   bindAddress: string;
   transfer: DrivenTransfer;
   file: FileSide;
@@ -138,12 +137,14 @@ export class Session implements Timed {
     const t = this.init.transfer;
     const out = t.outbox;
     if (out.length > 0 && this.socket) {
+      // A server-side machine's peer is the client's TID, fixed from the start.
+      const { address, port } = t.peer;
       let sent = 0;
       try {
-        if (out.length === 1) sent = this.socket.send(out[0]!, this.init.clientPort, this.init.clientAddress) ? 1 : 0;
+        if (out.length === 1) sent = this.socket.send(out[0]!, port, address) ? 1 : 0;
         else {
           const flat: (Uint8Array | number | string)[] = [];
-          for (const p of out) flat.push(p, this.init.clientPort, this.init.clientAddress);
+          for (const p of out) flat.push(p, port, address);
           sent = this.socket.sendMany(flat);
         }
       } catch {
@@ -166,7 +167,7 @@ export class Session implements Timed {
     const t = this.init.transfer;
     const reply = t.onDatagram(data, port, address, performance.now());
     if (reply) this.trySend(reply, port, address);
-    for (const p of t.outbox) this.trySend(p, this.init.clientPort, this.init.clientAddress);
+    for (const p of t.outbox) this.trySend(p, t.peer.port, t.peer.address);
     t.outbox.length = 0;
   }
 
