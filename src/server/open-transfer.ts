@@ -1,9 +1,9 @@
 /**
  * From an admitted request to a transfer ready to start, either direction: the file confined
  * and opened (a read's source, an upload's temporary file), options negotiated, the machine
- * built (SendTransfer for an RRQ, ReceiveTransfer for a WRQ), its socket (the transfer ID)
- * bound. Throws a TftpError for the client, or an out-of-descriptors error the server treats as
- * a shortage, never a refusal.
+ * built (SendTransfer for an RRQ, ReceiveTransfer for a WRQ), and attached to a shared transfer
+ * socket (its transfer ID). Throws a TftpError for the client, or an out-of-descriptors error
+ * the server treats as a shortage, never a refusal.
  */
 import type { FileCache } from "../files/cache.ts";
 import { confine } from "../files/confine.ts";
@@ -19,8 +19,8 @@ import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { plainAddress } from "./address.ts";
 import type { Deadlines } from "./deadlines.ts";
-import type { PortRange } from "./ports.ts";
 import { Session, type TransferEnd } from "./session.ts";
+import type { TransferPorts } from "./transfer-ports.ts";
 import type { ServerConfig, TransferRecord } from "./types.ts";
 
 /**
@@ -31,13 +31,6 @@ import type { ServerConfig, TransferRecord } from "./types.ts";
  * bounds memory per transfer, so 10,000 clients fit in RAM.
  */
 export const WINDOW_BYTES_MAX = 96 * 1024;
-
-/** The default send buffer (~208 KiB) holds a window of small blocks; ask for more only beyond that. */
-function sendBufferFor(windowSize: number, blockSize: number): number {
-  const need = windowSize * (blockSize + 64) * 2;
-  return need <= 200_000 ? 0 : Math.min(2 * WINDOW_BYTES_MAX, need);
-}
-
 
 export interface TransferRequest {
   /** The local address the request came in on: the transfer answers from it. */
@@ -58,8 +51,8 @@ export interface OpenContext {
   deadlines: Deadlines;
   /** The --writable directories as real paths (byte strings); empty: anywhere in the root. */
   writable: string[];
-  /** --port-range, shared by every transfer of this server. */
-  ports?: PortRange;
+  /** The shared transfer sockets: each transfer is given one on the address its request came in on. */
+  ports: TransferPorts;
 }
 
 export function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
@@ -100,14 +93,12 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
       },
       source,
     );
-    return await Session.open({
-      bindAddress: req.bindAddress,
+    return Session.open({
+      port: ctx.ports.pick(req.bindAddress, req.address, req.port),
       transfer,
       file: source,
       report: () => sendEnd(transfer),
       deadlines,
-      ports: ctx.ports,
-      sendBufferBytes: sendBufferFor(neg.options.windowSize, neg.options.blockSize),
       record: startRecord(req, "read", file.rel, mode, oack, source.size),
       onEnd,
     });
@@ -180,14 +171,12 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
       },
       upload,
     );
-    return await Session.open({
-      bindAddress: req.bindAddress,
+    return Session.open({
+      port: ctx.ports.pick(req.bindAddress, req.address, req.port),
       transfer,
       file: upload,
       report: () => receiveEnd(transfer),
       deadlines,
-      ports: ctx.ports,
-      sendBufferBytes: 0,
       lingerMs: timeoutMs,
       record: startRecord(req, "write", target.rel, mode, oack, neg.tsize ?? -1),
       onEnd,

@@ -20,12 +20,12 @@ import { RateLimiter } from "./rate-limit.ts";
 import { Deadlines } from "./deadlines.ts";
 import { dispatch } from "./dispatch.ts";
 import { openTransfer } from "./open-transfer.ts";
-import { isPortsBusy, PortRange } from "./ports.ts";
 import type { RemapRule } from "./remap.ts";
 import { rewriteRequest } from "./request-rewrite.ts";
 import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
+import { TransferPorts } from "./transfer-ports.ts";
 import { logTransfer } from "./transfer-log.ts";
 import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
 import { warmUpSendPath } from "./warmup.ts";
@@ -109,10 +109,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   let closing = false;
   /** While draining: transfers that ended, and the wake-up for when none is left. */
   const drained = { finished: 0, wake: () => {} };
-  const ports = config.portRange ? new PortRange(config.portRange.low, config.portRange.high) : undefined;
-  /** No more transfers at once than --port-range has ports: the rest wait in the queue, not in bind failures. */
-  const transferCap = Math.min(config.maxTransfers, ports?.size ?? Infinity);
-  /** The cap, lowered while the process runs out of file descriptors (or others hold range ports). */
+  const transferCap = config.maxTransfers;
+  /** The cap, lowered while the process runs out of file descriptors. */
   let slotLimit = transferCap;
   /** Replaced on SIGHUP (the map file re-read), as tftpd-hpa does. */
   let remapRules = config.remap;
@@ -120,7 +118,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
   const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
-  const portShortage = rateLimitedWarning(log, "every --port-range port is in use: requests wait in the queue (widen the range)", () => queue.size);
 
   /** Transfers running or opening per client address (the key of `sessions` is address|port). */
   const perClient = new Map<string, number>();
@@ -195,7 +192,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     sessions.set(key, "opening");
     perClient.set(req.address, (perClient.get(req.address) ?? 0) + 1);
     try {
-      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports }, (record) => finished(key, record));
+      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts }, (record) => finished(key, record));
       if (closing) {
         session.shutdown();
         return;
@@ -203,11 +200,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       sessions.set(key, session);
       session.start();
     } catch (err) {
-      // Out of descriptors, or of --port-range ports, is the server's own shortage: the request
-      // waits for a slot to free instead of getting an ERROR that would make a PXE ROM give up.
-      // Ports may be held by others (another worker), so that wait does not need a transfer of ours.
-      const portsBusy = isPortsBusy(err);
-      if ((portsBusy || (isOutOfFiles(err) && sessions.size > 1)) && queue.push(key, req)) {
+      // Out of descriptors is the server's own shortage: the request waits for a slot to free
+      // instead of getting an ERROR that would make a PXE ROM give up.
+      if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
         if (sessions.delete(key)) clientClosed(key);
         slotLimit = Math.max(1, sessions.size);
         // A shortage is often brief (files held only until the cache has them): try again soon.
@@ -216,7 +211,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
           slotLimit = transferCap;
           admitQueued();
         }, SHORTAGE_RETRY_MS);
-        (portsBusy ? portShortage : fdShortage).note(plainAddress(req.address), req.packet.filename);
+        fdShortage.note(plainAddress(req.address), req.packet.filename);
         return;
       }
       const e = err instanceof TftpError ? err : serverError(String(err));
@@ -286,6 +281,12 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     events?.dropped();
   }
 
+  // Bound before the request sockets: a request is never taken that no transfer socket can answer.
+  const transferPorts = await TransferPorts.bind(config.addresses, {
+    range: config.portRange,
+    processes: config.processes,
+    receiveBufferBytes: config.receiveBufferBytes,
+  });
   const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];
   const listeners: udp.Socket<"uint8array">[] = [];
   try {
@@ -301,6 +302,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     }
   } catch (err) {
     for (const l of listeners) l.close();
+    transferPorts.close();
     throw err;
   }
 
@@ -324,6 +326,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     const cut = [...sessions.values()].filter((s) => s !== "opening");
     for (const s of cut) s.shutdown();
     deadlines.close();
+    // After the cut: the shutdown ERRORs queued above go out as the sockets close.
+    transferPorts.close();
     return { finished, cut: cut.length };
   }
 
@@ -378,6 +382,7 @@ const BUILT_AROUND = new Set<keyof ServerConfig>([
   "queueMax",
   "cacheBytes",
   "portRange",
+  "processes",
   "create",
   "writable",
   "overwrite",

@@ -42,8 +42,10 @@ export interface ServerConfig {
   uploadMaxBytes?: number;
   /** Bind with SO_REUSEPORT so several worker processes share the port (the kernel splits clients). */
   reusePort?: boolean;
-  /** --port-range: transfer sockets bind here (for firewalls); requests past it wait in the queue. */
+  /** --port-range: the shared transfer sockets bind here (for firewalls), each process taking its share. */
   portRange?: { low: number; high: number };
+  /** Server processes sharing the port (--workers), so each takes a fair share of --port-range. */
+  processes?: number;
   /** Remap rules (--map-file, --remap) run over every requested name before confinement. */
   remap?: RemapRule[];
   /** in.tftpd without -s: "/DIR/FILE" names FILE in the root. */

@@ -164,6 +164,30 @@ describe("transfers", () => {
     client.close();
   });
 
+  test("the next transfer from the same client port gets a new transfer ID; the old one's late ACK is dropped", async () => {
+    const client = await RawPeer.open();
+    client.send(rrq("pxelinux.cfg/default.netboot-7.2"), server.port);
+    const d1 = (await client.recv())!;
+    expect(decodePacket(d1.data)).toMatchObject({ op: Opcode.DATA, block: 1 });
+    client.send(encodeAck(1), d1.port); // a short file: done
+    await server.waitForLog(/"file":"pxelinux.cfg\/default.netboot-7.2"[^\n]*"outcome":"ok"/);
+    client.send(rrq("big"), server.port);
+    const n1 = (await client.recv())!;
+    expect(decodePacket(n1.data)).toMatchObject({ op: Opcode.DATA, block: 1 });
+    expect(n1.port).not.toBe(d1.port);
+    // A duplicate of the first transfer's ACK arrives late at its old TID: no ERROR, no effect.
+    client.send(encodeAck(1), d1.port);
+    const stray = await client.recv(300);
+    expect(stray === undefined || stray.port === n1.port).toBe(true);
+    client.send(encodeAck(1), n1.port);
+    let d2 = (await client.recv())!;
+    while (decodePacket(d2.data).op === Opcode.DATA && (decodePacket(d2.data) as { block: number }).block === 1) d2 = (await client.recv())!;
+    expect(decodePacket(d2.data)).toMatchObject({ op: Opcode.DATA, block: 2 });
+    expect(d2.port).toBe(n1.port);
+    client.send(encodeError(0, "done testing"), n1.port);
+    client.close();
+  });
+
   test("an unanswered transfer is retransmitted with backoff and then given up and logged", async () => {
     const s = await startServer(root, ["--timeout", "1", "--retries", "2", "--log-format", "json"]);
     try {
