@@ -32,7 +32,7 @@ export default defineCommand(
       }
       const hello = join(root, "hello.txt");
       if (!existsSync(hello)) writeFileSync(hello, "Hello from pxeboot. This file was served over TFTP.\n");
-      const config = serveConfig({ ...serveDefaults(), root, address: args.address, port: String(port), "cache-mb": "64" });
+      const config = serveConfig({ ...serveDefaults(), root, address: args.address, port: String(port), "cache-mb": "64", workers: "1" });
       const host = args.address.includes(":") ? `[${args.address}]` : args.address;
       process.stderr.write(
         [

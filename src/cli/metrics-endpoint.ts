@@ -22,30 +22,22 @@ export function parseMetricsListen(text: string): MetricsListen {
   return { address: m[1] ?? m[2] ?? "0.0.0.0", port: intArg("metrics", m[3]!, 0, 65535) };
 }
 
-/** With --workers each process serves its own numbers: worker N on PORT+N-1 (port 0: any). */
-export function workerListen(listen: MetricsListen, worker: number): MetricsListen {
-  if (listen.port === 0) return listen;
-  const port = listen.port + worker - 1;
-  if (port > 65535) throw new UsageError(`--metrics port ${listen.port} leaves no port for worker ${worker} (each worker serves on PORT+N-1)`);
-  return { ...listen, port };
-}
-
 export interface MetricsEndpoint {
   url: string;
   stop(): void;
 }
 
-export function startMetricsEndpoint(listen: MetricsListen, render: () => string, log: Logger): MetricsEndpoint {
+export function startMetricsEndpoint(listen: MetricsListen, render: () => string | Promise<string>, log: Logger): MetricsEndpoint {
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
       hostname: listen.address,
       port: listen.port,
-      fetch(req) {
+      async fetch(req) {
         const path = new URL(req.url).pathname;
         if (path !== "/metrics") return new Response("pxeboot: metrics are at /metrics\n", { status: 404 });
         if (req.method !== "GET" && req.method !== "HEAD") return new Response("GET only\n", { status: 405 });
-        return new Response(render(), { headers: { "content-type": CONTENT_TYPE } });
+        return new Response(await render(), { headers: { "content-type": CONTENT_TYPE } });
       },
       error(err) {
         log.error("metrics endpoint failed a request", { error: String(err) });

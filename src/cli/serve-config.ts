@@ -3,6 +3,7 @@
  * re-parses strings. Every bad value becomes a UsageError naming the flag and the range.
  */
 import type { ArgsDef } from "citty";
+import { availableParallelism } from "node:os";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
 import { uploadConfig } from "./upload-config.ts";
 import { compatConfig, familyDeny, listenAddresses, secondsArg } from "./compat-config.ts";
@@ -46,7 +47,7 @@ export const serveArgs = {
   "install-marker": { type: "string", valueHint: "FILE", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
   "install-once": { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
   "on-install": { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
-  workers: { type: "string", valueHint: "N", description: "server processes sharing the port (SO_REUSEPORT); see bench/RESULTS.md", default: "1" },
+  workers: { type: "string", valueHint: "N|auto", description: "server processes sharing the port, each client's requests on one of them (auto: one per core, at most 8)", default: "auto" },
   user: {
     type: "string",
     description: "started as root, run as this user once the ports are bound (default: tftp, else nobody; root stays root)",
@@ -116,8 +117,13 @@ export interface ServeArgs {
   ipv6?: boolean;
 }
 
+/** `--workers auto`: one per core this process may run on, up to this many (memory grows per worker). */
+export const AUTO_WORKERS_MAX = 8;
+
 export function workerCount(args: ServeArgs): number {
-  return intArg("workers", args.workers ?? "1", 1, 64);
+  const w = args.workers ?? "auto";
+  if (w === "auto") return Math.max(1, Math.min(AUTO_WORKERS_MAX, availableParallelism()));
+  return intArg("workers", w, 1, 64);
 }
 
 /** The flag defaults as a ServeArgs, for callers (demo, tests) that start from them. */
@@ -150,10 +156,11 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     root: args.root ?? args.dir ?? "/tftp",
     addresses: listenAddresses(args),
     port: intArg("port", args.port, 0, 65535),
-    maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
+    // Like the cache, the limits are the whole server's: each worker process takes its share.
+    maxTransfers: Math.ceil(intArg("max-transfers", args["max-transfers"], 1, 1_000_000) / workerCount(args)),
     perClientMax: intArg("per-client-max", args["per-client-max"] ?? "64", 0, 1_000_000),
     perClientRate: intArg("per-client-rate", args["per-client-rate"] ?? "200", 0, 10_000_000),
-    queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
+    queueMax: Math.ceil(intArg("queue-max", args["queue-max"], 0, 10_000_000) / workerCount(args)),
     timeoutMs: Math.round(timeoutSec * 1000),
     timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),
     rtoMinMs: 20,
@@ -161,9 +168,10 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     blockSizeMax: intArg("blksize-max", args["blksize-max"], MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
     windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
-    cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
+    cacheBytes: Math.floor((intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024) / workerCount(args)),
     receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,
     reusePort: workerCount(args) > 1,
+    processes: workerCount(args),
     permissive: !!args.permissive,
     allow: cidrList(rawArgs, "allow"),
     deny: [...cidrList(rawArgs, "deny"), ...familyDeny(args)],

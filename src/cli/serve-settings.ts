@@ -7,7 +7,7 @@
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
-import { parseMetricsListen, workerListen, type MetricsListen } from "./metrics-endpoint.ts";
+import { parseMetricsListen, type MetricsListen } from "./metrics-endpoint.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
 import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 
@@ -65,8 +65,6 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
   const marker = args["install-marker"] ?? "Kickstart_end";
   if (marker.trim() === "") throw new UsageError("--install-marker needs a file name (default Kickstart_end)");
   const metrics = args.metrics === undefined ? undefined : parseMetricsListen(args.metrics);
-  // Every worker's port must exist: checked here so `config check` catches it.
-  if (metrics) workerListen(metrics, workerCount(args));
   if (args.pidfile === "") throw new UsageError("--pidfile needs a file name (e.g. /run/pxeboot.pid)");
   return {
     server,

@@ -5,7 +5,8 @@ import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
 import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
-import { startMetricsEndpoint, workerListen, type MetricsEndpoint, type MetricsListen } from "./metrics-endpoint.ts";
+import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
+import { startMetricsEndpoint, type MetricsEndpoint, type MetricsListen } from "./metrics-endpoint.ts";
 import type { RemapRule } from "../server/remap.ts";
 import { fail } from "./args.ts";
 import type { Mode } from "./command-line.ts";
@@ -16,7 +17,7 @@ import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/wr
 import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs } from "./serve-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { isWorkerChild, spawnWorkers } from "./workers.ts";
+import { followPrimary, isWorkerChild, primaryPort, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
@@ -52,7 +53,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   let signalled: NodeJS.Signals | undefined;
   let wake: () => void = () => {};
   let running: RunningServer | undefined;
-  let workerSet: ReturnType<typeof spawnWorkers> | undefined;
+  let workerSet: WorkerSet | undefined;
   // The first signal drains (the port is freed at once, running transfers may finish); a second
   // one, from an impatient admin or systemd's stop timeout, cuts them now.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -66,37 +67,60 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  const primarySaysGo = followPrimary(() => opts.metrics?.metrics.snapshot() ?? null);
+  // Requests wait until every process has bound the port (cli/workers.ts).
+  let openGate = () => {};
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
   // `systemctl reload` of a unit written for tftpd-hpa sends SIGHUP, whose default would kill us.
   let reload = () => log.info("SIGHUP received during start-up: ignored");
   process.on("SIGHUP", () => reload());
 
   let server: RunningServer;
   try {
-    server = await startServer(opts.config, { log, observers: opts.observers, events: opts.metrics?.metrics.events });
+    server = await startServer({ ...opts.config, port: primaryPort() ?? opts.config.port }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorkerChild() });
   } catch (err) {
     if (!opts.dualStackDefault) throw err;
     log.debug("IPv6 unavailable, listening on IPv4 only", { error: String(err) });
-    server = await startServer({ ...opts.config, addresses: ["0.0.0.0"] }, { log, observers: opts.observers, events: opts.metrics?.metrics.events });
+    server = await startServer({ ...opts.config, port: primaryPort() ?? opts.config.port, addresses: ["0.0.0.0"] }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorkerChild() });
   }
   // Before dropping root, like the TFTP port: --metrics may name a port below 1024.
   let metricsEndpoint: MetricsEndpoint | undefined;
   if (opts.metrics) {
     const { metrics, listen } = opts.metrics;
     metrics.attach(() => ({ activeTransfers: server.activeTransfers, queuedRequests: server.queuedRequests, cache: server.cache }));
+  }
+  // One endpoint for the whole server, the primary's: it asks the workers at scrape time.
+  if (opts.metrics && !isWorkerChild()) {
+    const { metrics, listen } = opts.metrics;
+    const render = async () => {
+      const theirs = workerSet ? ((await workerSet.ask()).filter(Boolean) as FamilySnapshot[][]) : [];
+      return renderSnapshots([metrics.snapshot(), ...theirs]);
+    };
     try {
-      metricsEndpoint = startMetricsEndpoint(listen, () => metrics.render(), log);
+      metricsEndpoint = startMetricsEndpoint(listen, render, log);
     } catch (err) {
       await server.close();
       throw err;
     }
-    log.info("metrics served", { url: metricsEndpoint.url, worker: process.env.PXEBOOT_WORKER });
+    log.info("metrics served", { url: metricsEndpoint.url });
   }
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
-  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log) : undefined;
+  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log, server.listening[0]?.port ?? opts.config.port) : undefined;
   running = server;
   workerSet = workers;
+  if (isWorkerChild()) {
+    reportBound();
+    void primarySaysGo.then(openGate);
+  } else if (workers) {
+    const since = performance.now();
+    void workers.allBound.then(() => {
+      workers.go();
+      openGate();
+      log.debug("every worker bound the port: requests answered from now on", { workers: opts.workers, ms: Math.round(performance.now() - since) });
+    });
+  } else openGate();
   // Before dropping root: /run is root's.
   const pidfile = opts.pidfile && !isWorkerChild() ? opts.pidfile : undefined;
   const pidError = pidfile ? writePidfile(pidfile) : undefined;
@@ -135,25 +159,26 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const c = opts.config;
   for (const l of server.listening) {
     if (isWorkerChild()) {
-      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port });
+      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port, transferPorts: server.transferPorts.find((t) => t.address === l.address)?.ports.join(",") });
       continue;
     }
     log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
       address: l.address,
       port: l.port,
-      maxTransfers: c.maxTransfers,
-      queueMax: c.queueMax,
+      maxTransfers: c.maxTransfers * (opts.workers ?? 1),
+      queueMax: c.queueMax * (opts.workers ?? 1),
       blksizeMax: c.blockSizeMax,
       windowsizeMax: c.windowSizeMax,
       rollover: c.rollover,
-      cacheMb: Math.round(c.cacheBytes / 1048576),
+      cacheMb: Math.round((c.cacheBytes * (opts.workers ?? 1)) / 1048576),
       rcvbuf: l.receiveBufferBytes,
-      workers: opts.workers,
+      transferPorts: server.transferPorts.find((t) => t.address === l.address)?.ports.join(","),
+      workers: opts.workers ?? 1,
     });
   }
   const files = openFileLimit();
   if (files !== undefined && files < c.maxTransfers + 64) {
-    log.warn("open-file limit is below --max-transfers: transfers past it will fail to get a socket", {
+    log.warn("open-file limit is below --max-transfers: transfers of files not cached yet wait for descriptors past it", {
       nofile: files,
       maxTransfers: c.maxTransfers,
       fix: "raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-transfers",
@@ -221,7 +246,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
   process.exit(0);
 }
 
-/** This process's metrics and port: with --workers, worker N labels its samples and adds N-1 to the port. */
+/** This process's metrics: with --workers, worker N labels its samples (the primary serves them all). */
 function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts | undefined): ServeOptions["metrics"] {
   const worker = settings.workers > 1 ? Number(process.env.PXEBOOT_WORKER ?? "1") : 1;
   const metrics = createServerMetrics({
@@ -230,7 +255,7 @@ function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts 
     worker: settings.workers > 1 ? String(worker) : undefined,
     installOnce: installCounts,
   });
-  return { listen: workerListen(settings.metrics!, worker), metrics };
+  return { listen: settings.metrics!, metrics };
 }
 
 /** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */

@@ -32,7 +32,9 @@ function quote(word: string): string {
 
 export function unitText(o: UnitOptions): string {
   // A transfer holds one socket and every worker its own share: leave room for both, and files.
-  const nofile = Math.max(65536, (o.maxTransfers + 1024) * Math.max(1, o.workers));
+  // A per-process limit, and a worker needs at most its share of --max-transfers (a file each):
+  // the whole is an upper bound that holds on any core count.
+  const nofile = Math.max(65536, o.maxTransfers + 1024);
   // ProtectHome hides /home and /root entirely: a tree kept there needs it off.
   const underHome = /^\/(home|root|run\/user)(\/|$)/.test(o.root);
   const lines = [
@@ -111,7 +113,7 @@ export default defineCommand({
       const writable = [root, ...(settings.pidfile ? [dirname(resolve(settings.pidfile))] : [])];
       const program = resolve(binary ?? (Bun.main.startsWith("/$bunfs/") ? process.execPath : "/usr/local/sbin/pxeboot"));
       process.stdout.write(
-        unitText({ binary: program, serveArgs: rest, root, maxTransfers: s.maxTransfers, workers: settings.workers, writablePaths: writable, asUser }),
+        unitText({ binary: program, serveArgs: rest, root, maxTransfers: s.maxTransfers * settings.workers, workers: settings.workers, writablePaths: writable, asUser }),
       );
     } catch (err) {
       fail(err);

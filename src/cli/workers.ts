@@ -1,8 +1,21 @@
 /**
- * `serve --workers N`: N processes share the request port through SO_REUSEPORT, and the kernel
- * spreads clients across them by address hash (a client's retried RRQs land on the same worker).
- * Each worker is a full server with its own transfers, cache and timers; nothing is shared but
- * the tftproot, which install-once already guards for several servers.
+ * `serve --workers N`: N processes share the request port through SO_REUSEPORT; each client
+ * address meets one of them (server/steer.ts). Each worker is a full server with its own
+ * transfers, cache share and timers; nothing is shared but the tftproot, which install-once
+ * already guards for several servers.
+ *
+ * The processes talk over an IPC channel, not signals:
+ * - start-up: until every process has bound the port, the kernel sends a client to whichever
+ *   process exists, and moves it once the process it belongs to joins; a request retried across
+ *   that move would start a second transfer in another process. So each worker reports when it
+ *   has bound, and nobody answers requests until the primary has heard from all of them and
+ *   says go (a worker that never reports is waited for a bounded time, then logged);
+ * - signals: once the primary has dropped root it may not kill(2) a worker still starting as
+ *   root (EPERM), so SIGHUP/SIGTERM/SIGINT are forwarded as messages;
+ * - metrics: the primary's endpoint asks every worker for its numbers at scrape time, so one
+ *   endpoint shows the whole server;
+ * - a worker whose primary is gone (the channel closed) drains and stops instead of holding
+ *   the port alone.
  */
 import type { Logger } from "../log.ts";
 
@@ -14,32 +27,176 @@ function selfCommand(): string[] {
 
 export const isWorkerChild = () => process.env.PXEBOOT_WORKER !== undefined;
 
+/** In a worker: the request port its primary bound (undefined in the primary). */
+export const primaryPort = (): number | undefined => (isWorkerChild() && process.env.PXEBOOT_PORT ? Number(process.env.PXEBOOT_PORT) : undefined);
+
+/** How long the primary waits for every worker to bind before it answers requests anyway. */
+export const WORKERS_BOUND_TIMEOUT_MS = 20_000;
+
+const FORWARDED: readonly NodeJS.Signals[] = ["SIGHUP", "SIGTERM", "SIGINT"];
+
+/** Messages between the primary and its workers. */
+type Message = { signal: NodeJS.Signals } | { bound: true } | { go: true } | { ask: number };
+
+/** How long a scrape waits for the workers' numbers before it answers without the missing ones. */
+const ASK_TIMEOUT_MS = 1_000;
+
+export interface WorkerSet {
+  /** Resolves once every worker has bound the port (or exited, or the wait timed out). */
+  readonly allBound: Promise<void>;
+  /** Tells every worker to start answering requests. */
+  go(): void;
+  /** Every live worker's answer (its metrics), as far as they come within a second. */
+  ask(): Promise<unknown[]>;
+  /** SIGHUP: each worker re-reads what the primary did. */
+  signal(signal: NodeJS.Signals): void;
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
 /**
  * Starts workers 2…N as children with the same arguments. They stop when the primary forwards
  * its SIGTERM/SIGINT; if one dies on its own, the rest go on and the death is logged.
  */
-export function spawnWorkers(count: number, log: Logger): { stop(signal: NodeJS.Signals): Promise<void>; signal(signal: NodeJS.Signals): void } {
+export function spawnWorkers(count: number, log: Logger, port: number): WorkerSet {
   const children: Bun.Subprocess[] = [];
   let stopping = false;
+  let asked = 0;
+  /** Open questions: the answers so far, and who is still to answer. */
+  const questions = new Map<number, { answers: unknown[]; pending: number; done: () => void }>();
+  const answer = (m: { answer?: unknown; data?: unknown }) => {
+    const q = typeof m.answer === "number" ? questions.get(m.answer) : undefined;
+    if (!q) return;
+    q.answers.push(m.data);
+    if (--q.pending === 0) q.done();
+  };
+  let waiting = count - 1;
+  let allBoundNow = () => {};
+  const allBound = new Promise<void>((resolve) => (allBoundNow = resolve));
+  const oneBound = () => {
+    if (--waiting === 0) allBoundNow();
+  };
   for (let i = 2; i <= count; i++) {
+    let reported = false;
+    const report = () => {
+      if (reported) return;
+      reported = true;
+      oneBound();
+    };
     const child = Bun.spawn(selfCommand(), {
-      env: { ...process.env, PXEBOOT_WORKER: String(i) },
+      // The port the primary bound: the same one even when --port 0 let the kernel pick it.
+      env: { ...process.env, PXEBOOT_WORKER: String(i), PXEBOOT_PORT: String(port) },
       stdio: ["ignore", "inherit", "inherit"],
+      ipc: (m: unknown) => {
+        const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown };
+        if (msg.bound === true) report();
+        else if (msg.answer !== undefined) answer(msg);
+      },
+      serialization: "json",
     });
     children.push(child);
     void child.exited.then((code) => {
+      report();
       if (!stopping) log.error("worker exited", { worker: i, pid: child.pid, code });
     });
   }
+  if (waiting === 0) allBoundNow();
+  const timer = setTimeout(() => {
+    if (waiting > 0) log.warn("workers still starting: answering requests without them", { waitingFor: waiting, afterMs: WORKERS_BOUND_TIMEOUT_MS });
+    allBoundNow();
+  }, WORKERS_BOUND_TIMEOUT_MS);
+  void allBound.then(() => clearTimeout(timer));
+  const send = (m: Message, child: Bun.Subprocess, worker: number) => forward(child, m, worker, log);
   return {
-    /** SIGHUP: each worker re-reads what the primary did. */
+    allBound,
+    go() {
+      for (const [n, c] of children.entries()) send({ go: true }, c, n + 2);
+    },
+    ask() {
+      const live = children.filter((c) => c.exitCode === null && c.signalCode === null);
+      if (live.length === 0) return Promise.resolve([]);
+      const id = ++asked;
+      return new Promise((resolve) => {
+        const q = { answers: [] as unknown[], pending: live.length, done: () => {} };
+        const timer = setTimeout(() => q.done(), ASK_TIMEOUT_MS);
+        q.done = () => {
+          clearTimeout(timer);
+          questions.delete(id);
+          resolve(q.answers);
+        };
+        questions.set(id, q);
+        for (const c of live) {
+          try {
+            c.send({ ask: id });
+          } catch {
+            if (--q.pending === 0) q.done();
+          }
+        }
+      });
+    },
     signal(signal) {
-      for (const c of children) c.kill(signal);
+      for (const [n, c] of children.entries()) send({ signal }, c, n + 2);
     },
     async stop(signal) {
       stopping = true;
-      for (const c of children) c.kill(signal);
+      for (const [n, c] of children.entries()) send({ signal }, c, n + 2);
       await Promise.all(children.map((c) => c.exited));
     },
   };
+}
+
+function forward(child: Bun.Subprocess, m: Message, worker: number, log: Logger): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    child.send(m);
+    return;
+  } catch {
+    // no channel (it closed): a signal can still go as a signal
+  }
+  if (!("signal" in m)) return;
+  try {
+    child.kill(m.signal);
+  } catch (err) {
+    log.warn("worker not signalled", { worker, pid: child.pid, signal: m.signal, error: (err as Error).message });
+  }
+}
+
+/**
+ * In a worker: a signal the primary forwards runs this process's own handler for it; the
+ * primary's question (a scrape) gets `answer()`; the primary gone (channel closed) is a SIGTERM.
+ * Resolves when the primary says go.
+ */
+export function followPrimary(answer: () => unknown = () => null): Promise<void> {
+  if (!isWorkerChild()) return Promise.resolve();
+  let goNow = () => {};
+  const go = new Promise<void>((resolve) => (goNow = resolve));
+  process.on("message", (m: unknown) => {
+    const msg = m as { signal?: unknown; go?: unknown; ask?: unknown } | null;
+    if (msg?.go === true) goNow();
+    if (typeof msg?.ask === "number") {
+      try {
+        process.send?.({ answer: msg.ask, data: answer() });
+      } catch {
+        // the primary is gone: nobody to answer
+      }
+    }
+    const signal = msg?.signal;
+    if (typeof signal === "string" && (FORWARDED as string[]).includes(signal)) process.emit(signal as NodeJS.Signals);
+  });
+  process.on("disconnect", () => {
+    goNow();
+    process.emit("SIGTERM");
+  });
+  // A primary that never says go (it died between our start and its word): go on regardless.
+  setTimeout(goNow, WORKERS_BOUND_TIMEOUT_MS + 5_000).unref();
+  return go;
+}
+
+/** In a worker: tells the primary the port is bound here. */
+export function reportBound(): void {
+  if (!isWorkerChild()) return;
+  try {
+    process.send?.({ bound: true });
+  } catch {
+    // no primary to tell: followPrimary's timeout lets us go on
+  }
 }

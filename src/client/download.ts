@@ -15,6 +15,8 @@ export interface DownloadOptions extends ReceiveConfig {
   /** Simulated loss: called for each received DATA; true drops it before the state machine sees it. */
   dropData?: () => boolean;
   signal?: AbortSignal;
+  /** The local address to send from (a test standing in for many hosts); default: any. */
+  localAddress?: string;
 }
 
 export type DownloadOutcome = ReceiveOutcome | { ok: false; kind: "local"; reason: string };
@@ -42,7 +44,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadResult> {
   let over = false;
 
   const socket = await Bun.udpSocket({
-    hostname: ipv6 ? "::" : "0.0.0.0",
+    hostname: opts.localAddress ?? (ipv6 ? "::" : "0.0.0.0"),
     socket: {
       data(_sock, buf, port, address) {
         if (over) return;

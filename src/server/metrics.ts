@@ -115,14 +115,46 @@ export class Registry {
     };
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const f of this.families) {
-      lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-      for (const s of f.samples()) lines.push(`${s.name}${formatLabels({ ...this.constLabels, ...s.labels })} ${formatValue(s.value)}`);
-    }
-    return lines.join("\n") + "\n";
+  /** Every family's samples now, constant labels applied: plain data, for another process to merge. */
+  snapshot(): FamilySnapshot[] {
+    return this.families.map((f) => ({
+      name: f.name,
+      help: f.help,
+      type: f.type,
+      samples: f.samples().map((s) => ({ name: s.name, labels: { ...this.constLabels, ...s.labels }, value: s.value })),
+    }));
   }
+
+  render(): string {
+    return renderSnapshots([this.snapshot()]);
+  }
+}
+
+export interface FamilySnapshot {
+  name: string;
+  help: string;
+  type: Family["type"];
+  samples: Sample[];
+}
+
+/**
+ * One exposition from several registries' snapshots (a server's worker processes, each sample
+ * labelled with its worker): a family's HELP and TYPE once, then every process's samples.
+ */
+export function renderSnapshots(sets: FamilySnapshot[][]): string {
+  const merged = new Map<string, FamilySnapshot>();
+  for (const set of sets)
+    for (const f of set) {
+      const into = merged.get(f.name);
+      if (into) into.samples.push(...f.samples);
+      else merged.set(f.name, { ...f, samples: [...f.samples] });
+    }
+  const lines: string[] = [];
+  for (const f of merged.values()) {
+    lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) lines.push(`${s.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+  }
+  return lines.join("\n") + "\n";
 }
 
 function readSamples(name: string, v: number | Array<{ labels: Labels; value: number }>): Sample[] {

@@ -4,7 +4,7 @@
  * drop or denial; the rest is read from the running server at scrape time.
  */
 import { displayName } from "../files/bytes-path.ts";
-import { RecentCounter, Registry, type Labels } from "./metrics.ts";
+import { RecentCounter, Registry, type Labels, type FamilySnapshot } from "./metrics.ts";
 import type { RequestEvents, TransferRecord } from "./types.ts";
 
 /** What is read from the live server at scrape time. */
@@ -52,6 +52,8 @@ export interface ServerMetrics {
   /** Where the gauges read from; set once the server runs. */
   attach(live: () => LiveState): void;
   render(): string;
+  /** The samples now as plain data: a worker's answer to its primary's scrape. */
+  snapshot(): FamilySnapshot[];
 }
 
 export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
@@ -136,5 +138,6 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
       live = fn;
     },
     render: () => reg.render(),
+    snapshot: () => reg.snapshot(),
   };
 }

@@ -25,6 +25,7 @@ import { rewriteRequest } from "./request-rewrite.ts";
 import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
+import { steerByClientAddress } from "./steer.ts";
 import { TransferPorts } from "./transfer-ports.ts";
 import { logTransfer } from "./transfer-log.ts";
 import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
@@ -35,11 +36,21 @@ export interface ServerOptions {
   observers?: TransferObserver[];
   /** Counted per request (metrics); absent, nothing is counted. */
   events?: RequestEvents;
+  /**
+   * Requests are dropped, unanswered, until this resolves: with --workers, until every process
+   * has bound the port (cli/workers.ts). Clients retry; none is answered by a process it is
+   * then moved away from.
+   */
+  gate?: Promise<void>;
+  /** The primary process of a --workers server (or the only one): checks the port is not taken. */
+  firstProcess?: boolean;
 }
 
 export interface RunningServer {
   /** Bound request sockets as "address port" pairs (port 0 in the config picks a free one). */
   readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
+  /** The shared transfer sockets' ports, per listening address. */
+  readonly transferPorts: { address: string; ports: number[] }[];
   readonly activeTransfers: number;
   readonly queuedRequests: number;
   /** The memory cache's file opens served and missed, and the bytes it holds now. */
@@ -247,7 +258,11 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     uploads: !!config.create,
   };
 
+  let gated = opts.gate !== undefined;
+  void opts.gate?.then(() => (gated = false));
+
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
+    if (gated) return;
     const key = peerKey(address, port);
     const d = dispatch(data, key, address, dispatchState);
     switch (d.action) {
@@ -291,12 +306,18 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const listeners: udp.Socket<"uint8array">[] = [];
   try {
     for (const address of config.addresses) {
+      // SO_REUSEPORT would let this process join another server's group on the same port (same
+      // user at bind time: root) and take part of its clients. The first process of a server
+      // proves the port free with a plain bind first; only its own workers join it.
+      if (config.reusePort && opts.firstProcess && config.port !== 0) (await bindListener(address, config.port, false, () => {})).close();
       const sock = await bindListener(address, config.port, !!config.reusePort, (s, data, port, from) =>
         onRequestDatagram(s, address, data, port, from),
       );
       listeners.push(sock);
       const fd = socketFd(sock);
       disableRecvErr(fd);
+      if (config.reusePort && (config.processes ?? 1) > 1 && !steerByClientAddress(fd, config.processes!))
+        log.debug("workers: the kernel's hash picks each request's worker (client-address steering not available)", { address });
       const granted = setReceiveBuffer(fd, config.receiveBufferBytes);
       listening.push({ address, port: sock.port, receiveBufferBytes: granted });
     }
@@ -333,6 +354,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   return {
     listening,
+    transferPorts: transferPorts.bound,
     get activeTransfers() {
       return sessions.size;
     },

@@ -2,7 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, run, scratchRoot, startServer } from "./harness.ts";
+import { encodeRequest } from "../../src/protocol/packet.ts";
+import { Opcode } from "../../src/protocol/types.ts";
+import { BINARY, RawPeer, run, scratchRoot, startServer } from "./harness.ts";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8"));
 
@@ -90,6 +92,30 @@ describe("pxeboot CLI", () => {
     expect(s.log()).toContain("stopping");
     cleanup();
   });
+
+  test("--workers 2: one host's requests from many ports all meet one worker, so --per-client-max 1 holds", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    await Bun.write(join(root, "big"), "x".repeat(1_000_000));
+    const s = await startServer(root, ["--workers", "2", "--per-client-max", "1", "-v"]);
+    const peers: RawPeer[] = [];
+    try {
+      await s.waitForLog(/worker serving/);
+      // Six transfers asked at once from one host, none acknowledged: each stays open.
+      for (let i = 0; i < 6; i++) peers.push(await RawPeer.open("127.0.0.77"));
+      for (const p of peers) p.send(encodeRequest(Opcode.RRQ, "big", "octet"), s.port);
+      const answered = (await Promise.all(peers.map((p) => p.recv(1500)))).filter((d) => d !== undefined);
+      expect(answered.length).toBe(1);
+      // Another host is not held back by the first one's limit.
+      const other = await RawPeer.open("127.0.0.78");
+      peers.push(other);
+      other.send(encodeRequest(Opcode.RRQ, "big", "octet"), s.port);
+      expect(await other.recv(1500)).toBeDefined();
+    } finally {
+      for (const p of peers) p.close();
+      expect(await s.stop()).toBe(0);
+      cleanup();
+    }
+  }, 30_000);
 
   test("--workers 2: two processes share the port, both serve, SIGTERM stops both", async () => {
     const { root, cleanup } = scratchRoot("cli");

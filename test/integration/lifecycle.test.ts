@@ -56,7 +56,8 @@ describe("signals", () => {
   test("SIGTERM: the port is free at once for a new instance; the running transfer finishes; exit 0 with a summary", async () => {
     const old = await startServer(root, ["--drain-timeout", "30"]);
     let signalled = false;
-    // ~6 s of transfer after the signal: time for a new instance to start and answer meanwhile.
+    // ~15 s of transfer after the signal: time for a new instance to start (its workers too)
+    // and answer meanwhile, even on a loaded machine.
     const fetch = slowFetch(
       old.port,
       (b) => {
@@ -65,7 +66,7 @@ describe("signals", () => {
           old.proc.kill("SIGTERM");
         }
       },
-      5,
+      12,
     );
     await eventually(() => signalled, 10_000);
     await old.waitForLog(/stopping: requests no longer taken/);

@@ -2,6 +2,7 @@
  * The one serve configuration: the TOML file, the defaults file and flags merged and validated
  * into ServeSettings, without starting a server; every mistake one line naming where it is.
  */
+import { availableParallelism } from "node:os";
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -97,14 +98,17 @@ describe("the TOML config file", () => {
 describe("merging sources into ServeSettings", () => {
   test("defaults alone", () => {
     const { settings } = resolve([]);
-    expect(settings.server).toMatchObject({ root: "/tftp", addresses: ["::"], port: 69, maxTransfers: 10000, timeoutMs: 1000, permissive: false });
-    expect(settings).toMatchObject({ logFormat: "pretty", logLevel: "info", installOnce: true, workers: 1, dualStackDefault: true });
+    expect(settings.server).toMatchObject({ root: "/tftp", addresses: ["::"], port: 69, timeoutMs: 1000, permissive: false });
+    // One worker per core (at most 8), the limits split between them.
+    const workers = Math.min(8, availableParallelism());
+    expect(settings).toMatchObject({ logFormat: "pretty", logLevel: "info", installOnce: true, workers, dualStackDefault: true });
+    expect(settings.server).toMatchObject({ processes: workers, maxTransfers: Math.ceil(10000 / workers), cacheBytes: Math.floor((512 * 1048576) / workers) });
   });
 
   test("/etc/pxeboot.toml is read when it exists; flags override it, lists replaced", () => {
     const { settings, sources } = resolve(["--max-transfers", "5", "--allow", "172.16.0.0/12"], { "/etc/pxeboot.toml": TOML });
     expect(sources).toEqual(["/etc/pxeboot.toml"]);
-    expect(settings.server).toMatchObject({ root: "/srv/tftp", maxTransfers: 5, timeoutMs: 500, permissive: true, allow: ["172.16.0.0/12"], addresses: ["127.0.0.1", "::1"] });
+    expect(settings.server).toMatchObject({ root: "/srv/tftp", maxTransfers: Math.ceil(5 / settings.workers), timeoutMs: 500, permissive: true, allow: ["172.16.0.0/12"], addresses: ["127.0.0.1", "::1"] });
     expect(settings.server.remap!.length).toBe(2);
     expect(settings.logFormat).toBe("json");
   });

@@ -4,10 +4,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { RecentCounter, Registry } from "../../src/server/metrics.ts";
+import { RecentCounter, Registry, renderSnapshots } from "../../src/server/metrics.ts";
 import { createServerMetrics, DURATION_BUCKETS, MAX_FILE_LABELS, OTHER_FILE } from "../../src/server/server-metrics.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
-import { parseMetricsListen, workerListen } from "../../src/cli/metrics-endpoint.ts";
+import { parseMetricsListen } from "../../src/cli/metrics-endpoint.ts";
 import { parseMetrics, statusScreen, topFiles } from "../../src/cli/status-screen.ts";
 
 interface Parsed {
@@ -269,15 +269,32 @@ describe("pxeboot metrics", () => {
   });
 });
 
+describe("one endpoint for every worker", () => {
+  test("workers' snapshots merge into one exposition: each family's HELP and TYPE once, every worker's samples", () => {
+    const w1 = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "1" });
+    const w2 = createServerMetrics({ version: "1", startTimeSeconds: 1, worker: "2" });
+    w1.observe(record({ requested: "pxelinux.0", file: "pxelinux.0", bytes: 10 }));
+    w2.observe(record({ requested: "pxelinux.0", file: "pxelinux.0", bytes: 10 }));
+    w2.observe(record({ requested: "vmlinuz", file: "vmlinuz", bytes: 10 }));
+    // What crosses the IPC channel is JSON.
+    const text = renderSnapshots([w1.snapshot(), JSON.parse(JSON.stringify(w2.snapshot()))]);
+    expect(text.match(/^# TYPE pxeboot_transfers_total /gm)!.length).toBe(1);
+    expect(text.match(/^# HELP pxeboot_build_info /gm)!.length).toBe(1);
+    const samples = parseMetrics(text).filter((x) => x.name === "pxeboot_transfers_total");
+    const byWorker = (w: string) => samples.filter((x) => x.labels.worker === w).reduce((n, x) => n + x.value, 0);
+    expect([byWorker("1"), byWorker("2")]).toEqual([1, 2]);
+    // One process alone renders as before.
+    expect(renderSnapshots([w1.snapshot()])).toBe(w1.render());
+  });
+});
+
 describe("--metrics", () => {
-  test("takes PORT, ADDR:PORT and [IPv6]:PORT; workers add their number", () => {
+  test("takes PORT, ADDR:PORT and [IPv6]:PORT", () => {
     expect(parseMetricsListen("9169")).toEqual({ address: "0.0.0.0", port: 9169 });
     expect(parseMetricsListen("127.0.0.1:9200")).toEqual({ address: "127.0.0.1", port: 9200 });
     expect(parseMetricsListen("[::1]:9169")).toEqual({ address: "::1", port: 9169 });
     expect(() => parseMetricsListen("::1:9169")).toThrow(/\[ADDR:\]PORT/);
     expect(() => parseMetricsListen("70000")).toThrow(/from 0 to 65535/);
-    expect(workerListen({ address: "0.0.0.0", port: 9169 }, 3).port).toBe(9171);
-    expect(() => workerListen({ address: "0.0.0.0", port: 65535 }, 2)).toThrow(/worker 2/);
   });
 });
 
@@ -310,7 +327,7 @@ describe("status screen", () => {
     fetch(w1, "ldlinux.c32", 5);
     fetch(w1, "bad\nname", 4);
     for (const f of ["a", "b", "c"]) fetch(w2, f, 1);
-    const after = parseMetrics(w1.render() + w2.render());
+    const after = parseMetrics(renderSnapshots([w1.snapshot(), w2.snapshot()]));
     expect(topFiles(after).map((t) => [t.file, t.transfers, t.bytes])).toEqual([
       ["pxelinux.0", 6, 600],
       ["ldlinux.c32", 5, 500],
