@@ -30,6 +30,8 @@ export interface Run {
   clients: number;
   alive: number;
   cpuSource?: string;
+  /** The machine's 1-minute load average when the run ended (other work skews the figures). */
+  load?: string;
   error?: string;
   ok?: number;
   failed?: number;
@@ -162,7 +164,8 @@ function vsCell(r: Run, ref: Run | undefined, sc: ScenarioInfo): string {
   const main = ratio(value(r, sc.primary), ref && value(ref, sc.primary));
   const cpu = ratio(cpuPerGB(r), cpuPerGB(ref));
   const what = sc.primary === "mbps" ? "MB/s" : sc.primary === "ok" ? "served" : sc.primary === "wall" ? "wall" : "p99";
-  return sc.primary === "p99" ? `${main} ${what}` : `${main} ${what}, ${cpu} CPU/GB`;
+  const parts = [main === "–" ? "" : `${main} ${what}`, cpu === "–" || sc.primary === "p99" ? "" : `${cpu} CPU/GB`].filter(Boolean);
+  return parts.length ? parts.join(", ") : "–";
 }
 
 export function figuresTable(scenarios: ScenarioInfo[], chosen: Map<string, Chosen>): string {
@@ -182,6 +185,7 @@ export function figuresTable(scenarios: ScenarioInfo[], chosen: Map<string, Chos
     "generator CPU",
     "vs dnsmasq",
     "vs tftpd-hpa",
+    "load",
   ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`];
   for (const sc of scenarios) {
@@ -210,6 +214,7 @@ export function figuresTable(scenarios: ScenarioInfo[], chosen: Map<string, Chos
           gen,
           vsCell(r, row.get("dnsmasq"), sc),
           vsCell(r, row.get("tftpd-hpa"), sc),
+          r.load ?? "–",
         ].join(" | ")} |`,
       );
     }
