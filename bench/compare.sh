@@ -1,36 +1,46 @@
 #!/usr/bin/env bash
-# pxeboot against tftpd-hpa, atftpd and dnsmasq, side by side, with the same load generator
-# (`pxeboot bench`), each server alone in a private network namespace (loopback only).
+# pxeboot against tftpd-hpa, atftpd and dnsmasq, side by side. Every row is driven by the same C
+# load generator (../shared/tools/tftpstorm.c, compiled here with gcc -O2: a few µs of CPU per
+# datagram, so the server, not the generator, is the limit), each server alone in a private
+# network namespace (loopback only, port 69), started fresh for every row. Per row and server:
+# MB/s, p50 and p99 completion time per client, failed clients, the server's CPU seconds per GB
+# and per DATA datagram (from a cgroup of its own, else /proc), and the peak RSS of all its
+# processes together (sampled every 0.25 s).
 #
-#   bench/compare.sh --quick            200 clients per storm, one round (a few minutes)
-#   bench/compare.sh                    1000 clients per storm, single-client rows best of 3
-#   bench/compare.sh --huge             also 10,000 clients × 1 MiB (skip tftpd-hpa there: it forks a
-#                                       process per client, ~2.6 MiB each)
+#   bench/compare.sh --quick        small counts (200-client storms, 2000 × 1 MiB), one round: minutes
+#   bench/compare.sh                1000-client storms, 10,000 × 1 MiB, single-client row best of 3
 #   options: --servers "pxeboot dnsmasq" (subset), --scenarios "storm probes" (subset),
 #            --no-results (print the table, leave bench/RESULTS.md alone)
+#   environment: PXEBOOT (binary to test; default: built from this tree), TFTPSTORM (a built
+#            generator; default: compiled into $WORK), GENERATORS (generator processes per row,
+#            default 1: exact percentiles), BENCH_WORK (default /tmp/pxeboot-bench)
 #
-# Needs root (apt-get, unshare -n, port 69 inside the namespace). Not part of `npm test`.
+# Clients come from 127.1.x.y, one address each (tftpstorm --spread), so pxeboot runs with its
+# default per-client limits, as it would facing a rack of machines.
+#
+# Needs root (apt-get, unshare -n, port 69, cgroups). Not part of `npm test`.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
+. "$HERE/lib.sh"
 WORK=${BENCH_WORK:-/tmp/pxeboot-bench}
 # The binary under test: by default built here from the working tree (a snapshot in $WORK, so a
 # dist/pxeboot that tests are running is never overwritten); set PXEBOOT to use another one.
 PXEBOOT_GIVEN=${PXEBOOT:-}
 PXEBOOT=${PXEBOOT:-$WORK/tree/dist/pxeboot}
 BUN=${BUN:-$REPO/node_modules/.bin/bun}
+GENERATORS=${GENERATORS:-1}
 MODE=full
-HUGE=0
 WRITE_RESULTS=1
-SERVERS="pxeboot tftpd-hpa atftpd dnsmasq"
-SCENARIOS="lockstep big win16 storm storm-w4 loss probes"
+SERVERS="pxeboot pxeboot-w1 tftpd-hpa atftpd dnsmasq"
+SCENARIOS="lockstep storm storm-w4 huge probes loss"
 ORIG_ARGS=("$@")
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
-    --huge) HUGE=1 ;;
+    --huge) ;; # the 10,000-client row is always run now; kept so old command lines still work
     --servers) SERVERS=$2; PARTIAL=1; shift ;;
     --scenarios) SCENARIOS=$2; PARTIAL=1; shift ;;
     --no-results) WRITE_RESULTS=0 ;;
@@ -39,12 +49,15 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$HUGE" = 1 ] && SCENARIOS="$SCENARIOS huge"
 # A run of a subset gets its own block in RESULTS.md instead of replacing the complete run's.
 LABEL=$MODE
 [ "${PARTIAL:-0}" = 1 ] && LABEL="$MODE, only $SCENARIOS × $SERVERS"
-if [ "$MODE" = quick ]; then STORM=200; ROUNDS=1; DURATION_MAX=120; else STORM=1000; ROUNDS=3; DURATION_MAX=300; fi
-export WORK PXEBOOT BUN MODE LABEL HUGE WRITE_RESULTS SERVERS SCENARIOS STORM ROUNDS DURATION_MAX
+if [ "$MODE" = quick ]; then
+  STORM=200; HUGE_N=2000; ROUNDS=1; DEADLINE=120
+else
+  STORM=1000; HUGE_N=10000; ROUNDS=3; DEADLINE=300
+fi
+export WORK PXEBOOT BUN MODE LABEL WRITE_RESULTS SERVERS SCENARIOS STORM HUGE_N ROUNDS DEADLINE GENERATORS
 
 ATFTPD=$WORK/atftpd/usr/sbin/atftpd
 ROOT=$WORK/root
@@ -61,6 +74,7 @@ setup() {
   command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
   command -v taskset >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v gcc >/dev/null || missing+=(gcc libc6-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
@@ -79,6 +93,8 @@ setup() {
     ln -s "$REPO/node_modules" "$WORK/tree/node_modules"
     (cd "$WORK/tree" && "$BUN" build.ts >/dev/null)
   fi
+  TFTPSTORM=$(bench_tftpstorm "$WORK")
+  export TFTPSTORM
   mkdir -p "$ROOT" "$RESULTS" "$LOGS"
   rm -f "$RESULTS"/*.json
   for spec in f32m:32 f4m:4 f1m:1; do
@@ -94,119 +110,148 @@ setup() {
 versions() {
   local cpu
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-  printf '{"date":"%s","load":"%s","mode":"%s","label":"%s","storm":%s,"rounds":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","versions":{' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$MODE" "$LABEL" "$STORM" "$ROUNDS" "$(nproc)" "$cpu" "$(uname -r)" \
-    "$(. /etc/os-release && echo "$PRETTY_NAME")"
+  printf '{"date":"%s","load":"%s","mode":"%s","label":"%s","storm":%s,"huge":%s,"rounds":%s,"generators":%s,"nproc":%s,"cpu":"%s","kernel":"%s","os":"%s","cpuSource":"%s","versions":{' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$MODE" "$LABEL" "$STORM" "$HUGE_N" "$ROUNDS" \
+    "$GENERATORS" "$(nproc)" "$cpu" "$(uname -r)" "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+    "$([ -n "$(bench_cgroup_base)" ] && echo "cgroup v2 cpu.stat" || echo "/proc utime+stime+cutime+cstime")"
   printf '"pxeboot":"%s (git %s%s)",' "$("$PXEBOOT" --version 2>/dev/null | tail -1)" \
     "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)" "$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ", modified")"
   printf '"tftpd-hpa":"%s",' "$(dpkg-query -W -f '${Version}' tftpd-hpa 2>/dev/null)"
   printf '"atftpd":"%s",' "$(basename "$WORK"/atftpd-deb/atftpd_*.deb .deb | cut -d_ -f2)"
-  printf '"dnsmasq":"%s"}}\n' "$(dnsmasq --version | head -1 | awk '{print $3}')"
+  printf '"dnsmasq":"%s",' "$(dnsmasq --version | head -1 | awk '{print $3}')"
+  printf '"tftpstorm":"gcc -O2 %s"}}\n' "$(gcc -dumpfullversion 2>/dev/null)"
 }
 
 # ---------------------------------------------------------------- servers (inside the namespace)
-SERVER_PID=
-
-# start_server NAME PIN: PIN is a taskset prefix or empty. Every server listens on 127.0.0.1:69
-# with its storm limits raised to the storm size (the defaults fail most of a 1000-client storm).
+# start_server NAME PIN LOG LIMIT: PIN is a taskset prefix or empty. Every server listens on
+# 127.0.0.1:69; the others' limits on transfers at once are raised to LIMIT (their defaults fail
+# most of a storm). pxeboot keeps its defaults (its per-address limits see one client per address).
 start_server() {
-  local name=$1 pin=$2 out=$LOGS/$3.$1.log
+  local name=$1 pin=$2 out=$3 limit=$4
+  # shellcheck disable=SC2086 # pin is a word list on purpose
   case "$name" in
-    # --per-client-max 0 --per-client-rate 0: the generator is one address standing in for a rack of hosts.
-    pxeboot) $pin "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --per-client-max 0 --per-client-rate 0 --quiet >"$out" 2>&1 & ;;
+    pxeboot) srv_start "$name" "$out" $pin "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --quiet ;;
+    pxeboot-w1) srv_start "$name" "$out" $pin "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --quiet --workers 1 ;;
     # -a makes tftpd-hpa call getaddrinfo with AI_ADDRCONFIG, which fails where only lo exists:
     # without it, it binds 0.0.0.0:69, which inside this namespace is loopback only.
-    tftpd-hpa) $pin in.tftpd -L -u root -s "$ROOT" >"$out" 2>&1 & ;;
-    atftpd) $pin "$ATFTPD" --daemon --no-fork --user root.root --bind-address 127.0.0.1 --port 69 \
-      --maxthread 1000 --logfile /dev/null "$ROOT" >"$out" 2>&1 & ;;
-    dnsmasq) $pin dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$ROOT" \
-      --tftp-max=1000 --listen-address=127.0.0.1 --bind-interfaces --user=root --group=root --pid-file= \
-      --log-facility=/dev/null >"$out" 2>&1 & ;;
+    tftpd-hpa) srv_start "$name" "$out" $pin in.tftpd -L -u root -s "$ROOT" ;;
+    atftpd) srv_start "$name" "$out" $pin "$ATFTPD" --daemon --no-fork --user root.root --bind-address 127.0.0.1 --port 69 \
+      --maxthread "$limit" --logfile /dev/null "$ROOT" ;;
+    dnsmasq) srv_start "$name" "$out" $pin dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
+      --tftp-root="$ROOT" --tftp-max="$limit" --listen-address=127.0.0.1 --bind-interfaces --user=root --group=root \
+      --pid-file= --log-facility=/dev/null ;;
+    *) log "unknown server $name"; return 1 ;;
   esac
-  SERVER_PID=$!
-  for _ in $(seq 50); do
-    if "$PXEBOOT" get tftp://127.0.0.1/ready.txt -o /dev/null --timeout 0.1 --retries 1 >/dev/null 2>&1; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  srv_wait_ready "$TFTPSTORM" 69 ready.txt "$ROOT/ready.txt" && return 0
   log "$name did not come up (see $out)"
   return 1
 }
 
-# Peak RSS (VmHWM, KiB) of the server's main process; forked children (tftpd-hpa) not included.
-server_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  # tftpd-hpa forks a child per transfer: stop those too (by pid), or they hold on to the root.
-  local children
-  children=$(ps -o pid= --ppid "$SERVER_PID" 2>/dev/null || true)
-  kill "$SERVER_PID" $children 2>/dev/null || true
-  for _ in $(seq 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
 # ---------------------------------------------------------------- scenarios
-# scenario ID → "clients file pinned rounds bench-flags…"
+# scenario ID → "clients file pinned rounds servers|tftpstorm flags". Servers not in $SERVERS are
+# left out; pxeboot-w1 is pxeboot with --workers 1 (issue 14's one-worker goal).
 scenario_args() {
   case "$1" in
-    lockstep) echo "1 f32m pin $ROUNDS --blksize 1468" ;;
-    big) echo "1 f32m pin $ROUNDS --blksize 65464" ;;
-    win16) echo "1 f32m pin $ROUNDS --blksize 1468 --windowsize 16" ;;
-    storm) echo "$STORM f4m - 1 --blksize 1468" ;;
-    storm-w4) echo "$STORM f4m - 1 --blksize 1468 --windowsize 4" ;;
-    loss) echo "$STORM f1m - 1 --blksize 1468 --loss 2" ;;
-    probes) echo "$STORM f32m - 1 --probe" ;;
-    huge) echo "10000 f1m - 1 --blksize 1468" ;;
+    lockstep) echo "1 f32m pin $ROUNDS pxeboot tftpd-hpa atftpd dnsmasq|-b 1468" ;;
+    storm) echo "$STORM f4m - 1 pxeboot pxeboot-w1 tftpd-hpa atftpd dnsmasq|-b 1468" ;;
+    storm-w4) echo "$STORM f4m - 1 pxeboot pxeboot-w1 tftpd-hpa atftpd dnsmasq|-b 1468 -w 4" ;;
+    # tftpd-hpa forks a process per client (~2.6 MiB each): 10,000 of them is a test of the host.
+    huge) echo "$HUGE_N f1m - 1 pxeboot atftpd dnsmasq|-b 1468" ;;
+    probes) echo "$STORM f32m - 1 pxeboot tftpd-hpa atftpd dnsmasq|-m probe" ;;
+    loss) echo "$STORM f1m - 1 pxeboot tftpd-hpa atftpd dnsmasq|-b 1468 -L 2 -s 1" ;;
+    *) return 1 ;;
   esac
+}
+
+# Row titles and what decides each row (the table's primary metric).
+scenario_title() {
+  case "$1" in
+    lockstep) echo "1 client × 32 MiB, blksize 1468, lockstep, server and generator on one CPU|mbps" ;;
+    storm) echo "$STORM clients × 4 MiB at once, blksize 1468, lockstep|mbps" ;;
+    storm-w4) echo "$STORM clients × 4 MiB at once, blksize 1468, windowsize 4 asked|mbps" ;;
+    huge) echo "$HUGE_N clients × 1 MiB at once, blksize 1468|ok" ;;
+    probes) echo "$STORM simultaneous tsize probes (RRQ, OACK, ERROR 8: PXE ROM style)|p99" ;;
+    loss) echo "$STORM clients × 1 MiB at once, blksize 1468, 2 % of DATA lost at the client|wall" ;;
+  esac
+}
+
+json_str() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+
+# write_run FILE SCENARIO SERVER ROUND CLIENTS SUMMARY ALIVE: one run's figures as JSON.
+write_run() {
+  local file=$1 scenario=$2 server=$3 round=$4 clients=$5 line=$6 alive=$7 w k v
+  {
+    printf '{"scenario":"%s","server":"%s","round":%s,"clients":%s,"alive":%s,"cpuSource":"%s","load":"%s"' \
+      "$scenario" "$server" "$round" "$clients" "$alive" "$(srv_cpu_source)" "$(cut -d' ' -f1 /proc/loadavg)"
+    for w in $line; do
+      k=${w%%=*} v=${w#*=}
+      if [ "$k" = error ]; then printf ',"error":"%s"' "$(json_str "$v")"; else printf ',"%s":%s' "$k" "$v"; fi
+    done
+    printf '}\n'
+  } >"$file"
 }
 
 run_inside() {
   ip link set lo up
-  trap stop_server EXIT
+  # 10,000 clients hold a socket each on both sides (dnsmasq also a file each).
+  ulimit -Hn 200000 2>/dev/null || true
+  ulimit -n "$(ulimit -Hn)"
+  trap srv_stop EXIT
+  local scenario order=0
   for scenario in $SCENARIOS; do
-    read -r clients file pinned rounds flags <<<"$(scenario_args "$scenario")"
+    order=$((order + 1))
+    local spec clients file pinned rounds servers flags title
+    spec=$(scenario_args "$scenario") || { log "unknown scenario $scenario"; continue; }
+    read -r clients file pinned rounds servers <<<"${spec%%|*}"
+    flags=${spec#*|}
+    title=$(scenario_title "$scenario")
+    printf '{"id":"%s","title":"%s","primary":"%s","clients":%s,"flags":"%s","order":%s}\n' "$scenario" \
+      "$(json_str "${title%|*}")" "${title##*|}" "$clients" "$flags" "$order" >"$RESULTS/$scenario.scenario.json"
     local pin=""
     [ "$pinned" = pin ] && pin="taskset -c 0"
+    local cap=$DEADLINE limit=$((clients > 1000 ? clients : 1000))
+    [ "$scenario" = huge ] && cap=900 # 10 GB through one loopback takes minutes
     # Rounds outside servers: a burst of other load on the machine then hits one round of each
     # server rather than every round of one.
     for round in $(seq "$rounds"); do
-      for server in $SERVERS; do
+      for server in $servers; do
+        case " $SERVERS " in *" $server "*) ;; *) continue ;; esac
+        local base=$RESULTS/$scenario.$server.$round
         log "$scenario × $server (round $round/$rounds, $clients clients)"
-        if ! start_server "$server" "$pin" "$scenario"; then
-          stop_server
-          printf '{"error":"server did not start"}\n' >"$RESULTS/$scenario.$server.$round.json"
+        if ! start_server "$server" "$pin" "$LOGS/$scenario.$server.$round.log" "$limit"; then
+          srv_stop
+          write_run "$base.json" "$scenario" "$server" "$round" "$clients" "error=server_did_not_start" 0
           continue
         fi
-        local cap=$DURATION_MAX
-        [ "$scenario" = huge ] && cap=900 # 10 GB through one loopback takes minutes
+        local line alive=1
         # shellcheck disable=SC2086 # flags is a word list on purpose
-        $pin "$PXEBOOT" bench "tftp://127.0.0.1/$file" --clients "$clients" --concurrency "$clients" \
-          --local "$ROOT/$file" --duration-max "$cap" --json $flags \
-          >"$RESULTS/$scenario.$server.$round.json" 2>"$LOGS/$scenario.$server.$round.bench.err" || true
-        local rss alive=1
-        rss=$(server_rss_kib)
-        kill -0 "$SERVER_PID" 2>/dev/null || alive=0
-        printf '{"rssKiB":%s,"alive":%s,"load":"%s"}\n' "${rss:-0}" "$alive" "$(cut -d' ' -f1 /proc/loadavg)" \
-          >"$RESULTS/$scenario.$server.$round.server.json"
-        stop_server
-        [ -s "$RESULTS/$scenario.$server.$round.json" ] ||
-          printf '{"error":"bench produced no summary (see %s)"}\n' "$LOGS/$scenario.$server.$round.bench.err" \
-            >"$RESULTS/$scenario.$server.$round.json"
+        line=$(bench_storm "$LOGS/$scenario.$server.$round" "$GENERATORS" "$clients" $pin "$TFTPSTORM" \
+          $flags -l "$ROOT/$file" -D "$cap" 127.0.0.1 69 "$file")
+        srv_alive || alive=0
+        write_run "$base.json" "$scenario" "$server" "$round" "$clients" "$line" "$alive"
+        srv_stop
       done
     done
   done
+
+  # ---- HTTP rows (issue 16) go here, inside the namespace, as one line, e.g.
+  #   "$HERE/http-compare.sh"
+  # It finds WORK, ROOT, RESULTS, LOGS, PXEBOOT, TFTPSTORM, MODE, STORM, DEADLINE and GENERATORS
+  # in the environment and may use lib.sh (srv_start, srv_stop, bench_storm). To appear in the
+  # table it writes, per row, $RESULTS/ID.scenario.json ({"id", "title", "primary": "mbps" |
+  # "wall" | "p99" | "ok", "clients", "flags"}; without "order" its rows come last) and, per
+  # server and round, $RESULTS/ID.SERVER.ROUND.json with the keys write_run writes (scenario
+  # server round clients alive, and ok failed wall_s mbps p50_s p99_s srv_cpu_s peak_rss_kib …).
 }
 
 if [ "${INSIDE:-0}" = 1 ]; then
+  export ROOT RESULTS LOGS TFTPSTORM
   run_inside
   exit 0
 fi
 
 setup
-log "mode $MODE: storms of $STORM clients, single-client rows × $ROUNDS; work dir $WORK"
+log "mode $MODE: storms of $STORM clients, $HUGE_N × 1 MiB, single-client row × $ROUNDS, $GENERATORS generator(s); work dir $WORK"
 unshare -n "$0" --inside "${ORIG_ARGS[@]}"
 table_args=("$RESULTS")
 [ "$WRITE_RESULTS" = 1 ] && table_args+=(--write "$HERE/RESULTS.md")

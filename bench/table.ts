@@ -1,96 +1,309 @@
 /**
- * Reads the JSON summaries bench/compare.sh collected and prints one table, scenario × server,
- * with pxeboot's ratio to the best alternative and the goal of issue 5 for that row.
+ * Reads what bench/compare.sh collected (one JSON file per row, server and round, written from the
+ * C generator's RESULT lines and the server's cgroup) and prints two tables: every row × server
+ * with its figures and its ratios to dnsmasq and tftpd-hpa, then issue 14's (and 15's loss) goals.
  *   bun bench/table.ts RESULTS_DIR [--write bench/RESULTS.md]
- * With --write, the generated part of RESULTS.md for this mode (quick or full, between its
- * markers) is replaced; notes written by hand around it stay.
+ * With --write, the generated part of RESULTS.md for this mode (between its markers) is replaced;
+ * notes written by hand around it stay.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BenchSummary } from "../src/bench/types.ts";
 
-type Metric = "mbps" | "wall" | "p99" | "ok";
+/** What decides a row: MB/s or clients served (higher is better), wall or p99 (lower is better). */
+export type Primary = "mbps" | "wall" | "p99" | "ok";
 
-interface Goal {
-  /** Which server the goal compares with; "best" = the best alternative. */
-  ref?: string;
-  /** pxeboot's primary metric ÷ ref's: at least (mbps) or at most (times). */
-  ratio?: number;
-  /** pxeboot's p99 ÷ ref's p99, at most. */
-  p99Ratio?: number;
-  p99MaxMs?: number;
-  noFailures?: boolean;
-  noRrqRetries?: boolean;
-  rssMaxMiB?: number;
+export interface ScenarioInfo {
+  id: string;
+  title: string;
+  primary: Primary;
+  clients: number;
+  flags: string;
+  /** Position in the run; rows without one (added by another script) go last. */
+  order?: number;
 }
 
-interface Scenario {
-  title: (storm: number) => string;
-  metric: Metric;
-  goal: Goal;
-}
-
-const SCENARIOS: Record<string, Scenario> = {
-  lockstep: {
-    title: () => "1 client, 32 MiB, blksize 1468, lockstep, both on one CPU",
-    metric: "mbps",
-    goal: { ref: "tftpd-hpa", ratio: 1.2 },
-  },
-  big: { title: () => "1 client, 32 MiB, blksize 65464, one CPU", metric: "mbps", goal: { ref: "atftpd", ratio: 1.0 } },
-  win16: {
-    title: () => "1 client, 32 MiB, blksize 1468, windowsize 16, one CPU",
-    metric: "mbps",
-    goal: { ref: "atftpd", ratio: 2.5 },
-  },
-  storm: {
-    title: (n) => `${n} clients × 4 MiB at once, blksize 1468`,
-    metric: "mbps",
-    goal: { ref: "dnsmasq", ratio: 1.5, p99Ratio: 0.6, noFailures: true },
-  },
-  "storm-w4": {
-    title: (n) => `${n} clients × 4 MiB at once, blksize 1468, windowsize 4`,
-    metric: "mbps",
-    goal: { ref: "dnsmasq", ratio: 3, noFailures: true },
-  },
-  loss: {
-    title: (n) => `${n} clients × 1 MiB, 2 % of DATA lost`,
-    metric: "wall",
-    goal: { ref: "tftpd-hpa", ratio: 0.5, noFailures: true },
-  },
-  probes: {
-    title: (n) => `${n} simultaneous tsize probes (PXE ROM style)`,
-    metric: "p99",
-    goal: { p99MaxMs: 500, noRrqRetries: true, noFailures: true },
-  },
-  huge: {
-    title: () => "10,000 clients × 1 MiB at once",
-    metric: "ok",
-    goal: { noFailures: true, rssMaxMiB: 256 },
-  },
-};
-const SERVERS = ["pxeboot", "tftpd-hpa", "atftpd", "dnsmasq"];
-
-interface Run {
-  summary?: BenchSummary;
+/** One server in one round of one row (the keys bench/lib.sh's bench_summarize prints). */
+export interface Run {
+  scenario: string;
+  server: string;
+  round: number;
+  clients: number;
+  alive: number;
+  cpuSource?: string;
+  /** The machine's 1-minute load average when the run ended (other work skews the figures). */
+  load?: string;
   error?: string;
-  rssKiB: number;
-  alive: boolean;
+  ok?: number;
+  failed?: number;
+  wall_s?: number;
+  mbps?: number;
+  p50_s?: number;
+  p99_s?: number;
+  max_s?: number;
+  retransmits?: number;
+  /** DATA datagrams the clients received (a DATA+ACK round trip each in lockstep). */
+  data?: number;
+  blksize?: number;
+  window?: number;
+  gen_cpu_s?: number;
+  gens?: number;
+  srv_cpu_s?: number;
+  peak_rss_kib?: number;
 }
 
-interface Meta {
+export interface Meta {
   date: string;
-  /** quick | full, plus the subset when only some scenarios or servers ran. */
   label?: string;
-  /** /proc/loadavg at the start: other work on the machine moves every figure. */
   load?: string;
   mode: string;
   storm: number;
+  huge?: number;
   rounds: number;
+  generators?: number;
   nproc: number;
   cpu: string;
   kernel: string;
   os: string;
+  cpuSource?: string;
   versions: Record<string, string>;
+}
+
+/** Servers in table order; pxeboot-w1 is pxeboot with --workers 1. */
+export const SERVERS = ["pxeboot", "pxeboot-w1", "tftpd-hpa", "atftpd", "dnsmasq"];
+const SERVER_NAMES: Record<string, string> = { "pxeboot-w1": "pxeboot --workers 1" };
+export const serverName = (s: string) => SERVER_NAMES[s] ?? s;
+export const REFERENCES = ["dnsmasq", "tftpd-hpa"];
+
+const higherIsBetter = (p: Primary) => p === "mbps" || p === "ok";
+
+export const served = (r: Run | undefined): r is Run & { ok: number } => !!r && !r.error && (r.ok ?? 0) > 0;
+
+/** The verified bytes a run delivered, from its MB/s and wall time (MB = 10^6 bytes). */
+const gigabytes = (r: Run) => ((r.mbps ?? 0) * (r.wall_s ?? 0)) / 1000;
+
+/** Server CPU seconds per GB delivered; undefined when nothing was delivered or measured. */
+export function cpuPerGB(r: Run): number | undefined {
+  const gb = gigabytes(r);
+  return gb > 0 && r.srv_cpu_s !== undefined ? r.srv_cpu_s / gb : undefined;
+}
+
+/**
+ * Server CPU µs per DATA datagram the clients received (per DATA+ACK round trip in lockstep); in
+ * a row without DATA (the probe storm), per client served.
+ */
+export function cpuPerData(r: Run): number | undefined {
+  if (r.srv_cpu_s === undefined) return undefined;
+  if (r.data) return (r.srv_cpu_s * 1e6) / r.data;
+  return r.ok ? (r.srv_cpu_s * 1e6) / r.ok : undefined;
+}
+
+export function value(r: Run, p: Primary): number | undefined {
+  if (!served(r)) return undefined;
+  switch (p) {
+    case "mbps":
+      return r.mbps;
+    case "wall":
+      return r.wall_s;
+    case "p99":
+      return r.p99_s;
+    case "ok":
+      return r.ok;
+  }
+}
+
+/** Of several rounds, the best by the row's primary metric (a served run beats an unserved one). */
+export function best(runs: Run[], p: Primary): Run | undefined {
+  let chosen: Run | undefined;
+  for (const r of runs) {
+    const v = value(r, p);
+    const c = chosen && value(chosen, p);
+    if (!chosen || (v !== undefined && (c === undefined || (higherIsBetter(p) ? v > c : v < c)))) chosen = r;
+  }
+  return chosen;
+}
+
+/** a ÷ b as "1.23×", or "–" when either is missing. */
+export function ratio(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined && a > 0 && b > 0 ? `${(a / b).toFixed(2)}×` : "–";
+}
+
+const fmt = (n: number | undefined, digits: number) => (n === undefined ? "–" : n.toFixed(digits));
+const secs = (s: number | undefined) => (s === undefined ? "–" : s >= 10 ? s.toFixed(1) : s >= 1 ? s.toFixed(2) : s.toFixed(3));
+const mib = (kib: number | undefined) => (kib ? String(Math.round(kib / 1024)) : "–");
+
+/** The row's chosen run per server. */
+export type Chosen = Map<string, Run>;
+
+export function choose(runs: Run[], scenarios: ScenarioInfo[]): Map<string, Chosen> {
+  const out = new Map<string, Chosen>();
+  for (const sc of scenarios) {
+    const chosen: Chosen = new Map();
+    for (const server of SERVERS.concat([...new Set(runs.map((r) => r.server))].filter((s) => !SERVERS.includes(s)))) {
+      const b = best(
+        runs.filter((r) => r.scenario === sc.id && r.server === server),
+        sc.primary,
+      );
+      if (b) chosen.set(server, b);
+    }
+    out.set(sc.id, chosen);
+  }
+  return out;
+}
+
+function outcome(r: Run): string {
+  if (r.error) return `no result (${r.error.replaceAll("_", " ")})`;
+  const parts = [`${r.ok ?? 0} ok`];
+  if (r.failed) parts.push(`**${r.failed} failed**`);
+  if (!r.alive) parts.push("**server died**");
+  return parts.join(", ");
+}
+
+/** Ratios of one run to a reference server's run in the same row: the primary metric, CPU per GB. */
+function vsCell(r: Run, ref: Run | undefined, sc: ScenarioInfo): string {
+  if (!ref || ref === r) return "–";
+  const main = ratio(value(r, sc.primary), ref && value(ref, sc.primary));
+  const cpu = ratio(cpuPerGB(r), cpuPerGB(ref));
+  const what = sc.primary === "mbps" ? "MB/s" : sc.primary === "ok" ? "served" : sc.primary === "wall" ? "wall" : "p99";
+  const parts = [main === "–" ? "" : `${main} ${what}`, cpu === "–" || sc.primary === "p99" ? "" : `${cpu} CPU/GB`].filter(Boolean);
+  return parts.length ? parts.join(", ") : "–";
+}
+
+export function figuresTable(scenarios: ScenarioInfo[], chosen: Map<string, Chosen>): string {
+  const head = [
+    "row",
+    "server",
+    "clients",
+    "MB/s",
+    "wall s",
+    "p50 s",
+    "p99 s",
+    "server CPU s/GB",
+    "server CPU µs/DATA (probes: /probe)",
+    "peak RSS MiB",
+    "granted blksize/window",
+    "client retransmits",
+    "generator CPU",
+    "vs dnsmasq",
+    "vs tftpd-hpa",
+    "load",
+  ];
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`];
+  for (const sc of scenarios) {
+    const row = chosen.get(sc.id);
+    if (!row?.size) continue;
+    const rounds = Math.max(...[...row.values()].map((r) => r.round));
+    let first = true;
+    for (const [server, r] of row) {
+      const title = first ? `${sc.title}${rounds > 1 ? ` (best of ${rounds})` : ""}` : "";
+      first = false;
+      const gen = r.gen_cpu_s !== undefined && r.wall_s ? `${Math.round((100 * r.gen_cpu_s) / r.wall_s / (r.gens ?? 1))} %` : "–";
+      lines.push(
+        `| ${[
+          title,
+          serverName(server),
+          outcome(r),
+          served(r) && sc.primary !== "p99" ? fmt(r.mbps, 1) : "–",
+          secs(r.wall_s),
+          served(r) ? secs(r.p50_s) : "–",
+          served(r) ? secs(r.p99_s) : "–",
+          fmt(cpuPerGB(r), 2),
+          fmt(cpuPerData(r), 1),
+          mib(r.peak_rss_kib),
+          r.blksize && r.data ? `${r.blksize}/${r.window}` : "–",
+          String(r.retransmits ?? "–"),
+          gen,
+          vsCell(r, row.get("dnsmasq"), sc),
+          vsCell(r, row.get("tftpd-hpa"), sc),
+          r.load ?? "–",
+        ].join(" | ")} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+interface Goal {
+  text: string;
+  scenario: string;
+  check: (row: Chosen) => { met: boolean | undefined; measured: string };
+}
+
+const bad = (r: Run) => (r.failed ?? 0) + (r.error ? r.clients : 0);
+
+/** mine ÷ ref of the primary metric, with the rule for "met". */
+function ratioGoal(server: string, ref: string, p: Primary, atLeast: boolean, limit: number, sc: string, text: string): Goal {
+  return {
+    text,
+    scenario: sc,
+    check: (row) => {
+      const a = row.get(server);
+      const b = row.get(ref);
+      const va = a && value(a, p);
+      const vb = b && value(b, p);
+      if (va === undefined || vb === undefined) return { met: undefined, measured: `no result for ${va === undefined ? serverName(server) : ref}` };
+      const r = va / vb;
+      const clean = bad(a!) === 0;
+      return { met: (atLeast ? r >= limit : r <= limit) && clean, measured: `${r.toFixed(2)}×${clean ? "" : `, ${bad(a!)} failed`}` };
+    },
+  };
+}
+
+export const GOALS: Goal[] = [
+  ratioGoal("pxeboot-w1", "dnsmasq", "mbps", true, 1.0, "storm", "lockstep storm, one worker: MB/s ≥ 1.0× dnsmasq"),
+  {
+    text: "lockstep storm, one worker: server CPU per GB ≤ 1.0× dnsmasq",
+    scenario: "storm",
+    check: (row) => {
+      const a = row.get("pxeboot-w1");
+      const b = row.get("dnsmasq");
+      const ca = a && cpuPerGB(a);
+      const cb = b && cpuPerGB(b);
+      if (ca === undefined || cb === undefined) return { met: undefined, measured: "no result" };
+      return { met: ca / cb <= 1.0, measured: `${(ca / cb).toFixed(2)}× (${ca.toFixed(2)} vs ${cb.toFixed(2)} s/GB)` };
+    },
+  },
+  ratioGoal("pxeboot", "dnsmasq", "mbps", true, 2.0, "storm-w4", "windowsize 4 storm, default flags: MB/s ≥ 2.0× dnsmasq"),
+  ratioGoal("pxeboot", "tftpd-hpa", "mbps", true, 0.9, "lockstep", "one client, 32 MiB, lockstep: MB/s ≥ 0.9× tftpd-hpa"),
+  {
+    text: "many clients × 1 MiB at once, default flags: 0 failed, peak RSS of all workers ≤ 512 MiB",
+    scenario: "huge",
+    check: (row) => {
+      const a = row.get("pxeboot");
+      if (!a || a.error) return { met: undefined, measured: "no result" };
+      const rss = (a.peak_rss_kib ?? 0) / 1024;
+      return { met: bad(a) === 0 && rss > 0 && rss <= 512, measured: `${a.ok} ok, ${bad(a)} failed, ${Math.round(rss)} MiB` };
+    },
+  },
+  {
+    text: "probe storm: p99 ≤ 0.5 s, 0 failed",
+    scenario: "probes",
+    check: (row) => {
+      const a = row.get("pxeboot");
+      if (!served(a)) return { met: undefined, measured: "no result" };
+      return { met: (a.p99_s ?? Infinity) <= 0.5 && bad(a) === 0, measured: `p99 ${secs(a.p99_s)} s, ${bad(a)} failed` };
+    },
+  },
+  ratioGoal("pxeboot", "tftpd-hpa", "wall", false, 0.5, "loss", "2 % loss storm (issue 15): wall ≤ 0.5× tftpd-hpa, 0 failed"),
+  {
+    text: "stretch: lockstep storm, median client finishes well before the last (p50 ÷ wall)",
+    scenario: "storm",
+    check: (row) => {
+      const a = row.get("pxeboot");
+      if (!served(a) || !a.wall_s) return { met: undefined, measured: "no result" };
+      return { met: undefined, measured: `${((a.p50_s ?? 0) / a.wall_s).toFixed(2)} (default flags)` };
+    },
+  },
+];
+
+export function goalsTable(chosen: Map<string, Chosen>): string {
+  const lines = ["| goal (issue 14, loss row issue 15) | measured | met |", "| --- | --- | --- |"];
+  for (const g of GOALS) {
+    const row = chosen.get(g.scenario);
+    if (!row) continue;
+    const { met, measured } = g.check(row);
+    lines.push(`| ${g.text} | ${measured} | ${met === undefined ? "–" : met ? "**met**" : "**not met**"} |`);
+  }
+  return lines.join("\n");
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -101,172 +314,43 @@ function readJson<T>(path: string): T | undefined {
   }
 }
 
-function load(dir: string): Map<string, Map<string, Run[]>> {
-  const runs = new Map<string, Map<string, Run[]>>();
-  for (const name of readdirSync(dir)) {
-    const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.([0-9]+)\.json$/.exec(name);
-    if (!m) continue;
-    const [, scenario, server, round] = m as unknown as [string, string, string, string];
-    const raw = readJson<BenchSummary & { error?: string }>(join(dir, name));
-    const side = readJson<{ rssKiB: number; alive: number }>(join(dir, `${scenario}.${server}.${round}.server.json`));
-    const run: Run = {
-      summary: raw && !raw.error && raw.uri ? raw : undefined,
-      error: raw?.error ?? (raw ? undefined : "no summary"),
-      rssKiB: side?.rssKiB ?? 0,
-      alive: side ? side.alive === 1 : true,
-    };
-    if (!runs.has(scenario)) runs.set(scenario, new Map());
-    const byServer = runs.get(scenario)!;
-    if (!byServer.has(server)) byServer.set(server, []);
-    byServer.get(server)!.push(run);
+export function load(dir: string): { meta?: Meta; scenarios: ScenarioInfo[]; runs: Run[] } {
+  const scenarios: ScenarioInfo[] = [];
+  const runs: Run[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.endsWith(".scenario.json")) {
+      const s = readJson<ScenarioInfo>(join(dir, name));
+      if (s) scenarios.push(s);
+    } else if (/^[a-z0-9-]+\.[a-z0-9-]+\.[0-9]+\.json$/.test(name)) {
+      const r = readJson<Run>(join(dir, name));
+      if (r) runs.push(r);
+    }
   }
-  return runs;
+  scenarios.sort((a, b) => (a.order ?? 1e9) - (b.order ?? 1e9));
+  return { meta: readJson<Meta>(join(dir, "meta.json")), scenarios, runs };
 }
 
-const higherIsBetter = (m: Metric) => m === "mbps" || m === "ok";
-
-function value(s: BenchSummary, metric: Metric): number {
-  switch (metric) {
-    case "mbps":
-      return s.mbPerSec;
-    case "wall":
-      return s.wallMs;
-    case "p99":
-      return s.p99Ms;
-    case "ok":
-      return s.ok;
-  }
+export function render(dir: string): { text: string; meta?: Meta } {
+  const { meta, scenarios, runs } = load(dir);
+  const chosen = choose(runs, scenarios);
+  const text = [figuresTable(scenarios, chosen), "", goalsTable(chosen)].join("\n");
+  return { text, meta };
 }
 
-const failures = (s: BenchSummary) => s.failed + s.timeouts + s.aborted;
-
-/** Of several rounds, the best by the primary metric (single-client rows are best of N). */
-function best(runs: Run[] | undefined, metric: Metric): Run | undefined {
-  if (!runs?.length) return undefined;
-  const ok = runs.filter((r) => r.summary);
-  if (!ok.length) return runs[0];
-  return ok.reduce((a, b) => {
-    const va = value(a.summary!, metric);
-    const vb = value(b.summary!, metric);
-    return (higherIsBetter(metric) ? vb > va : vb < va) ? b : a;
-  });
-}
-
-const secs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
-
-function cell(run: Run | undefined, sc: Scenario): string {
-  if (!run) return "–";
-  const s = run.summary;
-  if (!s) return `no result (${run.error ?? "?"})${run.alive ? "" : ", server died"}`;
-  if (s.ok === 0) return `**all ${s.clients} failed**${run.alive ? "" : ", server died"}`;
-  const parts: string[] = [];
-  const storm = s.clients > 1;
-  if (sc.metric === "mbps") parts.push(`${s.mbPerSec} MB/s`);
-  if (sc.metric === "wall") parts.push(`${secs(s.wallMs)} wall`);
-  if (storm && sc.metric !== "ok") parts.push(`p99 ${secs(s.p99Ms)}`);
-  if (sc.metric === "ok") parts.push(`${s.ok} ok, ${s.mbPerSec} MB/s, p99 ${secs(s.p99Ms)}`);
-  const bad = failures(s);
-  if (bad) parts.push(`**${bad} failed**`);
-  if (s.retransmits.requests && storm) parts.push(`${s.retransmits.requests} RRQ retries`);
-  const n = s.negotiated;
-  if (n && s.requested.windowsize && n.windowsize !== s.requested.windowsize) parts.push(`windowsize → ${n.windowsize}`);
-  if (n && s.requested.blksize && n.blksize !== s.requested.blksize) parts.push(`blksize → ${n.blksize}`);
-  if (sc.goal.rssMaxMiB && run.rssKiB) parts.push(`RSS ${Math.round(run.rssKiB / 1024)} MiB`);
-  if (!run.alive) parts.push("server died");
-  return parts.join(", ");
-}
-
-function ratioText(p: number, ref: number, metric: Metric): string {
-  if (!(ref > 0) || !(p > 0)) return "–";
-  const r = p / ref;
-  return higherIsBetter(metric) ? `${r.toFixed(2)}×` : `${r.toFixed(2)}× the time`;
-}
-
-function goalText(sc: Scenario, mine: Run | undefined, all: Map<string, Run | undefined>, bestAlt?: string): string {
-  const g = sc.goal;
-  const s = mine?.summary;
-  if (!s) return "no pxeboot result";
-  const checks: string[] = [];
-  let met = true;
-  const check = (ok: boolean, text: string) => {
-    met &&= ok;
-    checks.push(`${text} ${ok ? "✔" : "✘"}`);
-  };
-  const refName = g.ref ?? bestAlt;
-  const ref = refName ? all.get(refName)?.summary : undefined;
-  if (g.ratio !== undefined && refName) {
-    if (ref) {
-      const r = value(s, sc.metric) / value(ref, sc.metric);
-      const ok = higherIsBetter(sc.metric) ? r >= g.ratio : r <= g.ratio;
-      check(ok, `${higherIsBetter(sc.metric) ? "≥" : "≤"} ${g.ratio}× ${refName} (${r.toFixed(2)})`);
-    } else checks.push(`vs ${refName}: no result`);
-  }
-  if (g.p99Ratio !== undefined && ref) {
-    const r = s.p99Ms / ref.p99Ms;
-    check(r <= g.p99Ratio, `p99 ≤ ${g.p99Ratio}× ${refName} (${r.toFixed(2)})`);
-  }
-  if (g.p99MaxMs !== undefined) check(s.p99Ms <= g.p99MaxMs, `p99 ≤ ${secs(g.p99MaxMs)} (${secs(s.p99Ms)})`);
-  if (g.noFailures) check(failures(s) === 0, `0 failures (${failures(s)})`);
-  if (g.noRrqRetries) check(s.retransmits.requests === 0, `0 RRQs retried (${s.retransmits.requests})`);
-  if (g.rssMaxMiB !== undefined) {
-    const mib = (mine?.rssKiB ?? 0) / 1024;
-    check(mib > 0 && mib <= g.rssMaxMiB, `RSS ≤ ${g.rssMaxMiB} MiB (${Math.round(mib)})`);
-  }
-  return `${met ? "**met**" : "**not met**"}: ${checks.join("; ")}`;
-}
-
-function render(dir: string): { table: string; meta?: Meta } {
-  const meta = readJson<Meta>(join(dir, "meta.json"));
-  const runs = load(dir);
-  const servers = SERVERS.filter((s) => [...runs.values()].some((m) => m.has(s)));
-  const alternatives = servers.filter((s) => s !== "pxeboot");
-  const head = ["scenario", ...servers, "pxeboot ÷ best alternative", "goal (issue 5)"];
-  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`];
-  for (const [id, sc] of Object.entries(SCENARIOS)) {
-    const byServer = runs.get(id);
-    if (!byServer) continue;
-    const chosen = new Map(servers.map((s) => [s, best(byServer.get(s), sc.metric)] as const));
-    // The best alternative is chosen among those that served every client, if any did.
-    const candidates = alternatives.filter((s) => chosen.get(s)?.summary);
-    const clean = candidates.filter((s) => failures(chosen.get(s)!.summary!) === 0);
-    const pool = clean.length ? clean : candidates;
-    const bestAlt = pool.sort((a, b) => {
-      const va = value(chosen.get(a)!.summary!, sc.metric);
-      const vb = value(chosen.get(b)!.summary!, sc.metric);
-      return higherIsBetter(sc.metric) ? vb - va : va - vb;
-    })[0];
-    const mine = chosen.get("pxeboot")?.summary;
-    const ref = bestAlt ? chosen.get(bestAlt)?.summary : undefined;
-    const ratio = mine && ref ? `${ratioText(value(mine, sc.metric), value(ref, sc.metric), sc.metric)} (${bestAlt})` : "–";
-    const title = sc.title(meta?.storm ?? 0);
-    const rounds = byServer.get(servers[0]!)?.length ?? 1;
-    const row = [
-      rounds > 1 ? `${title} (best of ${rounds})` : title,
-      ...servers.map((s) => cell(chosen.get(s), sc)),
-      ratio,
-      servers.includes("pxeboot") ? goalText(sc, chosen.get("pxeboot"), chosen, bestAlt) : "–",
-    ];
-    lines.push(`| ${row.join(" | ")} |`);
-  }
-  return { table: lines.join("\n"), meta };
-}
-
-/** Each mode (quick, full) has its own generated block, so the latest run of each is kept. */
 const markers = (mode: string) => ({
   begin: `<!-- compare.sh ${mode}: begin (generated by bench/table.ts; edit outside the markers) -->`,
   end: `<!-- compare.sh ${mode}: end -->`,
 });
 
-function generated(table: string, meta: Meta | undefined, BEGIN: string, END: string): string {
-  const m = meta;
-  const about = m
-    ? [
-        `Run ${m.date}, \`bench/compare.sh${m.mode === "quick" ? " --quick" : ""}\` (${m.label ?? m.mode}; storms of ${m.storm} clients; single-client rows best of ${m.rounds}).`,
-        `Machine: ${m.nproc} × ${m.cpu}, ${m.os}, Linux ${m.kernel}; load average at the start ${m.load ?? "?"}.`,
-        `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v || "?"}`).join(", ")}.`,
-      ].join("  \n")
-    : "";
-  return [BEGIN, about, "", "MB = 10^6 bytes. Every download verified (size and sha256).", "", table, END].join("\n");
+export function about(m: Meta | undefined): string {
+  if (!m) return "";
+  return [
+    `Run ${m.date}, \`bench/compare.sh${m.mode === "quick" ? " --quick" : ""}\` (${m.label ?? m.mode}; storms of ${m.storm} clients, ${m.huge ?? "?"} × 1 MiB; single-client row best of ${m.rounds}; ${m.generators ?? 1} generator process(es) per row).`,
+    `Machine: nproc ${m.nproc}, ${m.cpu}, ${m.os}, Linux ${m.kernel}; load average at the start ${m.load ?? "?"}. Server CPU from ${m.cpuSource ?? "?"}.`,
+    `Versions: ${Object.entries(m.versions)
+      .map(([k, v]) => `${k} ${v || "?"}`)
+      .join(", ")}.`,
+  ].join("  \n");
 }
 
 function main(argv: string[]): void {
@@ -275,19 +359,23 @@ function main(argv: string[]): void {
     console.error("usage: bun bench/table.ts RESULTS_DIR [--write RESULTS.md]");
     process.exit(2);
   }
-  const { table, meta } = render(dir);
-  console.log(table);
+  const { text, meta } = render(dir);
+  console.log(text);
   const w = argv.indexOf("--write");
   if (w < 0) return;
-  const target = argv[w + 1]!;
-  const { begin: BEGIN, end: END } = markers(meta?.label ?? meta?.mode ?? "full");
-  const block = generated(table, meta, BEGIN, END);
-  let text = existsSync(target) ? readFileSync(target, "utf8") : "# pxeboot vs tftpd-hpa, atftpd, dnsmasq\n\n";
-  const i = text.indexOf(BEGIN);
-  const j = text.indexOf(END);
-  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(target, text);
+  const target = argv[w + 1];
+  if (!target) {
+    console.error("table.ts: --write needs a file");
+    process.exit(2);
+  }
+  const { begin, end } = markers(meta?.label ?? meta?.mode ?? "full");
+  const block = [begin, about(meta), "", text, end].join("\n");
+  let md = existsSync(target) ? readFileSync(target, "utf8") : "# pxeboot vs tftpd-hpa, atftpd, dnsmasq\n\n";
+  const i = md.indexOf(begin);
+  const j = md.indexOf(end);
+  md = i >= 0 && j > i ? md.slice(0, i) + block + md.slice(j + end.length) : `${md.trimEnd()}\n\n${block}\n`;
+  writeFileSync(target, md);
   console.error(`wrote ${target}`);
 }
 
-main(process.argv.slice(2));
+if (import.meta.main) main(process.argv.slice(2));
