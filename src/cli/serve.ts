@@ -165,22 +165,23 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
       address: l.address,
       port: l.port,
-      maxTransfers: c.maxTransfers * (opts.workers ?? 1),
-      queueMax: c.queueMax * (opts.workers ?? 1),
+      maxTransfers: c.maxTransfers,
+      queueMax: c.queueMax,
       blksizeMax: c.blockSizeMax,
       windowsizeMax: c.windowSizeMax,
       rollover: c.rollover,
-      cacheMb: Math.round((c.cacheBytes * (opts.workers ?? 1)) / 1048576),
+      cacheMb: Math.round(c.cacheBytes / 1048576),
       rcvbuf: l.receiveBufferBytes,
       transferPorts: server.transferPorts.find((t) => t.address === l.address)?.ports.join(","),
       workers: opts.workers ?? 1,
     });
   }
   const files = openFileLimit();
-  if (files !== undefined && files < c.maxTransfers + 64) {
+  const perProcess = Math.ceil(c.maxTransfers / (opts.workers ?? 1));
+  if (files !== undefined && files < perProcess + 64) {
     log.warn("open-file limit is below --max-transfers: transfers of files not cached yet wait for descriptors past it", {
       nofile: files,
-      maxTransfers: c.maxTransfers,
+      maxTransfersPerProcess: perProcess,
       fix: "raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-transfers",
     });
   }

@@ -113,7 +113,7 @@ export default defineCommand({
       const writable = [root, ...(settings.pidfile ? [dirname(resolve(settings.pidfile))] : [])];
       const program = resolve(binary ?? (Bun.main.startsWith("/$bunfs/") ? process.execPath : "/usr/local/sbin/pxeboot"));
       process.stdout.write(
-        unitText({ binary: program, serveArgs: rest, root, maxTransfers: s.maxTransfers * settings.workers, workers: settings.workers, writablePaths: writable, asUser }),
+        unitText({ binary: program, serveArgs: rest, root, maxTransfers: s.maxTransfers, workers: settings.workers, writablePaths: writable, asUser }),
       );
     } catch (err) {
       fail(err);

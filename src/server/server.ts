@@ -113,14 +113,18 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   if (warm.completed === warm.transfers) log.debug("send path warmed up", { blocks: warm.blocks, ms: Math.round(warm.ms) });
   else log.warn("send path warm-up: synthetic transfers did not complete (a bug: please report)", { ...warm });
 
-  const cache = new FileCache(config.cacheBytes);
+  // This process's share of the whole server's limits (each worker holds its own clients).
+  const processes = Math.max(1, config.processes ?? 1);
+  const share = (n: number) => Math.ceil(n / processes);
+  const queueMax = share(config.queueMax);
+  const cache = new FileCache(Math.floor(config.cacheBytes / processes));
   const deadlines = new Deadlines();
   const sessions = new Map<string, Session | "opening">();
-  const queue = new AdmissionQueue<Request>(config.queueMax, QUEUE_STALE_MS);
+  const queue = new AdmissionQueue<Request>(queueMax, QUEUE_STALE_MS);
   let closing = false;
   /** While draining: transfers that ended, and the wake-up for when none is left. */
   const drained = { finished: 0, wake: () => {} };
-  const transferCap = config.maxTransfers;
+  const transferCap = share(config.maxTransfers);
   /** The cap, lowered while the process runs out of file descriptors. */
   let slotLimit = transferCap;
   /** Replaced on SIGHUP (the map file re-read), as tftpd-hpa does. */
@@ -250,7 +254,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return slotLimit;
     },
     get queueFull() {
-      return queue.size >= config.queueMax;
+      return queue.size >= queueMax;
     },
     get filter() {
       return filter;

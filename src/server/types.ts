@@ -44,7 +44,10 @@ export interface ServerConfig {
   reusePort?: boolean;
   /** --port-range: the shared transfer sockets bind here (for firewalls), each process taking its share. */
   portRange?: { low: number; high: number };
-  /** Server processes sharing the port (--workers), so each takes a fair share of --port-range. */
+  /**
+   * Server processes sharing the port (--workers). maxTransfers, queueMax and cacheBytes are the
+   * whole server's: each process takes its share (and a fair share of --port-range).
+   */
   processes?: number;
   /** Remap rules (--map-file, --remap) run over every requested name before confinement. */
   remap?: RemapRule[];

@@ -102,13 +102,14 @@ describe("merging sources into ServeSettings", () => {
     // One worker per core (at most 8), the limits split between them.
     const workers = Math.min(8, availableParallelism());
     expect(settings).toMatchObject({ logFormat: "pretty", logLevel: "info", installOnce: true, workers, dualStackDefault: true });
-    expect(settings.server).toMatchObject({ processes: workers, maxTransfers: Math.ceil(10000 / workers), cacheBytes: Math.floor((512 * 1048576) / workers) });
+    // The limits stay the whole server's here; each process takes its share when it starts.
+    expect(settings.server).toMatchObject({ processes: workers, maxTransfers: 10000, cacheBytes: 512 * 1048576 });
   });
 
   test("/etc/pxeboot.toml is read when it exists; flags override it, lists replaced", () => {
     const { settings, sources } = resolve(["--max-transfers", "5", "--allow", "172.16.0.0/12"], { "/etc/pxeboot.toml": TOML });
     expect(sources).toEqual(["/etc/pxeboot.toml"]);
-    expect(settings.server).toMatchObject({ root: "/srv/tftp", maxTransfers: Math.ceil(5 / settings.workers), timeoutMs: 500, permissive: true, allow: ["172.16.0.0/12"], addresses: ["127.0.0.1", "::1"] });
+    expect(settings.server).toMatchObject({ root: "/srv/tftp", maxTransfers: 5, timeoutMs: 500, permissive: true, allow: ["172.16.0.0/12"], addresses: ["127.0.0.1", "::1"] });
     expect(settings.server.remap!.length).toBe(2);
     expect(settings.logFormat).toBe("json");
   });
