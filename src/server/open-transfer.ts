@@ -16,6 +16,7 @@ import { negotiate, negotiateWrite, withTsize } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
 import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReceiveTransfer } from "../transfer/receive.ts";
+import { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { plainAddress } from "./address.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -31,6 +32,12 @@ import type { ServerConfig, TransferRecord } from "./types.ts";
  * bounds memory per transfer, so 10,000 clients fit in RAM.
  */
 export const WINDOW_BYTES_MAX = 96 * 1024;
+
+/**
+ * What spurious resends taught this process's transfers (one per worker process: a worker's
+ * clients share its CPU, and with it the scheduling delays that made the resends spurious).
+ */
+const sharedRtoFloor = new SharedRtoFloor();
 
 export interface TransferRequest {
   /** The local address the request came in on: the transfer answers from it. */
@@ -87,6 +94,7 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
           minMs: config.rtoMinMs,
           maxMs: config.timeoutMaxMs,
           floorMs: neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : undefined,
+          shared: sharedRtoFloor,
         },
         retries: config.retries,
         giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,

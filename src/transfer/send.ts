@@ -36,11 +36,28 @@ export interface SendOutcome {
 
 type Phase = "oack" | "sending" | "done";
 
+/**
+ * An ACK for a resent block that comes back sooner than this fraction of the smoothed round trip
+ * after the resend cannot be the resend's: it answers the original, which was only late.
+ */
+export const SPURIOUS_RTT_FRACTION = 0.5;
+
+/**
+ * A retransmission timer that fires this much after its time means the whole process was stalled
+ * (descheduled while many processes share the CPUs): the ACK it waited for may already sit unread
+ * in the socket. The resend is then held back by `LATE_TIMER_RECHECK_MS`, long enough for the
+ * event loop to read the socket first.
+ */
+export const LATE_TIMER_MS = 2;
+export const LATE_TIMER_RECHECK_MS = 1;
+
 export class SendTransfer implements TransferMachine<SendOutcome> {
   readonly outbox: Uint8Array[] = [];
   deadline = Infinity;
   outcome: SendOutcome | undefined;
   retransmits = 0;
+  /** Timeouts found to be spurious afterwards (the client was slow, nothing was lost). */
+  spuriousTimeouts = 0;
 
   private phase: Phase = "oack";
 
@@ -59,6 +76,8 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   private timeouts = 0;
   private lastProgressAt = 0;
   private rtoAt = Infinity;
+  /** The current expiry was already held back once for a late timer. */
+  private heldBack = false;
   /** Congestion window (AIMD), in blocks: bursts are at most this long, the rest is paced. */
   private cwnd: number;
   private paceAt = Infinity;
@@ -67,7 +86,21 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
 
   private readonly slots: Uint8Array[] = [];
   private readonly sentAt: Float64Array;
+  /** When each block in flight was first sent: how long the client really took, if a resend was spurious. */
+  private readonly firstSentAt: Float64Array;
   private readonly resent: Uint8Array;
+  private startedAt = 0;
+
+  /**
+   * The last timeout's resend, while its spuriousness can still show: blocks `episodeFrom` to
+   * `episodeTo` (0 for the OACK) went again at `resentAt`. -1: no episode open.
+   */
+  private episodeFrom = -1;
+  private episodeTo = -1;
+  private resentAt = 0;
+  private cwndBeforeLoss = 0;
+  /** For the latest ACK into the episode's blocks: how long after their first sending it came. */
+  private answeredAfterMs = 0;
 
   constructor(
     private readonly cfg: SendConfig,
@@ -80,6 +113,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.rto = new RtoEstimator(cfg.rto);
     this.cwnd = this.window;
     this.sentAt = new Float64Array(this.window);
+    this.firstSentAt = new Float64Array(this.window);
     this.resent = new Uint8Array(this.window);
   }
 
@@ -102,6 +136,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
 
   start(now: number): void {
     this.lastProgressAt = now;
+    this.startedAt = now;
     if (this.cfg.oack) {
       this.outbox.push(this.cfg.oack);
       this.armRto(now);
@@ -130,6 +165,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     if (this.phase === "done") return;
     if (this.phase === "oack") {
       if (wire !== 0) return;
+      if (this.episodeFrom === 0) this.answeredAfterMs = now - this.startedAt;
       this.phase = "sending";
       this.progress(now);
       this.sendMore(now);
@@ -139,9 +175,21 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     const abs = absoluteBlock(wire, this.acked, Math.min(this.highest, this.acked + this.window), this.rollover);
     // Stale, foreign or duplicate ACKs never trigger a resend: that is how the Sorcerer's
     // Apprentice bug starts. Loss is repaired by partial ACKs and the timer only.
-    if (abs <= this.acked) return;
+    if (abs <= this.acked) {
+      // A second ACK for a block the timer resent: the client got both copies, so the first
+      // was never lost (the F-RTO / DSACK reasoning).
+      if (abs === this.acked && this.episodeFrom >= 0 && abs >= this.episodeFrom && abs <= this.episodeTo) this.spurious(now);
+      return;
+    }
+    if (this.episodeFrom >= 0 && this.acked > this.episodeTo) this.episodeFrom = -1; // the episode is behind us
     const slot = abs % this.window;
     if (!this.resent[slot]) this.rto.sample(now - this.sentAt[slot]!);
+    else if (this.episodeFrom >= 0 && abs >= this.episodeFrom) {
+      this.answeredAfterMs = now - this.firstSentAt[slot]!;
+      // Eifel (RFC 3522) by timing: no round trip fits between the resend and this ACK.
+      const srtt = this.rto.smoothedRttMs;
+      if (srtt !== undefined && now - this.resentAt < SPURIOUS_RTT_FRACTION * srtt) this.spurious(now);
+    }
     const fullWindow = abs === this.sent && this.sent - this.acked >= Math.min(this.window, this.lastBlock - this.acked);
     this.acked = abs;
     this.progress(now);
@@ -172,13 +220,23 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
         return this.finish({ kind: "timeout", reason: "file read stalled (slow disk or NFS server?)" });
       return this.armRto(now);
     }
+    if (now >= this.rtoAt && now - this.rtoAt > LATE_TIMER_MS && !this.heldBack) {
+      this.heldBack = true;
+      this.rtoAt = now + LATE_TIMER_RECHECK_MS;
+      return this.updateDeadline();
+    }
     if (now >= this.rtoAt) {
+      this.heldBack = false;
       this.timeouts++;
       if (this.timeouts > this.cfg.retries && now - this.lastProgressAt >= this.cfg.giveUpMs) {
         return this.finish({ kind: "timeout", reason: `no ACK after ${this.timeouts - 1} retransmissions` });
       }
+      if (this.episodeFrom < 0) this.cwndBeforeLoss = this.cwnd;
       this.rto.backoff();
       this.cwnd = Math.max(1, Math.floor(this.cwnd / 2));
+      this.resentAt = now;
+      this.episodeFrom = this.acked === 0 && this.phase === "oack" ? 0 : this.acked + 1;
+      this.episodeTo = this.phase === "oack" ? 0 : this.highest;
       if (this.phase === "oack") {
         this.outbox.push(this.cfg.oack!);
         this.retransmits++;
@@ -220,6 +278,14 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.finish({ kind: "error", code: err.code, reason: err.detail ? `${err.message}: ${err.detail}` : err.message });
   }
 
+  /** The last timeout was spurious: undo its backoff and cwnd cut, and wait longer next time. */
+  private spurious(now: number): void {
+    this.episodeFrom = -1;
+    this.spuriousTimeouts++;
+    this.rto.spurious(this.answeredAfterMs, now);
+    this.cwnd = Math.max(this.cwnd, this.cwndBeforeLoss);
+  }
+
   private progress(now: number): void {
     this.timeouts = 0;
     this.lastProgressAt = now;
@@ -233,7 +299,8 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   }
 
   private armRto(now: number): void {
-    this.rtoAt = now + this.rto.currentMs;
+    this.heldBack = false;
+    this.rtoAt = now + this.rto.timeoutAt(now);
     this.updateDeadline();
   }
 
@@ -263,7 +330,10 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     const srtt = this.rto.smoothedRttMs ?? 1;
     this.paceAt = this.sent < limit && !this.waitingForData ? now + Math.min(20, Math.max(1, srtt / 2)) : Infinity;
     // Waiting on the disk with nothing sent yet still needs a timer: the stall limit in onTimer.
-    if (any || (this.waitingForData && this.rtoAt === Infinity)) this.rtoAt = now + this.rto.currentMs;
+    if (any || (this.waitingForData && this.rtoAt === Infinity)) {
+      this.heldBack = false;
+      this.rtoAt = now + this.rto.timeoutAt(now);
+    }
     this.updateDeadline();
   }
 
@@ -283,6 +353,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       this.retransmits++;
     } else {
       this.resent[slot] = 0;
+      this.firstSentAt[slot] = now;
       this.highest = block;
     }
     this.sent = block;

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { notFound, shuttingDown, UNKNOWN_TID_PACKET } from "../../src/protocol/errors.ts";
 import { encodeAck, encodeError, encodeOack } from "../../src/protocol/packet.ts";
 import { ErrorCode, type TransferOptions } from "../../src/protocol/types.ts";
+import { SharedRtoFloor } from "../../src/transfer/rto.ts";
 import { SendTransfer, type SendConfig } from "../../src/transfer/send.ts";
 import type { BlockSource, Peer } from "../../src/transfer/types.ts";
 
@@ -433,5 +434,122 @@ describe("ending a transfer from our side", () => {
     t.start(0);
     expect(drain(t)).toEqual([[-1, 5]]);
     expect(t.outcome).toEqual({ kind: "error", code: ErrorCode.NOT_DEFINED, reason: "Read error: Error: EIO" });
+  });
+});
+
+describe("spurious timeouts: a slow client is waited for, a lost block is still resent", () => {
+  /** Lockstep through block `n` with a steady 10 ms round trip; returns the time of the last ACK. */
+  function steady(t: SendTransfer, n: number): number {
+    t.start(0);
+    drain(t);
+    let now = 0;
+    for (let b = 1; b <= n; b++) {
+      now += 10;
+      t.onAck(b, now);
+      drain(t);
+    }
+    return now;
+  }
+
+  test("the original's ACK right after the resend: backoff undone, floor raised to twice its real delay", () => {
+    const { t } = make(512 * 40);
+    const sentAt = steady(t, 5); // DATA 6 went out at sentAt
+    const rto = t.rtoMs;
+    t.onTimer(sentAt + rto);
+    expect(drain(t)).toEqual([[6, 512]]);
+    expect(t.rtoMs).toBe(rto * 2);
+    t.onAck(6, sentAt + rto + 1); // 1 ms after the resend: no round trip fits, it answers the original
+    expect(t.spuriousTimeouts).toBe(1);
+    expect(t.rtoMs).toBe(2 * (rto + 1));
+    expect(drain(t)).toEqual([[7, 512]]);
+    // The copy the client now gets again draws a second ACK 6: never a resend (RFC 1123).
+    t.onAck(6, sentAt + rto + 2);
+    expect(drain(t)).toEqual([]);
+    expect(t.spuriousTimeouts).toBe(1);
+  });
+
+  test("a second ACK for the resent block shows the resend was spurious even when the first came late", () => {
+    const { t } = make(512 * 40);
+    const sentAt = steady(t, 5);
+    const rto = t.rtoMs;
+    t.onTimer(sentAt + rto);
+    drain(t);
+    t.onAck(6, sentAt + rto + 9); // a round trip could fit: no verdict yet
+    expect(t.spuriousTimeouts).toBe(0);
+    expect(drain(t)).toEqual([[7, 512]]);
+    t.onAck(6, sentAt + rto + 10); // the client got DATA 6 twice
+    expect(t.spuriousTimeouts).toBe(1);
+    expect(drain(t)).toEqual([]);
+    expect(t.rtoMs).toBe(2 * (rto + 9));
+  });
+
+  test("a real loss: the resend's ACK a round trip later changes nothing, and recovery stays fast", () => {
+    const { t } = make(512 * 40);
+    const sentAt = steady(t, 5);
+    const rto = t.rtoMs;
+    t.onTimer(sentAt + rto);
+    drain(t);
+    t.onAck(6, sentAt + rto + 10);
+    drain(t);
+    t.onAck(7, sentAt + rto + 20); // progress past the resent block: the episode is over
+    drain(t);
+    t.onAck(7, sentAt + rto + 21); // a duplicate now is no evidence about the old resend
+    expect(t.spuriousTimeouts).toBe(0);
+    expect(t.rtoMs).toBeLessThanOrEqual(rto * 2);
+  });
+
+  test("an OACK acknowledged twice after its resend was a spurious resend too", () => {
+    const oack = encodeOack(new Map([["blksize", "512"]]));
+    const { t } = make(5000, {}, { oack });
+    t.start(0);
+    drain(t);
+    const first = t.deadline; // the initial 1000 ms
+    t.onTimer(first);
+    expect(drain(t)).toEqual([[-1, 6]]);
+    t.onAck(0, first + 30);
+    expect(drain(t)).toEqual([[1, 512]]);
+    t.onAck(0, first + 31);
+    expect(t.spuriousTimeouts).toBe(1);
+    expect(drain(t)).toEqual([]);
+  });
+
+  test("other transfers of the server start from the floor one spurious timeout taught", () => {
+    const shared = new SharedRtoFloor();
+    const rto = { initialMs: 1000, minMs: 20, maxMs: 5000, shared };
+    const { t } = make(512 * 40, {}, { rto });
+    const sentAt = steady(t, 5);
+    const before = t.rtoMs;
+    t.onTimer(sentAt + before);
+    drain(t);
+    t.onAck(6, sentAt + before + 1);
+    const other = make(512 * 40, {}, { rto }).t;
+    const now = steady(other, 5);
+    expect(other.deadline - now).toBe(2 * (before + 1));
+  });
+});
+
+describe("a late timer: the process was stalled, the ACK may be waiting unread", () => {
+  test("the resend is held back once for a socket read, then goes if no ACK came", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    const due = t.deadline;
+    t.onTimer(due + 50); // fired 50 ms late
+    expect(drain(t)).toEqual([]);
+    expect(t.deadline).toBe(due + 50 + 1);
+    t.onTimer(due + 51);
+    expect(drain(t)).toEqual([[1, 512]]);
+    expect(t.retransmits).toBe(1);
+  });
+
+  test("the ACK read in that moment means no resend at all", () => {
+    const { t } = make(5000);
+    t.start(0);
+    drain(t);
+    const due = t.deadline;
+    t.onTimer(due + 50);
+    t.onAck(1, due + 50.5);
+    expect(drain(t)).toEqual([[2, 512]]);
+    expect(t.retransmits).toBe(0);
   });
 });
