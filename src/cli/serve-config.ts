@@ -36,7 +36,11 @@ export const serveArgs = {
   "queue-max": { type: "string", valueHint: "N", description: "requests that may wait for a transfer slot", default: "50000" },
   timeout: { type: "string", valueHint: "SEC", description: "initial retransmission timeout in seconds, 0.01-255 (learned per client after)", default: "1" },
   retries: { type: "string", valueHint: "N", description: "retransmissions without progress before a transfer is abandoned", default: "6" },
-  "blksize-max": { type: "string", valueHint: "BYTES", description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE})`, default: String(MAX_BLOCK_SIZE) },
+  "blksize-max": {
+    type: "string",
+    valueHint: "BYTES",
+    description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE}); not given: ${MAX_BLOCK_SIZE}, capped to what fits the MTU towards each client, given: it stands even where DATA must be fragmented`,
+  },
   "windowsize-max": { type: "string", valueHint: "BLOCKS", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
   rollover: { type: "string", valueHint: "0|1", description: "block number after 65535: 0 or 1", default: "0" },
   "cache-mb": { type: "string", valueHint: "MIB", description: "memory for cached file contents, MiB (0 disables)", default: "512" },
@@ -99,7 +103,7 @@ export interface ServeArgs {
   "queue-max": string;
   timeout: string;
   retries: string;
-  "blksize-max": string;
+  "blksize-max"?: string;
   "windowsize-max": string;
   rollover: string;
   "cache-mb": string;
@@ -164,7 +168,8 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),
     rtoMinMs: 20,
     retries: intArg("retries", args.retries, 1, 100),
-    blockSizeMax: intArg("blksize-max", args["blksize-max"], MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
+    blockSizeMax: intArg("blksize-max", args["blksize-max"] ?? String(MAX_BLOCK_SIZE), MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
+    blockSizeMaxExplicit: args["blksize-max"] !== undefined,
     windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,

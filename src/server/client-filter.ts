@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 
-interface Block {
+export interface Block {
   /** 4 or 16 bytes. */
   network: Uint8Array;
   bits: number;
@@ -29,7 +29,7 @@ export function parseCidr(text: string, flag: string): Block {
   return { network: masked(bytes, bits), bits };
 }
 
-function addressBytes(address: string): Uint8Array | undefined {
+export function addressBytes(address: string): Uint8Array | undefined {
   const plain = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
   if (isIP(plain) === 4) return Uint8Array.from(plain.split(".").map(Number));
   if (isIP(plain) !== 6) return undefined;
@@ -62,7 +62,7 @@ function masked(bytes: Uint8Array, bits: number): Uint8Array {
   return out;
 }
 
-function contains(block: Block, bytes: Uint8Array): boolean {
+export function contains(block: Block, bytes: Uint8Array): boolean {
   if (bytes.length !== block.network.length) return false;
   const m = masked(bytes, block.bits);
   for (let i = 0; i < m.length; i++) if (m[i] !== block.network[i]) return false;

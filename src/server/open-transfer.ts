@@ -19,6 +19,7 @@ import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { plainAddress } from "./address.ts";
+import { blockSizeLimiter } from "./path-mtu.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Session, type TransferEnd } from "./session.ts";
 import type { TransferPorts } from "./transfer-ports.ts";
@@ -38,6 +39,18 @@ export const WINDOW_BYTES_MAX = 96 * 1024;
  * clients share its CPU, and with it the scheduling delays that made the resends spurious).
  */
 const sharedRtoFloor = new SharedRtoFloor();
+
+/** --blksize-max, lowered to what fits the MTU of the interface towards the client (path-mtu.ts). */
+function blockSizeCeiling(req: TransferRequest, config: ServerConfig): number {
+  const asked = Number(req.packet.options.get("blksize"));
+  return blockSizeLimiter.ceiling({
+    address: req.address,
+    blockSizeMax: config.blockSizeMax,
+    explicit: !!config.blockSizeMaxExplicit,
+    asked: Number.isInteger(asked) ? asked : undefined,
+    now: performance.now(),
+  });
+}
 
 export interface TransferRequest {
   /** The local address the request came in on: the transfer answers from it. */
@@ -74,7 +87,7 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
     const mode = packet.mode as TransferMode;
     const file = confine(realRoot, packet.filename, { permissive: config.permissive });
     const neg = negotiate(packet.options, {
-      blockSizeMax: config.blockSizeMax,
+      blockSizeMax: blockSizeCeiling(req, config),
       windowSizeMax: config.windowSizeMax,
       rollover: config.rollover,
       windowBytesMax: WINDOW_BYTES_MAX,
@@ -149,7 +162,7 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
     const overwrite = !!config.overwrite;
     const target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
     const neg = negotiateWrite(packet.options, {
-      blockSizeMax: config.blockSizeMax,
+      blockSizeMax: blockSizeCeiling(req, config),
       windowSizeMax: config.windowSizeMax,
       rollover: config.rollover,
       windowBytesMax: WINDOW_BYTES_MAX,

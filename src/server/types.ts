@@ -17,6 +17,11 @@ export interface ServerConfig {
   rtoMinMs: number;
   retries: number;
   blockSizeMax: number;
+  /**
+   * --blksize-max was given: it stands even above what fits the MTU towards a client (then DATA
+   * is fragmented, and that is logged once). Not given, grants are capped to the path MTU.
+   */
+  blockSizeMaxExplicit?: boolean;
   windowSizeMax: number;
   rollover: 0 | 1;
   /** Bytes of file content kept in memory for all clients together. */
