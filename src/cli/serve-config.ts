@@ -41,6 +41,12 @@ export const serveArgs = {
     valueHint: "BYTES",
     description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE}); not given: ${MAX_BLOCK_SIZE}, capped to what fits the MTU towards each client, given: it stands even where DATA must be fragmented`,
   },
+  "quirk-memory": {
+    type: "string",
+    valueHint: "SEC",
+    description: "how long a client that needed a more conservative offer (picky firmware) is remembered, so its next file starts there (0: not at all)",
+    default: "3600",
+  },
   "windowsize-max": { type: "string", valueHint: "BLOCKS", description: `largest windowsize granted (1-${MAX_WINDOW_SIZE})`, default: "64" },
   rollover: { type: "string", valueHint: "0|1", description: "block number after 65535: 0 or 1", default: "0" },
   "cache-mb": { type: "string", valueHint: "MIB", description: "memory for cached file contents, MiB (0 disables)", default: "512" },
@@ -105,6 +111,7 @@ export interface ServeArgs {
   retries: string;
   "blksize-max"?: string;
   "windowsize-max": string;
+  "quirk-memory"?: string;
   rollover: string;
   "cache-mb": string;
   "rcvbuf-mb": string;
@@ -171,6 +178,7 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     blockSizeMax: intArg("blksize-max", args["blksize-max"] ?? String(MAX_BLOCK_SIZE), MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
     blockSizeMaxExplicit: args["blksize-max"] !== undefined,
     windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
+    quirkMemorySec: intArg("quirk-memory", args["quirk-memory"] ?? "3600", 0, 30 * 86_400),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
     receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,

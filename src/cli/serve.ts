@@ -2,6 +2,7 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { createLogger, type Logger } from "../log.ts";
 import { blockSizeLimiter } from "../server/path-mtu.ts";
+import { pickyClients } from "../server/picky-clients.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
@@ -76,8 +77,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   let reload = () => log.info("SIGHUP received during start-up: ignored");
   process.on("SIGHUP", () => reload());
 
-  // The MTU cap's notes (capped grants at debug, fragments allowed by --blksize-max once) go here.
+  // The MTU cap's notes (capped grants at debug, fragments allowed by --blksize-max once) and
+  // picky clients' fallbacks (one line per client) go here.
   blockSizeLimiter.log = log;
+  pickyClients.log = log;
   let server: RunningServer;
   try {
     server = await startServer({ ...opts.config, port: primaryPort() ?? opts.config.port }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorkerChild() });

@@ -185,3 +185,28 @@ export function checkOack(options: RawOptions, req: OptionRequest): Granted | st
   }
   return granted;
 }
+
+/** The largest blksize the first fallback offers: what OVMF builds that choke on more boot with. */
+export const FALLBACK_BLOCK_SIZE = 1024;
+
+/**
+ * The requests a server may answer instead of `requested`, each more conservative, for a client
+ * that never took the first offer. Level 1: blksize at most FALLBACK_BLOCK_SIZE and no windowsize
+ * (tsize and timeout stay: PXE ROMs size their buffer from tsize). Level 2: no options at all
+ * (RFC 1350: DATA 1 answers the request). A level that would change nothing is left out.
+ */
+export function fallbackRequests(requested: RawOptions): { level: 1 | 2; request: RawOptions }[] {
+  const out: { level: 1 | 2; request: RawOptions }[] = [];
+  const gentle: RawOptions = new Map();
+  for (const [name, raw] of requested) {
+    if (name === "windowsize") continue;
+    if (name === "blksize") {
+      const value = decimal(raw);
+      gentle.set(name, value !== undefined && value > FALLBACK_BLOCK_SIZE ? String(FALLBACK_BLOCK_SIZE) : raw);
+    } else gentle.set(name, raw);
+  }
+  const changed = gentle.size !== requested.size || [...gentle].some(([k, v]) => requested.get(k) !== v);
+  if (changed && gentle.size > 0) out.push({ level: 1, request: gentle });
+  if (requested.size > 0) out.push({ level: 2, request: new Map() });
+  return out;
+}

@@ -9,6 +9,7 @@ import { malformed, unknownTid, unsupportedMode, writeRefused, type TftpError } 
 import { decodePacket, isDecodeFailure } from "../protocol/packet.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import type { ClientFilter } from "./client-filter.ts";
+import { pickyClients } from "./picky-clients.ts";
 
 export type Dispatch =
   /** Nothing to do: an ERROR or OACK (never answer an error), or the server is closing. */
@@ -62,7 +63,11 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (pkt.op === Opcode.DATA || pkt.op === Opcode.ACK) return { action: "answer", error: unknownTid(), reason: "DATA or ACK on the request port" };
   if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
-  if (state.has(peer)) return { action: "fold" };
+  if (state.has(peer)) {
+    // The one side effect here: a repeated RRQ is how picky firmware says it never took our OACK.
+    if (pkt.op === Opcode.RRQ) pickyClients.repeated(peer, performance.now());
+    return { action: "fold" };
+  }
   if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt, why: "transfers" };
   if (state.rateAllows && !state.rateAllows(address)) return { action: "limit", request: pkt, why: "rate" };
   if (state.active < state.slotLimit) return { action: "begin", request: pkt };

@@ -12,13 +12,15 @@ import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import { openUpload, type UploadFile } from "../files/upload.ts";
 import { diskFull } from "../protocol/errors.ts";
-import { negotiate, negotiateWrite, withTsize } from "../protocol/options.ts";
+import { negotiateWrite } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
 import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
-import { plainAddress } from "./address.ts";
+import { peerKey, plainAddress } from "./address.ts";
+import { offerLadder, startIndex } from "./offers.ts";
+import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./picky-clients.ts";
 import { blockSizeLimiter } from "./path-mtu.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Session, type TransferEnd } from "./session.ts";
@@ -83,25 +85,30 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
   const { config, cache, deadlines, realRoot } = ctx;
   const { packet } = req;
   let source: FileSource | undefined;
+  let tracked: string | undefined;
   try {
     const mode = packet.mode as TransferMode;
     const file = confine(realRoot, packet.filename, { permissive: config.permissive });
-    const neg = negotiate(packet.options, {
-      blockSizeMax: blockSizeCeiling(req, config),
-      windowSizeMax: config.windowSizeMax,
-      rollover: config.rollover,
-      windowBytesMax: WINDOW_BYTES_MAX,
-    });
     source = openSource(file, mode, cache);
-    const granted = withTsize(neg.oack, source.size);
-    const oack = granted.size > 0 ? granted : undefined;
+    const now = performance.now();
+    const peer = peerKey(req.address, req.port);
+    const memoryMs = (config.quirkMemorySec ?? DEFAULT_QUIRK_MEMORY_SEC) * 1000;
+    const limits = { blockSizeMax: blockSizeCeiling(req, config), windowSizeMax: config.windowSizeMax, rollover: config.rollover, windowBytesMax: WINDOW_BYTES_MAX };
+    // The first offer, and the more conservative ones for a client that never takes it.
+    const ladder = offerLadder(packet.options, limits, source.size);
+    const start = pickyClients.startLevel(peer, req.address, file.rel, now);
+    const first = startIndex(ladder, start.level);
+    const offer = ladder[first]!;
+    const neg = offer.negotiation;
+    const oack = offer.granted;
+    const record = startRecord(req, "read", file.rel, mode, oack, source.size);
     const timeoutMs = config.timeoutMs;
     const transfer = new SendTransfer(
       {
         peer: { address: req.address, port: req.port },
         options: neg.options,
-        oack: oack ? encodeOack(oack) : undefined,
-        probeable: neg.wantsTsize && oack !== undefined,
+        oack: offer.oack,
+        probeable: offer.probeable,
         rto: {
           initialMs: timeoutMs,
           minMs: config.rtoMinMs,
@@ -111,19 +118,32 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
         },
         retries: config.retries,
         giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,
+        fallbacks: ladder.slice(first + 1),
+        onFallback: (step, reason, at) => {
+          const next = ladder[first + step]!;
+          record.options = next.granted ? Object.fromEntries(next.granted) : {};
+          pickyClients.fellBack(peer, next.level, reason, at, memoryMs);
+        },
       },
       source,
     );
+    pickyClients.track(peer, req.address, file.rel, transfer, { ...start, level: offer.level }, ladder[ladder.length - 1]!.level, now, memoryMs);
+    tracked = peer;
+    const untrack = (r: TransferRecord) => {
+      pickyClients.ended(peer, performance.now(), memoryMs);
+      onEnd(r);
+    };
     return Session.open({
       port: ctx.ports.pick(req.bindAddress, req.address, req.port),
       transfer,
       file: source,
       report: () => sendEnd(transfer),
       deadlines,
-      record: startRecord(req, "read", file.rel, mode, oack, source.size),
-      onEnd,
+      record,
+      onEnd: untrack,
     });
   } catch (err) {
+    if (tracked) pickyClients.ended(tracked, performance.now(), 0); // never started: nothing learned
     source?.close();
     throw err;
   }

@@ -24,6 +24,8 @@ export interface ServerConfig {
   blockSizeMaxExplicit?: boolean;
   windowSizeMax: number;
   rollover: 0 | 1;
+  /** --quirk-memory: how long a client's fallback (picky firmware) is remembered, in seconds (0: not at all). */
+  quirkMemorySec?: number;
   /** Bytes of file content kept in memory for all clients together. */
   cacheBytes: number;
   /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */

@@ -12,6 +12,17 @@ import { ErrorCode, Opcode, type TransferOptions } from "../protocol/types.ts";
 import { RtoEstimator, type RtoConfig } from "./rto.ts";
 import type { BlockSource, Peer, TransferMachine } from "./types.ts";
 
+/** What the server offers a client: the options in force, and the OACK that announces them (none: DATA 1 first). */
+export interface Offer {
+  options: TransferOptions;
+  oack?: Uint8Array;
+  /** The client asked for tsize and the OACK has it: an ERROR on it is the PXE size probe. */
+  probeable: boolean;
+}
+
+/** OACK timeouts after which a transfer steps down to its next, more conservative offer. */
+export const OACK_TIMEOUTS_BEFORE_FALLBACK = 2;
+
 export interface SendConfig {
   /** The client's transfer ID: anyone else at our port is a stranger. */
   peer: Peer;
@@ -25,6 +36,13 @@ export interface SendConfig {
   retries: number;
   /** …and the least time without progress before it is (so a tiny learned RTO can't give up in a blink). */
   giveUpMs: number;
+  /**
+   * More conservative offers, in order, for a client that leaves the OACK unanswered: taken
+   * after `OACK_TIMEOUTS_BEFORE_FALLBACK` OACK timeouts, or at once through `fallBack`.
+   */
+  fallbacks?: Offer[];
+  /** A fallback happened: `step` is 1 for the first of `fallbacks`, and so on. */
+  onFallback?: (step: number, reason: string, now: number) => void;
 }
 
 export interface SendOutcome {
@@ -61,11 +79,21 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
 
   private phase: Phase = "oack";
 
-  private readonly blockSize: number;
-  private readonly window: number;
-  private readonly rollover: 0 | 1;
-  private readonly lastBlock: number;
-  private readonly rto: RtoEstimator;
+  // Fixed once the client accepts an offer; until then a fallback may replace them.
+  private blockSize: number;
+  private window: number;
+  private rollover: 0 | 1;
+  private lastBlock: number;
+  private oack: Uint8Array | undefined;
+  private probeable: boolean;
+  /** Fallbacks taken so far (0: the first offer stands). */
+  private step = 0;
+  private oackTimeouts = 0;
+  /** The client took the offer: it acknowledged the OACK, or there was none. */
+  private oackAnswered = false;
+  /** A fallback asked for from outside (the client repeated its request): taken at the next timer. */
+  private fallbackAsked: string | undefined;
+  private rto: RtoEstimator;
 
   /** Highest block the client acknowledged (0 = the OACK, or nothing yet). */
   private acked = 0;
@@ -84,11 +112,11 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   /** The source is fetching the next block from disk: sending resumes on `resume`, not on a timer. */
   private waitingForData = false;
 
-  private readonly slots: Uint8Array[] = [];
-  private readonly sentAt: Float64Array;
+  private slots: Uint8Array[] = [];
+  private sentAt: Float64Array;
   /** When each block in flight was first sent: how long the client really took, if a resend was spurious. */
-  private readonly firstSentAt: Float64Array;
-  private readonly resent: Uint8Array;
+  private firstSentAt: Float64Array;
+  private resent: Uint8Array;
   private startedAt = 0;
 
   /**
@@ -110,11 +138,83 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.window = cfg.options.windowSize;
     this.rollover = cfg.options.rollover;
     this.lastBlock = blockCount(source.size, this.blockSize);
+    this.oack = cfg.oack;
+    this.probeable = cfg.probeable;
     this.rto = new RtoEstimator(cfg.rto);
     this.cwnd = this.window;
     this.sentAt = new Float64Array(this.window);
     this.firstSentAt = new Float64Array(this.window);
     this.resent = new Uint8Array(this.window);
+  }
+
+  /** The options in force (after any fallback). */
+  get options(): TransferOptions {
+    return { ...this.cfg.options, blockSize: this.blockSize, windowSize: this.window, rollover: this.rollover };
+  }
+
+  /** How many fallbacks were taken (0: the first offer). */
+  get fallbackStep(): number {
+    return this.step;
+  }
+
+  /**
+   * Where the client is: "oack" while the OACK is unanswered, "data" while not one DATA block
+   * is acknowledged, "proven" after. A client that repeats its request while "oack" or "data"
+   * never got along with this offer.
+   */
+  get stage(): "oack" | "data" | "proven" {
+    if (!this.oackAnswered) return "oack";
+    return this.acked === 0 ? "data" : "proven";
+  }
+
+  /**
+   * The client repeated its request while this transfer's OACK is unanswered: it never took
+   * the offer. The next offer goes at the next timer event (the driver owns when datagrams go),
+   * which is at most one retransmission timeout away. False when there is nothing to fall to.
+   */
+  askFallback(reason: string): boolean {
+    if (this.phase !== "oack" || !this.cfg.fallbacks?.[this.step]) return false;
+    this.fallbackAsked ??= reason;
+    return true;
+  }
+
+  /**
+   * Steps down to the next offer while the OACK is unanswered (the client repeated its request,
+   * or the OACK timed out): the new OACK, or DATA 1 when the offer has no options, goes out now.
+   * False when there is no next offer or the client has already accepted one.
+   */
+  fallBack(now: number, reason: string): boolean {
+    const next = this.cfg.fallbacks?.[this.step];
+    if (this.phase !== "oack" || !next) return false;
+    this.step++;
+    this.blockSize = next.options.blockSize;
+    this.window = next.options.windowSize;
+    this.rollover = next.options.rollover;
+    this.lastBlock = blockCount(this.source.size, this.blockSize);
+    this.oack = next.oack;
+    this.probeable = next.probeable;
+    this.cwnd = this.window;
+    this.slots = [];
+    this.sentAt = new Float64Array(this.window);
+    this.firstSentAt = new Float64Array(this.window);
+    this.resent = new Uint8Array(this.window);
+    this.oackTimeouts = 0;
+    this.fallbackAsked = undefined;
+    this.episodeFrom = -1;
+    // Nothing was sampled while the OACK went unanswered: the new offer starts from a fresh timer.
+    this.rto = new RtoEstimator(this.cfg.rto);
+    this.progress(now);
+    this.startedAt = now;
+    this.cfg.onFallback?.(this.step, reason, now);
+    if (this.oack) {
+      this.outbox.push(this.oack);
+      this.armRto(now);
+    } else {
+      this.phase = "sending";
+      this.oackAnswered = true;
+      this.sendMore(now);
+    }
+    return true;
   }
 
   get peer(): Peer {
@@ -137,11 +237,12 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   start(now: number): void {
     this.lastProgressAt = now;
     this.startedAt = now;
-    if (this.cfg.oack) {
-      this.outbox.push(this.cfg.oack);
+    if (this.oack) {
+      this.outbox.push(this.oack);
       this.armRto(now);
     } else {
       this.phase = "sending";
+      this.oackAnswered = true;
       this.sendMore(now);
     }
   }
@@ -166,6 +267,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     if (this.phase === "oack") {
       if (wire !== 0) return;
       if (this.episodeFrom === 0) this.answeredAfterMs = now - this.startedAt;
+      this.oackAnswered = true;
       this.phase = "sending";
       this.progress(now);
       this.sendMore(now);
@@ -205,7 +307,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   onError(code: number, message: string): void {
     if (this.phase === "done") return;
     const probe =
-      this.phase === "oack" && this.cfg.probeable && (code === ErrorCode.OPTION_REFUSED || code === ErrorCode.NOT_DEFINED);
+      this.phase === "oack" && this.probeable && (code === ErrorCode.OPTION_REFUSED || code === ErrorCode.NOT_DEFINED);
     this.finish(
       probe ? { kind: "probe" } : { kind: "error", code, reason: `client sent error ${code}: ${message || "(no message)"}` },
     );
@@ -213,6 +315,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
 
   onTimer(now: number): void {
     if (this.phase === "done") return;
+    if (this.fallbackAsked !== undefined && this.fallBack(now, this.fallbackAsked)) return;
     if (now >= this.rtoAt && this.waitingForData && this.sent === this.acked) {
       // Nothing is in flight: the wait is our disk's, not loss. No backoff, no retry counted,
       // but a read that never comes back still ends the transfer.
@@ -237,8 +340,9 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       this.resentAt = now;
       this.episodeFrom = this.acked === 0 && this.phase === "oack" ? 0 : this.acked + 1;
       this.episodeTo = this.phase === "oack" ? 0 : this.highest;
+      if (this.phase === "oack" && ++this.oackTimeouts >= OACK_TIMEOUTS_BEFORE_FALLBACK && this.fallBack(now, `OACK unanswered ${this.oackTimeouts} times`)) return;
       if (this.phase === "oack") {
-        this.outbox.push(this.cfg.oack!);
+        this.outbox.push(this.oack!);
         this.retransmits++;
         this.armRto(now);
         return;
