@@ -21,6 +21,7 @@ const main = defineCommand({
     demo: () => import("./demo.ts").then((m) => m.default),
     "systemd-unit": () => import("./systemd-unit.ts").then((m) => m.default),
     status: () => import("./status.ts").then((m) => m.default),
+    quirks: () => import("./quirks.ts").then((m) => m.default),
   },
 });
 

@@ -24,7 +24,7 @@ export function lineOfKey(text: string, key: string): number | undefined {
   return i < 0 ? undefined : i + 1;
 }
 
-function syntaxErrorLine(text: string, message: string): number | undefined {
+export function syntaxErrorLine(text: string, message: string): number | undefined {
   const lines = text.split("\n");
   for (let n = 1; n <= lines.length; n++) {
     try {

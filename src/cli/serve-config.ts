@@ -5,6 +5,7 @@
 import type { ArgsDef } from "citty";
 import { availableParallelism } from "node:os";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
+import { readQuirksFile } from "./quirks-file.ts";
 import { uploadConfig } from "./upload-config.ts";
 import { compatConfig, familyDeny, listenAddresses, secondsArg } from "./compat-config.ts";
 import { parseCidr } from "../server/client-filter.ts";
@@ -40,6 +41,11 @@ export const serveArgs = {
     type: "string",
     valueHint: "BYTES",
     description: `largest blksize granted (${MIN_BLOCK_SIZE}-${MAX_BLOCK_SIZE}); not given: ${MAX_BLOCK_SIZE}, capped to what fits the MTU towards each client, given: it stands even where DATA must be fragmented`,
+  },
+  quirks: {
+    type: "string",
+    valueHint: "FILE",
+    description: "TOML rules per client CIDR block: blksize-max, windowsize-max, no-options, extra-timeout (re-read on SIGHUP)",
   },
   "quirk-memory": {
     type: "string",
@@ -112,6 +118,7 @@ export interface ServeArgs {
   "blksize-max"?: string;
   "windowsize-max": string;
   "quirk-memory"?: string;
+  quirks?: string;
   rollover: string;
   "cache-mb": string;
   "rcvbuf-mb": string;
@@ -178,6 +185,7 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     blockSizeMax: intArg("blksize-max", args["blksize-max"] ?? String(MAX_BLOCK_SIZE), MIN_BLOCK_SIZE, MAX_BLOCK_SIZE),
     blockSizeMaxExplicit: args["blksize-max"] !== undefined,
     windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
+    quirks: args.quirks ? readQuirksFile(args.quirks) : undefined,
     quirkMemorySec: intArg("quirk-memory", args["quirk-memory"] ?? "3600", 0, 30 * 86_400),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,

@@ -2,7 +2,7 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { createLogger, type Logger } from "../log.ts";
 import { blockSizeLimiter } from "../server/path-mtu.ts";
-import { pickyClients } from "../server/picky-clients.ts";
+import { learnedQuirksJson, pickyClients } from "../server/picky-clients.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
@@ -103,7 +103,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       return renderSnapshots([metrics.snapshot(), ...theirs]);
     };
     try {
-      metricsEndpoint = startMetricsEndpoint(listen, render, log);
+      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": learnedQuirksJson });
     } catch (err) {
       await server.close();
       throw err;

@@ -12,7 +12,7 @@ import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import { openUpload, type UploadFile } from "../files/upload.ts";
 import { diskFull } from "../protocol/errors.ts";
-import { negotiateWrite } from "../protocol/options.ts";
+import { negotiateWrite, type NegotiationLimits } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
 import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReceiveTransfer } from "../transfer/receive.ts";
@@ -21,6 +21,7 @@ import { SendTransfer } from "../transfer/send.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { offerLadder, startIndex } from "./offers.ts";
 import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./picky-clients.ts";
+import { quirkRulesOf } from "./quirk-rules.ts";
 import { blockSizeLimiter } from "./path-mtu.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Session, type TransferEnd } from "./session.ts";
@@ -52,6 +53,21 @@ function blockSizeCeiling(req: TransferRequest, config: ServerConfig): number {
     asked: Number.isInteger(asked) ? asked : undefined,
     now: performance.now(),
   });
+}
+
+/** The options and limits a request negotiates with: --quirks rules for its client narrow them. */
+function pinnedFor(req: TransferRequest, config: ServerConfig): { requested: RawOptions; limits: NegotiationLimits; extraTimeoutMs: number } {
+  const rule = quirkRulesOf(config.quirks)?.ruleFor(req.address);
+  return {
+    requested: rule?.noOptions ? new Map() : req.packet.options,
+    limits: {
+      blockSizeMax: Math.min(blockSizeCeiling(req, config), rule?.blockSizeMax ?? Infinity),
+      windowSizeMax: Math.min(config.windowSizeMax, rule?.windowSizeMax ?? Infinity),
+      rollover: config.rollover,
+      windowBytesMax: WINDOW_BYTES_MAX,
+    },
+    extraTimeoutMs: rule?.extraTimeoutMs ?? 0,
+  };
 }
 
 export interface TransferRequest {
@@ -93,16 +109,16 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
     const now = performance.now();
     const peer = peerKey(req.address, req.port);
     const memoryMs = (config.quirkMemorySec ?? DEFAULT_QUIRK_MEMORY_SEC) * 1000;
-    const limits = { blockSizeMax: blockSizeCeiling(req, config), windowSizeMax: config.windowSizeMax, rollover: config.rollover, windowBytesMax: WINDOW_BYTES_MAX };
+    const pin = pinnedFor(req, config);
     // The first offer, and the more conservative ones for a client that never takes it.
-    const ladder = offerLadder(packet.options, limits, source.size);
+    const ladder = offerLadder(pin.requested, pin.limits, source.size);
     const start = pickyClients.startLevel(peer, req.address, file.rel, now);
     const first = startIndex(ladder, start.level);
     const offer = ladder[first]!;
     const neg = offer.negotiation;
     const oack = offer.granted;
     const record = startRecord(req, "read", file.rel, mode, oack, source.size);
-    const timeoutMs = config.timeoutMs;
+    const timeoutMs = config.timeoutMs + pin.extraTimeoutMs;
     const transfer = new SendTransfer(
       {
         peer: { address: req.address, port: req.port },
@@ -111,8 +127,8 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
         probeable: offer.probeable,
         rto: {
           initialMs: timeoutMs,
-          minMs: config.rtoMinMs,
-          maxMs: config.timeoutMaxMs,
+          minMs: config.rtoMinMs + pin.extraTimeoutMs,
+          maxMs: config.timeoutMaxMs + pin.extraTimeoutMs,
           floorMs: neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : undefined,
           shared: sharedRtoFloor,
         },
@@ -181,18 +197,14 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
     const mode = packet.mode as TransferMode;
     const overwrite = !!config.overwrite;
     const target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
-    const neg = negotiateWrite(packet.options, {
-      blockSizeMax: blockSizeCeiling(req, config),
-      windowSizeMax: config.windowSizeMax,
-      rollover: config.rollover,
-      windowBytesMax: WINDOW_BYTES_MAX,
-    });
+    const pin = pinnedFor(req, config);
+    const neg = negotiateWrite(pin.requested, pin.limits);
     const maxBytes = config.uploadMaxBytes || undefined;
     if (maxBytes !== undefined && neg.tsize !== undefined && neg.tsize > maxBytes)
       throw diskFull(`${target.rel}: announced ${neg.tsize} bytes, --upload-max-mb allows ${maxBytes}`);
     upload = await openUpload(target, overwrite);
     const oack = neg.oack.size > 0 ? neg.oack : undefined;
-    const timeoutMs = neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : config.timeoutMs;
+    const timeoutMs = (neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : config.timeoutMs) + pin.extraTimeoutMs;
     const transfer = new ReceiveTransfer(
       {
         client: { address: req.address, port: req.port },

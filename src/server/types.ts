@@ -1,5 +1,6 @@
 /** What the server is configured with and what it reports: the contract with the CLI and hooks. */
 import type { TransferMode } from "../protocol/types.ts";
+import type { QuirkRule } from "./quirk-rules.ts";
 import type { RemapRule } from "./remap.ts";
 
 export interface ServerConfig {
@@ -26,6 +27,8 @@ export interface ServerConfig {
   rollover: 0 | 1;
   /** --quirk-memory: how long a client's fallback (picky firmware) is remembered, in seconds (0: not at all). */
   quirkMemorySec?: number;
+  /** --quirks FILE: what clients in these blocks are never offered (re-read on SIGHUP). */
+  quirks?: QuirkRule[];
   /** Bytes of file content kept in memory for all clients together. */
   cacheBytes: number;
   /** Receive buffer asked for on the listening socket (a boot storm's RRQs arrive at once). */

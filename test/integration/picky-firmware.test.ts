@@ -5,9 +5,10 @@
  * remembers of one does not help another.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pickyGet, type PickyBehaviour } from "./picky-client.ts";
-import { randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
+import { pxeboot, randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
 
 const { root, cleanup } = scratchRoot("picky");
 const file = randomFile(join(root, "kernel"), 40_000, 11);
@@ -91,5 +92,50 @@ describe("picky firmware gets a more conservative offer, and its file", () => {
     expect(sha256(r.data!)).toBe(sha256(file));
     expect(r.oacks.at(-1)).toEqual({ blksize: "1024", tsize: String(file.length) });
     expect(fallbacks("127.0.0.24").length).toBe(1);
+  }, 60_000);
+});
+
+describe("--quirks FILE: pinned per client block, re-read on SIGHUP, listed by pxeboot quirks", () => {
+  const q = scratchRoot("quirks-file");
+  const quirksFile = join(q.root, "quirks.toml");
+  const metricsPort = 20000 + Math.floor(Math.random() * 40000);
+  let pinned: ServerProcess;
+
+  beforeAll(async () => {
+    writeFileSync(quirksFile, '[[client]]\nmatch = "127.0.0.31/32"\nno-options = true\n');
+    pinned = await startServer(root, ["--verbose", "--log-format", "json", "--quirks", quirksFile, "--metrics", `127.0.0.1:${metricsPort}`]);
+  });
+  afterAll(async () => {
+    await pinned?.stop();
+    q.cleanup();
+  });
+
+  const client = (from: string, takesOack: PickyBehaviour["takesOack"] = () => true): PickyBehaviour => ({
+    ...base,
+    from,
+    options: { blksize: "1468", windowsize: "4", tsize: "0" },
+    takesOack,
+  });
+
+  test("no-options: DATA 1 answers at once; after SIGHUP the new rule (blksize-max 1024) applies", async () => {
+    const r = await pickyGet({ address: "127.0.0.1", port: pinned.port }, "kernel", client("127.0.0.31"));
+    expect(sha256(r.data!)).toBe(sha256(file));
+    expect(r.oacks).toEqual([]);
+    writeFileSync(quirksFile, '[[client]]\nmatch = "127.0.0.31/32"\nblksize-max = 1024\n');
+    pinned.proc.kill("SIGHUP");
+    await pinned.waitForLog(/configuration re-read.*quirks/);
+    const again = await pickyGet({ address: "127.0.0.1", port: pinned.port }, "kernel", client("127.0.0.31"));
+    expect(sha256(again.data!)).toBe(sha256(file));
+    expect(again.oacks[0]!.blksize).toBe("1024");
+  }, 60_000);
+
+  test("pxeboot quirks shows the pinned rules and what the server learned", async () => {
+    const r = await pickyGet({ address: "127.0.0.1", port: pinned.port }, "kernel", client("127.0.0.32", () => false));
+    expect(sha256(r.data!)).toBe(sha256(file));
+    const out = await pxeboot("quirks", "--quirks", quirksFile, "--metrics", `127.0.0.1:${metricsPort}`);
+    expect(out).toContain(`pinned (${quirksFile}):\n  127.0.0.31/32: blksize at most 1024\n`);
+    expect(out).toMatch(/learned \(http:\/\/127\.0\.0\.1:\d+\/quirks\):\n {2}127\.0\.0\.32: no options \(RFC 1350\), \d+ s more \(asked again without answering the OACK|OACK unanswered/);
+    const none = await pxeboot("quirks", "--quirks", quirksFile);
+    expect(none).toContain("learned: not shown (serve runs without --metrics");
   }, 60_000);
 });
