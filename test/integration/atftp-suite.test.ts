@@ -14,4 +14,11 @@ test.if(!!source)("every get and put line of atftp's test.sh passes", async () =
   const summary = r.stdout.split("\n").find((l) => l.startsWith("get: ") && l.includes(" of ")) ?? r.stdout + r.stderr;
   expect(summary).toBe("get: 24 of 24 OK, put: 24 of 24 OK (test.sh has 24 of each)");
   expect(r.code).toBe(0);
+  // Its 200 clients at once print `got wrong block N, sending extra ACK` for every DATA block
+  // resent while they were only slow. Before spurious resends were detected there were 661 on
+  // 2 vCPUs; since, 1 to 21 per run on a machine shared with other work, so 0 cannot be required
+  // here: a tenth of the old count is.
+  const extraAcks = (r.stdout.match(/sending extra ACK/g) ?? []).length;
+  console.log(`atftp high-load test: ${extraAcks} 'sending extra ACK' lines`);
+  expect(extraAcks).toBeLessThan(66);
 }, 600_000);
