@@ -54,11 +54,6 @@ export interface SendOutcome {
 
 type Phase = "oack" | "sending" | "done";
 
-/**
- * An ACK for a resent block that comes back sooner than this fraction of the smoothed round trip
- * after the resend cannot be the resend's: it answers the original, which was only late.
- */
-export const SPURIOUS_RTT_FRACTION = 0.5;
 
 /**
  * A retransmission timer that fires this much after its time means the whole process was stalled
@@ -121,14 +116,15 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
 
   /**
    * The last timeout's resend, while its spuriousness can still show: blocks `episodeFrom` to
-   * `episodeTo` (0 for the OACK) went again at `resentAt`. -1: no episode open.
+   * `episodeTo` (0 for the OACK) went again. -1: no episode open.
    */
   private episodeFrom = -1;
   private episodeTo = -1;
-  private resentAt = 0;
   private cwndBeforeLoss = 0;
   /** For the latest ACK into the episode's blocks: how long after their first sending it came. */
   private answeredAfterMs = 0;
+  /** When `acked` last moved. */
+  private ackedAt = 0;
 
   constructor(
     private readonly cfg: SendConfig,
@@ -267,6 +263,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     if (this.phase === "oack") {
       if (wire !== 0) return;
       if (this.episodeFrom === 0) this.answeredAfterMs = now - this.startedAt;
+      this.ackedAt = now;
       this.oackAnswered = true;
       this.phase = "sending";
       this.progress(now);
@@ -278,22 +275,22 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     // Stale, foreign or duplicate ACKs never trigger a resend: that is how the Sorcerer's
     // Apprentice bug starts. Loss is repaired by partial ACKs and the timer only.
     if (abs <= this.acked) {
-      // A second ACK for a block the timer resent: the client got both copies, so the first
-      // was never lost (the F-RTO / DSACK reasoning).
-      if (abs === this.acked && this.episodeFrom >= 0 && abs >= this.episodeFrom && abs <= this.episodeTo) this.spurious(now);
+      // A second ACK for a block the timer resent, right behind the first: the client got both
+      // copies, so the first was never lost (the DSACK / F-RTO reasoning). One that comes a
+      // timeout later is the client's own retry, no evidence. Timing alone (an ACK "too soon"
+      // after the resend) is not used: under load the smoothed RTT is mostly queueing, and a
+      // genuine resend's ACK often beats half of it, which raised floors on real loss.
+      if (abs === this.acked && this.episodeFrom >= 0 && abs >= this.episodeFrom && abs <= this.episodeTo && now - this.ackedAt < this.rto.currentMs)
+        this.spurious(now);
       return;
     }
     if (this.episodeFrom >= 0 && this.acked > this.episodeTo) this.episodeFrom = -1; // the episode is behind us
     const slot = abs % this.window;
     if (!this.resent[slot]) this.rto.sample(now - this.sentAt[slot]!);
-    else if (this.episodeFrom >= 0 && abs >= this.episodeFrom) {
-      this.answeredAfterMs = now - this.firstSentAt[slot]!;
-      // Eifel (RFC 3522) by timing: no round trip fits between the resend and this ACK.
-      const srtt = this.rto.smoothedRttMs;
-      if (srtt !== undefined && now - this.resentAt < SPURIOUS_RTT_FRACTION * srtt) this.spurious(now);
-    }
+    else if (this.episodeFrom >= 0 && abs >= this.episodeFrom) this.answeredAfterMs = now - this.firstSentAt[slot]!;
     const fullWindow = abs === this.sent && this.sent - this.acked >= Math.min(this.window, this.lastBlock - this.acked);
     this.acked = abs;
+    this.ackedAt = now;
     this.progress(now);
     if (abs === this.lastBlock) return this.finish({ kind: "ok" });
     if (fullWindow) this.cwnd = Math.min(this.window, this.cwnd + 1);
@@ -337,7 +334,6 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       if (this.episodeFrom < 0) this.cwndBeforeLoss = this.cwnd;
       this.rto.backoff();
       this.cwnd = Math.max(1, Math.floor(this.cwnd / 2));
-      this.resentAt = now;
       this.episodeFrom = this.acked === 0 && this.phase === "oack" ? 0 : this.acked + 1;
       this.episodeTo = this.phase === "oack" ? 0 : this.highest;
       if (this.phase === "oack" && ++this.oackTimeouts >= OACK_TIMEOUTS_BEFORE_FALLBACK && this.fallBack(now, `OACK unanswered ${this.oackTimeouts} times`)) return;
