@@ -64,6 +64,8 @@ export interface LabOptions {
   bootFile: { bios: string; uefi: string };
   /** Extra arguments for `pxeboot serve` (e.g. install-once flags). */
   serverArgs?: string[];
+  /** MTU of the bridge and the tap (default: the kernel's 1500), for links narrower than Ethernet. */
+  mtu?: number;
 }
 
 export class BootFailure extends Error {}
@@ -158,6 +160,10 @@ export class Lab {
     this.ipNs("addr", "add", `${SERVER_IP}/24`, "dev", "br0");
     // A ULA prefix lets dnsmasq answer iPXE's router solicitations at once (no ~13 s IPv6 wait).
     this.ipNs("addr", "add", "fd00:5e::1/64", "dev", "br0", "nodad");
+    if (this.opts.mtu) {
+      this.ipNs("link", "set", "tap0", "mtu", String(this.opts.mtu));
+      this.ipNs("link", "set", "br0", "mtu", String(this.opts.mtu));
+    }
     this.ipNs("link", "set", "br0", "up");
     this.ipNs("link", "set", "tap0", "up");
   }

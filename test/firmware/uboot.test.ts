@@ -55,3 +55,36 @@ firmwareTest(
   },
   180_000,
 );
+
+/**
+ * The same boot over a link of MTU 1400 (bridge and tap): U-Boot still asks blksize 1468, whose
+ * DATA would be sent as IP fragments, which U-Boot drops ("Retry count exceeded", checked by hand
+ * with --blksize-max 1468). The server must grant what fits the bridge's MTU
+ * (1400 − 20 − 8 − 4 = 1368), which U-Boot accepts in the OACK.
+ */
+firmwareTest(
+  "U-Boot boots over an MTU-1400 link: blksize capped to 1368, no fragments",
+  async () => {
+    const p = await payloads();
+    const tree = {
+      copies: { "initrd.img": p.initrd.path },
+      files: { [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "uboot", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("uboot") }) },
+      binaries: { "boot.scr.uimg": ubootScriptImage(SCRIPT) },
+    };
+    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" }, mtu: 1400 }, async (lab) => {
+      const boot = await lab.boot({
+        name: "uboot-mtu1400",
+        machine: { firmware: "uboot", memoryMiB: 512 },
+        expect: ["U-Boot 2023.01", "pxeboot u-boot script", "Linux version", `${MARK.done} profile=uboot`],
+        failOn: [MARK.fail, /Wrong image format|Bad data CRC|Bad header checksum|Retry count exceeded|zboot failed/],
+        timeoutMs: 120_000,
+      });
+      console.log(`uboot (MTU 1400): booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+      expectServed(lab, ["boot.scr.uimg", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+      const ok = parseServerLog(lab.serverLog(), lab.opts.root).filter((x) => x.outcome === "ok");
+      expect(ok.length).toBeGreaterThan(0);
+      for (const l of ok) expect(`${l.file}: ${l.options}`).toMatch(/blksize=1368\b/);
+    });
+  },
+  180_000,
+);
