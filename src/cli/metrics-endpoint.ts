@@ -28,7 +28,12 @@ export interface MetricsEndpoint {
 }
 
 /** `extra`: more JSON documents by path (/quirks: what the server learned about picky clients). */
-export function startMetricsEndpoint(listen: MetricsListen, render: () => string | Promise<string>, log: Logger, extra: Record<string, () => string> = {}): MetricsEndpoint {
+export function startMetricsEndpoint(
+  listen: MetricsListen,
+  render: () => string | Promise<string>,
+  log: Logger,
+  extra: Record<string, () => string | Promise<string>> = {},
+): MetricsEndpoint {
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -37,7 +42,7 @@ export function startMetricsEndpoint(listen: MetricsListen, render: () => string
       async fetch(req) {
         const path = new URL(req.url).pathname;
         const json = extra[path];
-        if (json && req.method === "GET") return new Response(json(), { headers: { "content-type": "application/json" } });
+        if (json && req.method === "GET") return new Response(await json(), { headers: { "content-type": "application/json" } });
         if (path !== "/metrics") return new Response("pxeboot: metrics are at /metrics\n", { status: 404 });
         if (req.method !== "GET" && req.method !== "HEAD") return new Response("GET only\n", { status: 405 });
         return new Response(await render(), { headers: { "content-type": CONTENT_TYPE } });

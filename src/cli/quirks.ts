@@ -1,7 +1,7 @@
 /**
  * `pxeboot quirks [serve flags…]`: what serve pins per client (--quirks FILE, from the same flags
  * and config files serve reads) and what a running server learned about picky clients (from
- * the /quirks document of its --metrics endpoint; with --workers, the first worker's only).
+ * the /quirks document of its --metrics endpoint, which asks every worker).
  */
 import { defineCommand, type ArgsDef } from "citty";
 import { fail } from "./args.ts";
@@ -48,7 +48,7 @@ export default defineCommand({
         const got = await learned(url);
         if (typeof got === "string") out.push(`learned: not available (${got})`);
         else {
-          out.push(`learned (${url}${r.settings.workers > 1 ? ", worker 1 of " + r.settings.workers : ""}):${got.length === 0 ? " nothing" : ""}`);
+          out.push(`learned (${url}):${got.length === 0 ? " nothing" : ""}`);
           for (const e of got) out.push(`  ${e.client}: ${e.offer}, ${e.forgottenInSec} s more (${e.reason || "confirmed"}; ${e.file})`);
         }
       }

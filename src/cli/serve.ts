@@ -2,7 +2,7 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { createLogger, type Logger } from "../log.ts";
 import { blockSizeLimiter } from "../server/path-mtu.ts";
-import { learnedQuirksJson, pickyClients } from "../server/picky-clients.ts";
+import { learnedQuirks, pickyClients, type LearnedQuirk } from "../server/picky-clients.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
@@ -24,6 +24,12 @@ import { openFileLimit } from "../server/limits.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+
+/** What a worker sends back when the primary asks (a scrape of /metrics or /quirks). */
+interface WorkerAnswer {
+  metrics: FamilySnapshot[] | null;
+  quirks?: LearnedQuirk[];
+}
 
 export interface ServeOptions {
   config: ServerConfig;
@@ -69,7 +75,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  const primarySaysGo = followPrimary(() => opts.metrics?.metrics.snapshot() ?? null);
+  // A worker answers the primary's scrape with its metrics and what it learned about picky clients.
+  const primarySaysGo = followPrimary((): WorkerAnswer => ({ metrics: opts.metrics?.metrics.snapshot() ?? null, quirks: learnedQuirks() }));
   // Requests wait until every process has bound the port (cli/workers.ts).
   let openGate = () => {};
   const gate = new Promise<void>((resolve) => (openGate = resolve));
@@ -98,12 +105,15 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // One endpoint for the whole server, the primary's: it asks the workers at scrape time.
   if (opts.metrics && !isWorkerChild()) {
     const { metrics, listen } = opts.metrics;
+    const answers = async () => (workerSet ? ((await workerSet.ask()).filter(Boolean) as WorkerAnswer[]) : []);
     const render = async () => {
-      const theirs = workerSet ? ((await workerSet.ask()).filter(Boolean) as FamilySnapshot[][]) : [];
+      const theirs = (await answers()).map((a) => a.metrics).filter(Boolean) as FamilySnapshot[][];
       return renderSnapshots([metrics.snapshot(), ...theirs]);
     };
+    // Clients are steered to workers by address, so every worker's entries are distinct clients.
+    const quirks = async () => JSON.stringify([...learnedQuirks(), ...(await answers()).flatMap((a) => a.quirks ?? [])]);
     try {
-      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": learnedQuirksJson });
+      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": quirks });
     } catch (err) {
       await server.close();
       throw err;

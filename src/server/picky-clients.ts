@@ -115,16 +115,22 @@ export class PickyClients {
 /** This process's picky-client state; serve gives it the logger. */
 export const pickyClients = new PickyClients();
 
-/** What this process learned, as `pxeboot quirks` reads it from the metrics endpoint's /quirks. */
-export function learnedQuirksJson(): string {
+export interface LearnedQuirk {
+  client: string;
+  offer: string;
+  reason: string;
+  file: string;
+  forgottenInSec: number;
+}
+
+/** What this process learned, as `pxeboot quirks` reads it (the metrics endpoint's /quirks). */
+export function learnedQuirks(): LearnedQuirk[] {
   const now = performance.now();
-  return JSON.stringify(
-    pickyClients.memory.entries(now).map(([address, e]) => ({
-      client: plainAddress(address),
-      offer: LEVEL_NAMES[e.step] ?? String(e.step),
-      reason: e.reason,
-      file: e.file,
-      forgottenInSec: Math.round((e.until - now) / 1000),
-    })),
-  );
+  return pickyClients.memory.entries(now).map(([address, e]) => ({
+    client: plainAddress(address),
+    offer: LEVEL_NAMES[e.step] ?? String(e.step),
+    reason: e.reason,
+    file: e.file,
+    forgottenInSec: Math.round((e.until - now) / 1000),
+  }));
 }
