@@ -9,7 +9,6 @@ import { malformed, unknownTid, unsupportedMode, writeRefused, type TftpError } 
 import { decodePacket, isDecodeFailure } from "../protocol/packet.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import type { ClientFilter } from "./client-filter.ts";
-import { pickyClients } from "./picky-clients.ts";
 
 export type Dispatch =
   /** Nothing to do: an ERROR or OACK (never answer an error), or the server is closing. */
@@ -51,6 +50,8 @@ export interface DispatchState {
   filter?: ClientFilter;
   /** --create: a WRQ begins an upload like an RRQ a read; off, it is refused. */
   uploads?: boolean;
+  /** Told of an RRQ repeated while its transfer runs: how picky firmware says it never took our OACK. */
+  repeated?: (peer: string) => void;
 }
 
 /** `peer` names the client's transfer (address and port); `address` is the client's address alone. */
@@ -64,8 +65,7 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
   if (state.has(peer)) {
-    // The one side effect here: a repeated RRQ is how picky firmware says it never took our OACK.
-    if (pkt.op === Opcode.RRQ) pickyClients.repeated(peer, performance.now());
+    if (pkt.op === Opcode.RRQ) state.repeated?.(peer);
     return { action: "fold" };
   }
   if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt, why: "transfers" };

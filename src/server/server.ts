@@ -25,6 +25,7 @@ import { rewriteRequest } from "./request-rewrite.ts";
 import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
+import { pickyClients } from "./picky-clients.ts";
 import { steerByClientAddress } from "./steer.ts";
 import { TransferPorts } from "./transfer-ports.ts";
 import { logTransfer } from "./transfer-log.ts";
@@ -260,6 +261,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return filter;
     },
     uploads: !!config.create,
+    repeated: (peer: string) => pickyClients.repeated(peer, performance.now()),
   };
 
   let gated = opts.gate !== undefined;
