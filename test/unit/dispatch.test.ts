@@ -31,6 +31,14 @@ describe("request port dispatch", () => {
     expect(d.action === "refuse" && [d.error.code, d.error.message]).toEqual([ErrorCode.ILLEGAL_OPERATION, "Unsupported transfer mode 'mail'"]);
   });
 
+  test("an RRQ repeated while its transfer runs is folded, and reported (picky firmware's sign); a repeated WRQ is only folded", () => {
+    const told: string[] = [];
+    const st = state({ known: [PEER], uploads: true, repeated: (p) => told.push(p) });
+    expect(dispatch(rrq(), PEER, "127.0.0.9", st).action).toBe("fold");
+    expect(dispatch(encodeRequest(Opcode.WRQ, "up", "octet"), PEER, "127.0.0.9", st).action).toBe("fold");
+    expect(told).toEqual([PEER]);
+  });
+
   test("a WRQ is refused with ERROR 2", () => {
     const d = dispatch(encodeRequest(Opcode.WRQ, "upload.bin", "octet"), PEER, "127.0.0.9", state());
     expect(d.action === "refuse" && d.error.code).toBe(ErrorCode.ACCESS_VIOLATION);
