@@ -98,6 +98,11 @@ export const serveArgs = {
     valueHint: "[ADDR:]PORT",
     description: "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: every IPv4 address; e.g. 9169); off by default",
   },
+  http: {
+    type: "string",
+    valueHint: "[ADDR:]PORT",
+    description: "also serve the root over HTTP/1.1 (iPXE, UEFI HTTP Boot) with the same rules, e.g. 8080 (PORT alone: every address); off by default",
+  },
   config: { type: "string", valueHint: "FILE", description: "TOML configuration file (default /etc/pxeboot.toml when it exists); flags override it" },
 } satisfies ArgsDef;
 

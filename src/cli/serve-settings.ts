@@ -8,6 +8,8 @@ import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
 import { parseMetricsListen, type MetricsListen } from "./metrics-endpoint.ts";
+import { parseHttpListen } from "./http-listen.ts";
+import type { HttpListen } from "../http/http-server.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
 import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 
@@ -32,6 +34,8 @@ export interface ServeSettings {
   dualStackDefault: boolean;
   /** --metrics: where the Prometheus endpoint listens (the primary's; workers add their number). */
   metrics?: MetricsListen;
+  /** --http: where the HTTP side listens (built around: changing it takes a restart). */
+  http?: HttpListen;
 }
 
 /** The serve flags beyond those ServerConfig is made of. */
@@ -48,6 +52,7 @@ export interface CommandArgs {
   umask?: string;
   "drain-timeout"?: string;
   metrics?: string;
+  http?: string;
 }
 
 function parseUmask(text: string): number {
@@ -82,5 +87,6 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
     dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,
     metrics,
+    http: args.http === undefined ? undefined : parseHttpListen(args.http),
   };
 }

@@ -21,6 +21,7 @@ import { serveArgs } from "./serve-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
+import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -51,6 +52,32 @@ export interface ServeOptions {
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
   metrics?: { listen: MetricsListen; metrics: ServerMetrics };
+  /** --http: the root over HTTP too, with the same rules, log line and observers. */
+  http?: HttpListen;
+}
+
+/** The rules the HTTP side shares with TFTP, from the server's configuration. */
+const httpRules = (c: ServerConfig) => ({ permissive: !!c.permissive, allow: c.allow ?? [], deny: c.deny ?? [] });
+
+/** Binds --http (before root is dropped, so port 80 works); "::" falls back to IPv4 where IPv6 is off. */
+function startHttp(opts: ServeOptions, listen: HttpListen): RunningHttp {
+  const start = (l: HttpListen) =>
+    startHttpServer({
+      root: opts.config.root,
+      listen: l,
+      rules: httpRules(opts.config),
+      reusePort: (opts.workers ?? 1) > 1,
+      log: opts.log,
+      observers: opts.observers,
+      events: opts.metrics?.metrics.events,
+    });
+  try {
+    return start(listen);
+  } catch (err) {
+    if (listen.address !== "::") throw err;
+    opts.log.debug("IPv6 unavailable, HTTP on IPv4 only", { error: String(err) });
+    return start({ ...listen, address: "0.0.0.0" });
+  }
 }
 
 /** Starts the server, logs the start-up line, and resolves when a signal stopped it. */
@@ -62,6 +89,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   let wake: () => void = () => {};
   let running: RunningServer | undefined;
   let workerSet: WorkerSet | undefined;
+  let http: RunningHttp | undefined;
   // The first signal drains (the port is freed at once, running transfers may finish); a second
   // one, from an impatient admin or systemd's stop timeout, cuts them now.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -72,6 +100,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     log.warn("second signal: cutting running transfers now", { signal, active: running?.activeTransfers });
     workerSet?.signal(signal);
     void running?.close();
+    void http?.stop(0);
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
@@ -120,6 +149,16 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     }
     log.info("metrics served", { url: metricsEndpoint.url });
   }
+  if (opts.http) {
+    try {
+      http = startHttp(opts, opts.http);
+    } catch (err) {
+      metricsEndpoint?.stop();
+      await server.close();
+      throw err;
+    }
+    if (!isWorkerChild()) log.info("HTTP served", { url: http.url, root: opts.config.root });
+  }
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
@@ -151,6 +190,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       try {
         const next = opts.reloadSettings();
         const { applied, needRestart } = server.reconfigure(next.server);
+        http?.reconfigure(httpRules(next.server));
+        if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) needRestart.push("http");
         log.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
         if (needRestart.length > 0) log.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
       } catch (err) {
@@ -210,7 +251,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     drainTimeoutS: drainMs / 1000,
     worker: process.env.PXEBOOT_WORKER,
   });
-  const [summary] = await Promise.all([server.drain(drainMs), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM")]);
+  const [summary] = await Promise.all([server.drain(drainMs), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM"), http?.stop(drainMs)]);
   log.info("stopped", { finished: summary.finished, cut: summary.cut, worker: process.env.PXEBOOT_WORKER });
   // After dropping root this fails where the server's user may not write (a root-owned /run);
   // systemd's PIDFile= and start-stop-daemon cope with a stale file.
@@ -258,6 +299,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
     reloadSettings,
     metrics,
+    http: settings.http,
   });
   await installOnce?.flush();
   process.exit(0);

@@ -73,6 +73,8 @@ export interface FinishedTransfer {
   reason?: string;
   errorCode?: number;
   bytes: number;
+  /** The file's size (-1 or absent when unknown): fewer bytes than that is a partial fetch (an HTTP range). */
+  size?: number;
 }
 
 /** The observer, plus a way to wait until what it learned is on disk (awaited on shutdown). */
@@ -131,7 +133,9 @@ export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
     const mac = macFromRequest(file);
     if (mac) macs.learn(record.clientAddress, mac);
     if (file !== marker) return;
-    if (record.outcome !== "ok") return reportFailedFetch(opts, record);
+    // Only the whole marker counts: an HTTP range of it is no proof the install finished.
+    const partial = record.size !== undefined && record.size >= 0 && record.bytes < record.size;
+    if (record.outcome !== "ok" || partial) return reportFailedFetch(opts, record);
     const known = macs.lookup(record.clientAddress);
     attempt(record, known, RETRIES);
   };

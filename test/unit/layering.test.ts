@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const SRC = resolve(import.meta.dir, "../../src");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "layout" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "layout" | "client" | "bench" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -20,8 +20,10 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   layout: ["protocol", "files", "shared"],
   client: ["protocol", "transfer", "files", "shared"],
   server: ["protocol", "transfer", "files", "shared"],
+  // The HTTP side reuses the server's rules (client filter, transfer log, records), never the reverse.
+  http: ["protocol", "files", "server", "shared"],
   bench: ["protocol", "transfer", "client", "files", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "layout", "client", "bench", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "http", "layout", "client", "bench", "shared"],
   shared: ["shared"],
 };
 
