@@ -98,6 +98,16 @@ describe("install-once observer", () => {
     expect(log.lines.filter((l) => l.level !== "warn" && l.level !== "debug")).toEqual([]);
   });
 
+  test("an HTTP range of the marker (fewer bytes than its size) is no complete fetch; the whole file is", async () => {
+    const { root, log, observe } = await treeWithHost();
+    observe(record({ mode: "http", options: { status: "206", range: "0-0" }, bytes: 1, size: 40 }));
+    await Bun.sleep(20);
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(true);
+    expect(log.lines.filter((l) => l.level === "warn").map((l) => l.fields?.bytes)).toEqual([1]);
+    observe(record({ mode: "http", options: { status: "200" }, bytes: 40, size: 40 }));
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+  });
+
   test("only the fetching client's entries go; others stay", async () => {
     const { root, observe } = await treeWithHost("192.168.0.10-12");
     observe(record({ clientAddress: "192.168.0.12" }));

@@ -1,0 +1,16 @@
+import { describe, expect, test } from "bun:test";
+import { parseHttpListen } from "../../src/cli/http-listen.ts";
+
+describe("--http [ADDR:]PORT", () => {
+  test("a port alone listens everywhere; an address or a bracketed IPv6 address narrows it", () => {
+    expect(parseHttpListen("8080")).toEqual({ address: "::", port: 8080 });
+    expect(parseHttpListen("10.0.0.1:80")).toEqual({ address: "10.0.0.1", port: 80 });
+    expect(parseHttpListen("[fd00::1]:8080")).toEqual({ address: "fd00::1", port: 8080 });
+  });
+
+  test("anything else is one line naming the form", () => {
+    expect(() => parseHttpListen("http://x")).toThrow(/--http needs \[ADDR:\]PORT/);
+    expect(() => parseHttpListen("fd00::1:80")).toThrow(/--http needs/);
+    expect(() => parseHttpListen("70000")).toThrow(/--http must be from 0 to 65535/);
+  });
+});
