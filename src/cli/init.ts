@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
 import { dhcpSnippets } from "../layout/templates.ts";
-import { guarded, repeatedFlag, UsageError } from "./args.ts";
+import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
 import { defaultServiceUser, parseOwner } from "./privileges.ts";
 import type { Identity } from "../layout/writable.ts";
 
@@ -38,6 +38,11 @@ export default guarded(
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
       marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
       sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
+      http: {
+        type: "string",
+        description: "serve --http will run on this port: iPXE loads kernel and initrd over HTTP, DHCP snippets for iPXE and UEFI HTTP Boot use URLs",
+        valueHint: "PORT",
+      },
       owner: {
         type: "string",
         description: "Give the directories install-once writes in to the user serve runs as (default, as root: tftp, else nobody, as serve does)",
@@ -51,6 +56,7 @@ export default guarded(
         throw new UsageError(`--server needs an IPv4 address (DHCP next-server), got '${args.server}'`);
       if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
         throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
+      const httpPort = args.http === undefined ? undefined : intArg("http", args.http, 1, 65535);
       const owner = initOwner(args.owner, process.getuid?.() ?? -1);
       const report = await initLayout(args.dir, {
         owner,
@@ -59,11 +65,15 @@ export default guarded(
         dryRun: !!args["dry-run"],
         marker: args.marker,
         sysroot: args.sysroot,
+        httpPort,
       });
       process.stdout.write(formatInitReport(report) + "\n\n");
       const uefi = uefiBootFile(report);
-      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, iPXE: boot.ipxe)\n\n`);
-      process.stdout.write(dhcpSnippets(server, uefi) + "\n");
+      const http = httpPort === undefined ? undefined : `http://${server}:${httpPort}`;
+      const ipxe = http ? `${http}/boot.ipxe, UEFI HTTP Boot: ${http}/ipxe.efi` : "boot.ipxe";
+      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, iPXE: ${ipxe})\n`);
+      if (http) process.stdout.write(`Serve with: pxeboot serve --root ${report.root} --http ${httpPort}\n`);
+      process.stdout.write("\n" + dhcpSnippets(server, uefi, httpPort) + "\n");
       if (report.missing.some((m) => m.required)) {
         process.stderr.write("pxeboot: the BIOS boot loader is missing: install the packages named above and re-run pxeboot init\n");
         process.exitCode = 1;

@@ -11,7 +11,7 @@ import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
 import { DEFAULT_MARKER, GRUB_DIR, PXELINUX_DIR, profileFile } from "./paths.ts";
 import { INSTALL_ONCE_DIRS, type Identity } from "./writable.ts";
 import { validateProfileName } from "./profiles.ts";
-import { TEMPLATES, markerFetchCommand, render } from "./templates.ts";
+import { TEMPLATES, ipxeBase, markerFetchCommand, render } from "./templates.ts";
 
 export interface InitOptions {
   profiles?: string[];
@@ -22,6 +22,8 @@ export interface InitOptions {
   marker?: string;
   /** Who will run install-once on the tree (`serve --user`): its directories are given to them. */
   owner?: Identity;
+  /** `serve --http PORT` will run: iPXE profiles load kernel and initrd over HTTP from this port. */
+  httpPort?: number;
 }
 
 export type InitAction = "create" | "overwrite" | "keep";
@@ -68,20 +70,21 @@ function exists(path: string): boolean {
   }
 }
 
-function plannedFiles(root: string, profiles: string[], marker: string, sysroot: string) {
+function plannedFiles(root: string, profiles: string[], marker: string, sysroot: string, httpPort: number | undefined) {
+  const serveFlags = httpPort === undefined ? "" : ` --http ${httpPort}`;
   const files: PlannedFile[] = [
     { path: `${PXELINUX_DIR}/default`, content: { text: TEMPLATES.pxelinuxDefault } },
     { path: `${GRUB_DIR}/grub.cfg`, content: { text: TEMPLATES.grubCfg } },
     { path: "boot.ipxe", content: { text: TEMPLATES.bootIpxe } },
     // Not empty: some clients choke on an empty file's OACK (curl 7.88 rejects "tsize 0").
     { path: marker, content: { text: render(TEMPLATES.marker, { marker }) } },
-    { path: "README", content: { text: render(TEMPLATES.readme, { root: resolve(root), marker, fetch: markerFetchCommand("THIS-SERVER", marker) }) } },
+    { path: "README", content: { text: render(TEMPLATES.readme, { root: resolve(root), marker, serveFlags, fetch: markerFetchCommand("THIS-SERVER", marker, undefined, httpPort) }) } },
   ];
   for (const name of profiles) {
     files.push(
-      { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker, fetch: markerFetchCommand("TFTP-SERVER", marker) }) } },
+      { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker, fetch: markerFetchCommand("TFTP-SERVER", marker, undefined, httpPort) }) } },
       { path: profileFile("grub", name), content: { text: render(TEMPLATES.grubNetboot, { name }) } },
-      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name }) } },
+      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name, ...ipxeBase(httpPort) }) } },
     );
   }
   const missing: MissingLoader[] = [];
@@ -99,7 +102,7 @@ export async function initLayout(dir: string, opts: InitOptions = {}): Promise<I
   const marker = opts.marker ?? DEFAULT_MARKER;
   if (exists(dir) && !statSync(dir).isDirectory())
     throw new UsageError(`${dir} exists and is not a directory: pick another DIR`);
-  const { files, missing } = plannedFiles(dir, profiles, marker, opts.sysroot ?? "/");
+  const { files, missing } = plannedFiles(dir, profiles, marker, opts.sysroot ?? "/", opts.httpPort);
   const steps: InitStep[] = files.map((f) => ({
     path: f.path,
     action: exists(join(dir, f.path)) ? (opts.force ? "overwrite" : "keep") : "create",

@@ -6,6 +6,9 @@ import bootIpxe from "./templates/boot.ipxe.txt" with { type: "text" };
 import dhcpDnsmasq from "./templates/dhcp-dnsmasq.txt" with { type: "text" };
 import dhcpIsc from "./templates/dhcp-isc.txt" with { type: "text" };
 import dhcpKea from "./templates/dhcp-kea.txt" with { type: "text" };
+import dhcpDnsmasqHttp from "./templates/dhcp-dnsmasq-http.txt" with { type: "text" };
+import dhcpIscHttp from "./templates/dhcp-isc-http.txt" with { type: "text" };
+import dhcpKeaHttp from "./templates/dhcp-kea-http.txt" with { type: "text" };
 import grubNetboot from "./templates/grub-netboot.txt" with { type: "text" };
 import grubCfg from "./templates/grub.cfg.txt" with { type: "text" };
 import ipxeNetboot from "./templates/ipxe-netboot.txt" with { type: "text" };
@@ -22,6 +25,14 @@ export interface TemplateVars {
   root?: string;
   server?: string;
   uefi?: string;
+  /** `serve --http` port, for URLs. */
+  port?: string;
+  /** Where an iPXE profile loads kernel and initrd from: "" (relative to the script: TFTP) or an http:// base. */
+  base?: string;
+  /** A comment saying which protocol the iPXE profile uses ("" when TFTP). */
+  via?: string;
+  /** Flags `serve` needs beyond the root (" --http PORT"). */
+  serveFlags?: string;
 }
 
 /** Replaces {{var}}; an unknown or missing variable is a bug in the caller, so it throws. */
@@ -45,16 +56,30 @@ export const TEMPLATES = {
   dhcpIsc,
   dhcpDnsmasq,
   dhcpKea,
+  dhcpIscHttp,
+  dhcpDnsmasqHttp,
+  dhcpKeaHttp,
 } as const;
+
+/**
+ * Where an iPXE profile fetches kernel and initrd: over HTTP from the server DHCP named (iPXE
+ * expands ${next-server}) when `serve --http PORT` runs, else relative to the script's own URL
+ * (tftp://next-server/… when it came over TFTP).
+ */
+export function ipxeBase(httpPort: number | undefined): { base: string; via: string } {
+  if (httpPort === undefined) return { base: "", via: "" };
+  return { base: `http://\${next-server}:${httpPort}`, via: `\n# Kernel and initrd come over HTTP (pxeboot serve --http ${httpPort}).` };
+}
 
 /**
  * The DHCP snippets for the three common servers, pointing clients at `server`; UEFI x64 clients
  * (option 93 = 7 or 9) get `uefiBootFile`, BIOS clients pxelinux.0, iPXE boot.ipxe.
  */
-export function dhcpSnippets(server: string, uefiBootFile: string): string {
-  return [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea]
-    .map((t) => render(t, { server, uefi: uefiBootFile }))
-    .join("\n");
+export function dhcpSnippets(server: string, uefiBootFile: string, httpPort?: number): string {
+  const templates = httpPort === undefined
+    ? [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea]
+    : [TEMPLATES.dhcpIscHttp, TEMPLATES.dhcpDnsmasqHttp, TEMPLATES.dhcpKeaHttp];
+  return templates.map((t) => render(t, { server, uefi: uefiBootFile, port: httpPort === undefined ? undefined : String(httpPort) })).join("\n");
 }
 
 /**
@@ -63,10 +88,12 @@ export function dhcpSnippets(server: string, uefiBootFile: string): string {
  * failure falls through to the next; tftp-hpa comes last because it exits 0 even on an error.
  * `port` is for tests on unprivileged ports; the documented line uses port 69.
  */
-export function markerFetchCommand(server: string, marker: string, port?: number): string {
+export function markerFetchCommand(server: string, marker: string, port?: number, httpPort?: number): string {
   const url = port ? `${server}:${port}` : server;
   const sp = port ? ` ${port}` : "";
   return [
+    // Over HTTP first where serve --http runs: it counts the same, and curl is in most installers.
+    ...(httpPort ? [`curl -sf http://${server}:${httpPort}/${marker} -o /dev/null`] : []),
     `curl -s tftp://${url}/${marker} -o /dev/null`,
     `busybox tftp -g -r ${marker} -l /dev/null ${server}${sp}`,
     `tftp -m binary ${server}${sp} -c get ${marker} /dev/null`,

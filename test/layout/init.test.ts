@@ -109,6 +109,42 @@ describe("pxeboot init", () => {
   });
 });
 
+describe("pxeboot init for HTTP boot (serve --http PORT)", () => {
+  test("iPXE profiles load kernel and initrd over HTTP from next-server; the marker line tries HTTP first", async () => {
+    const root = tempDir();
+    await initLayout(root, { profiles: ["7.2"], sysroot: fakeSysroot(), httpPort: 8080 });
+    const ipxe = readFileSync(join(root, "ipxe/netboot-7.2.ipxe"), "utf8");
+    expect(ipxe).toMatch(/^kernel http:\/\/\$\{next-server\}:8080\/vmlinuz-7\.2 initrd=initrd-7\.2\.img /m);
+    expect(ipxe).toMatch(/^initrd http:\/\/\$\{next-server\}:8080\/initrd-7\.2\.img$/m);
+    const readme = readFileSync(join(root, "README"), "utf8");
+    expect(readme).toContain(`pxeboot serve --root ${root} --http 8080`);
+    expect(readme).toContain("curl -sf http://THIS-SERVER:8080/Kickstart_end -o /dev/null || curl -s tftp://THIS-SERVER/Kickstart_end");
+    // Without --http, the profile's paths stay relative to the script (TFTP).
+    const plain = tempDir();
+    await initLayout(plain, { profiles: ["7.2"], sysroot: fakeSysroot() });
+    expect(readFileSync(join(plain, "ipxe/netboot-7.2.ipxe"), "utf8")).toContain("\nkernel /vmlinuz-7.2 ");
+  });
+
+  test("DHCP snippets give iPXE and UEFI HTTP Boot (vendor class HTTPClient) URLs, the rest TFTP", () => {
+    const s = dhcpSnippets("10.0.0.1", "syslinux.efi", 8080);
+    // ISC dhcpd
+    expect(s).toContain('filename "http://10.0.0.1:8080/boot.ipxe";');
+    expect(s).toContain('match if substring (option vendor-class-identifier, 0, 10) = "HTTPClient";');
+    expect(s).toContain('option vendor-class-identifier "HTTPClient";');
+    expect(s).toContain('filename "http://10.0.0.1:8080/ipxe.efi";');
+    // dnsmasq
+    expect(s).toContain("dhcp-vendorclass=set:httpboot,HTTPClient");
+    expect(s).toContain("dhcp-option-force=tag:httpboot,60,HTTPClient");
+    expect(s).toContain("dhcp-boot=tag:ipxe,http://10.0.0.1:8080/boot.ipxe");
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!httpboot,tag:!efi-x64,pxelinux.0,,10.0.0.1");
+    // Kea
+    expect(s).toContain('"boot-file-name": "http://10.0.0.1:8080/ipxe.efi"');
+    expect(s).toContain(`{ "name": "vendor-class-identifier", "data": "HTTPClient" }`);
+    expect(s).not.toContain("{{");
+    expect(dhcpSnippets("10.0.0.1", "syslinux.efi")).not.toContain("http://");
+  });
+});
+
 describe("templates", () => {
   test("DHCP snippets choose the boot file by option 93 for ISC, dnsmasq and Kea", () => {
     const s = dhcpSnippets("10.0.0.1", "syslinux.efi");
