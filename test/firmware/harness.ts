@@ -66,6 +66,11 @@ export interface LabOptions {
   serverArgs?: string[];
   /** MTU of the bridge and the tap (default: the kernel's 1500), for links narrower than Ethernet. */
   mtu?: number;
+  /**
+   * UEFI HTTP Boot: firmware asking with vendor class "HTTPClient" gets this URL as its boot file
+   * (and the class named back, without which EDK2 ignores the offer); iPXE and PXE clients as before.
+   */
+  httpBootUrl?: string;
 }
 
 export class BootFailure extends Error {}
@@ -227,8 +232,15 @@ export class Lab {
         // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
         "--dhcp-match=set:efi64,option:client-arch,7",
         "--dhcp-match=set:efi64,option:client-arch,9",
-        `--dhcp-boot=tag:efi64,${uefi},,${SERVER_IP}`,
-        `--dhcp-boot=tag:!efi64,${bios},,${SERVER_IP}`,
+        ...(this.opts.httpBootUrl
+          ? [
+              "--dhcp-vendorclass=set:httpboot,HTTPClient",
+              "--dhcp-option-force=tag:httpboot,60,HTTPClient",
+              `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
+            ]
+          : []),
+        `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
+        `--dhcp-boot=tag:!efi64,tag:!httpboot,${bios},,${SERVER_IP}`,
         // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
         "--dhcp-option=encap:175,176,1b",
         "--enable-ra",

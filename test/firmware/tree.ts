@@ -16,7 +16,7 @@ export interface TreeSpec {
    * HOST P` for each host; the other fields then add to or overwrite that tree. With `owner`,
    * init runs with `--owner OWNER`, the tree a `serve --user OWNER` needs.
    */
-  init?: { profile: string; hosts: string[]; owner?: string };
+  init?: { profile: string; hosts: string[]; owner?: string; http?: number };
   /** Rewrite files the init layout made (e.g. point a profile's kernel line at the test payload). */
   edits?: Record<string, (text: string) => string>;
   /** Text files by path relative to the root (pxelinux.cfg entries, iPXE scripts, markers). */
@@ -53,7 +53,8 @@ export function buildTree(spec: TreeSpec): string {
       }
     }
     const owner = spec.init.owner ? ["--owner", spec.init.owner] : [];
-    pxeboot(["init", root, "--profile", spec.init.profile, "--server", "192.168.0.1", ...owner]);
+    const http = spec.init.http ? ["--http", String(spec.init.http)] : [];
+    pxeboot(["init", root, "--profile", spec.init.profile, "--server", "192.168.0.1", ...owner, ...http]);
     for (const host of spec.init.hosts) pxeboot(["host", "add", host, spec.init.profile, "--root", root]);
   }
   mkdirSync(join(root, "pxelinux.cfg"), { recursive: true });
