@@ -30,6 +30,8 @@ export const HOST = {
   ldlinuxEfi: "/usr/lib/syslinux/modules/efi64/ldlinux.e64",
   ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   ovmfVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+  /** iPXE as a UEFI application: what UEFI HTTP Boot loads from a URL. */
+  ipxeEfi: "/usr/lib/ipxe/ipxe.efi",
   /** QEMU's default option ROM for an e1000 NIC: iPXE, which is the BIOS machines' PXE firmware. */
   ipxeRom: "/usr/lib/ipxe/qemu/efi-e1000.rom",
   /** The Debian installer's netboot kernel: one small bzImage with no initrd of its own needed. */
@@ -43,6 +45,7 @@ export const REQUIREMENTS: Requirement[] = [
   { what: "U-Boot for QEMU x86 (32-bit)", path: HOST.ubootRom, debianPackage: "u-boot-qemu" },
   { what: "iPXE option ROM for the e1000 NIC", path: HOST.ipxeRom, debianPackage: "ipxe-qemu" },
   { what: "OVMF code", path: HOST.ovmfCode, debianPackage: "ovmf" },
+  { what: "ipxe.efi (for UEFI HTTP Boot)", path: HOST.ipxeEfi, debianPackage: "ipxe" },
   { what: "OVMF variables template", path: HOST.ovmfVars, debianPackage: "ovmf" },
   { what: "pxelinux.0", path: HOST.pxelinux, debianPackage: "pxelinux" },
   { what: "ldlinux.c32", path: HOST.ldlinuxBios, debianPackage: "syslinux-common" },
