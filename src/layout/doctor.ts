@@ -201,11 +201,21 @@ export function referencedFiles(text: string, kind: "pxelinux" | "grub" | "ipxe"
     } else if (kind === "grub") {
       if (["linux", "linuxefi", "initrd", "initrdefi"].includes(kw)) refs.push(...rest.filter((a) => a.startsWith("/")));
     } else if (["kernel", "initrd", "chain", "imgfetch", "module"].includes(kw)) {
-      const file = ipxeImageArg(rest);
+      const arg = ipxeImageArg(rest);
+      const file = arg && thisServer(arg);
       if (file && !file.includes("${")) refs.push(file);
     }
   }
   return refs.filter((r) => r && !r.includes("://"));
+}
+
+/**
+ * A URL naming the server DHCP pointed the client at (what `init --http` writes:
+ * http://${next-server}:PORT/vmlinuz-P) is a file of this root, over HTTP or TFTP alike.
+ */
+function thisServer(arg: string): string {
+  const m = /^(?:https?|tftp):\/\/\$\{next-server\}(?::\d+)?(\/[^?#]*)/.exec(arg);
+  return m ? m[1]! : arg;
 }
 
 /** The image argument of an iPXE image command, past its options (--name and --timeout take a value). */

@@ -133,6 +133,10 @@ describe("config references", () => {
     ]);
     expect(referencedFiles("  linux /vmlinuz-7.2 ip=dhcp\n  initrd /initrd-7.2.img\n# linux /commented", "grub")).toEqual(["/vmlinuz-7.2", "/initrd-7.2.img"]);
     expect(referencedFiles("#!ipxe\nkernel /vmlinuz initrd=x\ninitrd --name x rel.img\nchain http://h/x\nchain ${x}.ipxe", "ipxe")).toEqual(["/vmlinuz", "rel.img"]);
+ 
+    // init --http: URLs of the server DHCP named are files of this root, checked like paths.
+    const http = "#!ipxe\nkernel http://${next-server}:8080/vmlinuz-7.2 initrd=initrd-7.2.img\ninitrd http://${next-server}:8080/initrd-7.2.img\nchain tftp://${next-server}/x.ipxe";
+    expect(referencedFiles(http, "ipxe")).toEqual(["/vmlinuz-7.2", "/initrd-7.2.img", "/x.ipxe"]);
   });
 });
 
