@@ -49,7 +49,7 @@ beforeAll(async () => {
   writeFileSync(join(r, ".pxeboot/state"), "state\n");
   chmodSync(join(r, ".pxeboot/state"), 0o644);
   symlinkSync(".pxeboot/state", join(r, "state-link"));
-  srv = await startWith((port) => [BINARY, "serve", "--drain-timeout", "1", "--root", r, "--address", "127.0.0.1", "--port", String(port), "--http", `127.0.0.1:${port}`, "--deny", "127.0.0.9"]);
+  srv = await startWith((port) => [BINARY, "serve", "--drain-timeout", "1", "--root", r, "--address", "127.0.0.1", "--port", String(port), "--http", `127.0.0.1:${port}`, "--deny", "127.0.0.9", "--metrics", `127.0.0.1:${port + 1}`]);
 });
 
 afterAll(async () => {
@@ -186,6 +186,17 @@ describe("serve --http: large files and many clients", () => {
     const bytes = Number(/bytes=(\d+)/.exec(line)![1]);
     expect(bytes).toBeGreaterThan(0);
     expect(bytes).toBeLessThan(BIG);
+  });
+});
+
+describe("serve --http in the metrics", () => {
+  test("responses count as read transfers, their bytes as bytes sent, a denied client as denied", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${srv.port + 1}/metrics`)).text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    expect(value(/^pxeboot_transfers_total\{direction="read",outcome="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(22);
+    expect(value(/^pxeboot_transfers_total\{direction="read",outcome="error"\} (\d+)/m)).toBeGreaterThanOrEqual(10);
+    expect(value(/^pxeboot_sent_bytes_total (\d+)/m)).toBeGreaterThanOrEqual(21 * BIG);
+    expect(value(/^pxeboot_requests_denied_total (\d+)/m)).toBeGreaterThanOrEqual(1);
   });
 });
 
