@@ -88,7 +88,7 @@ start_server() {
   case "$name" in
     # One process each: pxeboot without --workers, nginx with one worker.
     pxeboot-http | pxeboot-tftp)
-      "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --http "127.0.0.1:$HTTP_PORT" \
+      "$PXEBOOT" serve --root "$ROOT" --address 127.0.0.1 --port 69 --http "127.0.0.1:$HTTP_PORT" --workers 1 \
         --per-client-max 0 --per-client-rate 0 --quiet >"$out" 2>&1 & ;;
     nginx)
       cat >"$WORK/nginx.conf" <<CONF
