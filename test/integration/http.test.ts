@@ -229,3 +229,33 @@ describe("install-once over HTTP", () => {
     expect(readFileSync(join(tree.root, "pxelinux.cfg/default"), "utf8").length).toBeGreaterThan(0);
   });
 });
+
+describe("serve --http and SIGHUP", () => {
+  test("--allow/--deny are re-read for HTTP too; a changed --http is named as needing a restart", async () => {
+    const config = join(outside.root, "pxeboot.toml");
+    const write = (httpPort: number, deny: string[]) =>
+      writeFileSync(config, `root = "${tree.root}"\naddress = "127.0.0.1"\nport = ${httpPort}\nhttp = "127.0.0.1:${httpPort}"\ndeny = ${JSON.stringify(deny)}\n`);
+    let port = 0;
+    const hup = await startWith((p) => {
+      port = p;
+      write(p, []);
+      return [BINARY, "serve", "--drain-timeout", "1", "--config", config];
+    });
+    try {
+      const status = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", "127.0.0.3", `http://127.0.0.1:${port}/hello.txt`])).stdout;
+      expect(await status()).toBe("200");
+      write(port + 1, ["127.0.0.3"]);
+      hup.proc.kill("SIGHUP");
+      await hup.waitForLog(/SIGHUP: these settings change only with a restart.*keys=.*http/);
+      let last = "";
+      for (let i = 0; i < 50 && last !== "403"; i++) {
+        last = await status();
+        if (last !== "403") await Bun.sleep(100);
+      }
+      expect(last).toBe("403"); // still on the old port: --http changes only with a restart
+    } finally {
+      await hup.stop();
+    }
+  });
+});
+
