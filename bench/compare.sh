@@ -9,7 +9,8 @@
 #
 #   bench/compare.sh --quick        small counts (200-client storms, 2000 × 1 MiB), one round: minutes
 #   bench/compare.sh                1000-client storms, 10,000 × 1 MiB, single-client row best of 3
-#   options: --servers "pxeboot dnsmasq" (subset), --scenarios "storm probes" (subset),
+#   options: --servers "pxeboot dnsmasq" (subset), --scenarios "storm probes" (subset; "http"
+#            runs bench/http-compare.sh after the table),
 #            --no-results (print the table, leave bench/RESULTS.md alone)
 #   environment: PXEBOOT (binary to test; default: built from this tree), TFTPSTORM (a built
 #            generator; default: compiled into $WORK), GENERATORS (generator processes per row,
@@ -34,7 +35,7 @@ GENERATORS=${GENERATORS:-1}
 MODE=full
 WRITE_RESULTS=1
 SERVERS="pxeboot pxeboot-w1 tftpd-hpa atftpd dnsmasq"
-SCENARIOS="lockstep storm storm-w4 huge probes loss"
+SCENARIOS="lockstep storm storm-w4 huge probes loss http"
 ORIG_ARGS=("$@")
 
 while [ $# -gt 0 ]; do
@@ -199,6 +200,7 @@ run_inside() {
   trap srv_stop EXIT
   local scenario order=0
   for scenario in $SCENARIOS; do
+    [ "$scenario" = http ] && continue # after the table, in a namespace of its own
     order=$((order + 1))
     local spec clients file pinned rounds servers flags title
     spec=$(scenario_args "$scenario") || { log "unknown scenario $scenario"; continue; }
@@ -234,9 +236,8 @@ run_inside() {
     done
   done
 
-  # ---- HTTP rows (issue 16) go here, inside the namespace, as one line, e.g.
-  #   "$HERE/http-compare.sh"
-  # It finds WORK, ROOT, RESULTS, LOGS, PXEBOOT, TFTPSTORM, MODE, STORM, DEADLINE and GENERATORS
+  # ---- More rows would go here, inside the namespace (the HTTP rows run after the table, in a
+  # namespace of their own: bench/http-compare.sh). A row script finds WORK, ROOT, RESULTS, LOGS, PXEBOOT, TFTPSTORM, MODE, STORM, DEADLINE and GENERATORS
   # in the environment and may use lib.sh (srv_start, srv_stop, bench_storm). To appear in the
   # table it writes, per row, $RESULTS/ID.scenario.json ({"id", "title", "primary": "mbps" |
   # "wall" | "p99" | "ok", "clients", "flags"}; without "order" its rows come last) and, per
@@ -256,4 +257,8 @@ unshare -n "$0" --inside "${ORIG_ARGS[@]}"
 table_args=("$RESULTS")
 [ "$WRITE_RESULTS" = 1 ] && table_args+=(--write "$HERE/RESULTS.md")
 "$BUN" "$HERE/table.ts" "${table_args[@]}"
+# HTTP boot (issue 16): its own namespace and table, the same binary.
+case " $SCENARIOS " in
+  *" http "*) PXEBOOT="$PXEBOOT" "$HERE/http-compare.sh" $([ "$MODE" = quick ] && echo --quick) $([ "$WRITE_RESULTS" = 1 ] || echo --no-results) ;;
+esac
 log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
