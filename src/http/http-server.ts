@@ -12,7 +12,7 @@ import { TftpError } from "../protocol/errors.ts";
 import { ErrorCode } from "../protocol/types.ts";
 import { plainAddress } from "../server/address.ts";
 import { clientFilter, type ClientFilter } from "../server/client-filter.ts";
-import { logTransfer } from "../server/transfer-log.ts";
+import { reportTransfer } from "../server/transfer-log.ts";
 import type { RequestEvents, TransferObserver, TransferRecord } from "../server/types.ts";
 import { fileBody } from "./file-body.ts";
 import { fileHeaders, notModified, parseRange, rangeStillValid, type FileFacts } from "./headers.ts";
@@ -74,16 +74,7 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
   let active = 0;
   let idle: (() => void) | undefined;
 
-  const finished = (record: TransferRecord) => {
-    logTransfer(log, record);
-    for (const observe of observers) {
-      try {
-        observe(record);
-      } catch (err) {
-        log.error("transfer observer failed", { error: String(err) });
-      }
-    }
-  };
+  const finished = (record: TransferRecord) => reportTransfer(log, observers, record);
 
   function handle(req: Request, address: string, clientPort: number): Response {
     const t0 = performance.now();

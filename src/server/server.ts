@@ -28,7 +28,7 @@ import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
 import { pickyClients } from "./picky-clients.ts";
 import { steerByClientAddress } from "./steer.ts";
 import { TransferPorts } from "./transfer-ports.ts";
-import { logTransfer } from "./transfer-log.ts";
+import { reportTransfer } from "./transfer-log.ts";
 import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
 import { warmUpSendPath } from "./warmup.ts";
 
@@ -153,14 +153,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     if (closing && sessions.size === 0) drained.wake();
     // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
     if (slotLimit < transferCap) slotLimit++;
-    logTransfer(log, record);
-    for (const observe of observers) {
-      try {
-        observe(record);
-      } catch (err) {
-        log.error("transfer observer failed", { error: String(err) });
-      }
-    }
+    reportTransfer(log, observers, record);
     admitQueued();
   }
 

@@ -5,7 +5,7 @@
 import { displayName } from "../files/bytes-path.ts";
 import type { Logger } from "../log.ts";
 import { ErrorCode } from "../protocol/types.ts";
-import type { TransferRecord } from "./types.ts";
+import type { TransferObserver, TransferRecord } from "./types.ts";
 
 /**
  * Names firmware asks for knowing most will not exist: pxelinux's config search (UUID, 01-MAC,
@@ -41,6 +41,18 @@ function transferFields(r: TransferRecord) {
     code: r.errorCode,
     reason: r.reason,
   };
+}
+
+/** Every ending, whatever the protocol: its log line, then each observer (install-once, metrics, hooks). */
+export function reportTransfer(log: Logger, observers: readonly TransferObserver[], record: TransferRecord): void {
+  logTransfer(log, record);
+  for (const observe of observers) {
+    try {
+      observe(record);
+    } catch (err) {
+      log.error("transfer observer failed", { error: String(err) });
+    }
+  }
 }
 
 export function logTransfer(log: Logger, r: TransferRecord): void {

@@ -202,6 +202,12 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.progress(now);
     this.startedAt = now;
     this.cfg.onFallback?.(this.step, reason, now);
+    this.offer(now);
+    return true;
+  }
+
+  /** The current offer goes out: its OACK, or DATA 1 straight away when it has no options. */
+  private offer(now: number): void {
     if (this.oack) {
       this.outbox.push(this.oack);
       this.armRto(now);
@@ -210,7 +216,6 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       this.oackAnswered = true;
       this.sendMore(now);
     }
-    return true;
   }
 
   get peer(): Peer {
@@ -233,14 +238,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   start(now: number): void {
     this.lastProgressAt = now;
     this.startedAt = now;
-    if (this.oack) {
-      this.outbox.push(this.oack);
-      this.armRto(now);
-    } else {
-      this.phase = "sending";
-      this.oackAnswered = true;
-      this.sendMore(now);
-    }
+    this.offer(now);
   }
 
   onDatagram(bytes: Uint8Array, port: number, address: string, now: number): Uint8Array | null {
