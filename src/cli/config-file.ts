@@ -59,16 +59,20 @@ function coerce(key: string, raw: unknown, fail: (why: string) => never): Value 
   return scalar(raw);
 }
 
-/** The settings a config file holds. */
-export function configFileSettings(text: string, file: string): Settings {
-  let parsed: Record<string, unknown>;
+/** A TOML file's tables; a syntax error is one line naming the file and the line. */
+export function parseToml(text: string, file: string): Record<string, unknown> {
   try {
-    parsed = Bun.TOML.parse(text) as Record<string, unknown>;
+    return Bun.TOML.parse(text) as Record<string, unknown>;
   } catch (err) {
     const message = String((err as Error).message);
     const line = syntaxErrorLine(text, message);
     throw new UsageError(`${file}${line ? ` line ${line}` : ""}: ${message.replace(/^TOML Parse error: /, "TOML syntax error: ")}`);
   }
+}
+
+/** The settings a config file holds. */
+export function configFileSettings(text: string, file: string): Settings {
+  const parsed = parseToml(text, file);
   const settings: Settings = new Map();
   for (const [key, raw] of Object.entries(parsed)) {
     const line = lineOfKey(text, key);

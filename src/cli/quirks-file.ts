@@ -14,19 +14,12 @@ import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/typ
 import { parseCidr } from "../server/client-filter.ts";
 import type { QuirkRule } from "../server/quirk-rules.ts";
 import { UsageError } from "./args.ts";
-import { syntaxErrorLine } from "./config-file.ts";
+import { parseToml } from "./config-file.ts";
 
 const KEYS = ["match", "blksize-max", "windowsize-max", "no-options", "extra-timeout"];
 
 export function parseQuirks(text: string, file: string): QuirkRule[] {
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = Bun.TOML.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    const message = String((err as Error).message);
-    const line = syntaxErrorLine(text, message);
-    throw new UsageError(`${file}${line ? ` line ${line}` : ""}: ${message.replace(/^TOML Parse error: /, "TOML syntax error: ")}`);
-  }
+  const parsed = parseToml(text, file);
   for (const key of Object.keys(parsed))
     if (key !== "client") throw new UsageError(`${file}: unknown key '${key}' (rules are [[client]] tables with match = "CIDR")`);
   const tables = parsed.client ?? [];
