@@ -20,6 +20,7 @@
  */
 import { UNKNOWN_TID_PACKET } from "../protocol/errors.ts";
 import { Opcode } from "../protocol/types.ts";
+import { peerKey } from "./address.ts";
 
 /** What the port needs of a socket: Bun's udpSocket in the server, a fake in tests. */
 export interface DatagramSocket {
@@ -112,7 +113,7 @@ export class TransferPort {
       else this.byPort.set(port, [tenant]);
       this.count++;
     }
-    this.recent.delete(`${address}|${port}`);
+    this.recent.delete(peerKey(address, port));
   }
 
   /** The tenant's transfer is over: its client port is remembered a while, then a stranger again. */
@@ -126,7 +127,7 @@ export class TransferPort {
     this.count--;
     this.queued.delete(tenant);
     this.blocked.delete(tenant);
-    const key = `${address}|${port}`;
+    const key = peerKey(address, port);
     this.recent.delete(key);
     this.recent.set(key, this.scheduler.now());
     if (this.recent.size > RECENT_MAX) this.forgetOld(true);
@@ -134,9 +135,7 @@ export class TransferPort {
 
   /** Whether this client endpoint has a transfer here, or finished one within RECENT_MS. */
   knows(address: string, port: number): boolean {
-    if (this.find(address, port)) return true;
-    const at = this.recent.get(`${address}|${port}`);
-    return at !== undefined && this.scheduler.now() - at < RECENT_MS;
+    return this.find(address, port) !== undefined || this.recentlyEnded(address, port);
   }
 
   /**
@@ -241,7 +240,7 @@ export class TransferPort {
 
   private recentlyEnded(address: string, port: number): boolean {
     if (this.recent.size === 0) return false;
-    const at = this.recent.get(`${address}|${port}`);
+    const at = this.recent.get(peerKey(address, port));
     if (at === undefined) return false;
     if (this.scheduler.now() - at < RECENT_MS) return true;
     this.forgetOld(false);
