@@ -36,11 +36,16 @@ function load(): Libc | null {
 const intBuf = new Int32Array(1);
 const lenBuf = new Uint32Array(1);
 
-function setInt(fd: number, level: number, name: number, value: number): boolean {
+/** Sets an option whose value is a struct (its bytes as they are in memory). */
+export function setSocketOption(fd: number, level: number, name: number, value: Int32Array | DataView): boolean {
   const c = load();
   if (!c || fd < 0) return false;
+  return c.setsockopt(fd, level, name, ptr(value) as unknown as number, value.byteLength) === 0;
+}
+
+function setInt(fd: number, level: number, name: number, value: number): boolean {
   intBuf[0] = value;
-  return c.setsockopt(fd, level, name, ptr(intBuf) as unknown as number, 4) === 0;
+  return setSocketOption(fd, level, name, intBuf);
 }
 
 function getInt(fd: number, level: number, name: number): number | undefined {

@@ -7,8 +7,8 @@
  * the client's address alone: a boot storm of many hosts still spreads over every worker, and
  * each host meets one worker, as if there were only one.
  */
-import { FFIType, ptr } from "bun:ffi";
-import { openLibc } from "../libc.ts";
+import { ptr } from "bun:ffi";
+import { setSocketOption } from "./sockopt.ts";
 
 const SOL_SOCKET = 1;
 const SO_ATTACH_REUSEPORT_CBPF = 51;
@@ -62,21 +62,16 @@ export function encodeProgram(insns: Insn[]): Uint8Array {
   return out;
 }
 
-type Libc = { setsockopt: (fd: number, level: number, name: number, value: number, len: number) => number };
-let libc: Libc | null | undefined;
-
 /**
  * Attaches the program to the reuseport group of `fd`. False when the kernel or libc would not
  * (then the kernel's own hash decides, as before).
  */
 export function steerByClientAddress(fd: number, processes: number): boolean {
   if (fd < 0 || processes < 2) return false;
-  libc ??= openLibc<Libc>({ setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 } });
-  if (!libc) return false;
   const filter = encodeProgram(steeringProgram(processes));
   // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: 8-byte aligned pointer.
   const fprog = new DataView(new ArrayBuffer(16));
   fprog.setUint16(0, filter.length / 8, true);
   fprog.setBigUint64(8, BigInt(ptr(filter)), true);
-  return libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, ptr(fprog.buffer) as unknown as number, 16) === 0;
+  return setSocketOption(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog);
 }
