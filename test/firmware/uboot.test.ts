@@ -8,7 +8,7 @@
  */
 import { expect } from "bun:test";
 import { firmwareTest } from "./gate.ts";
-import { CLIENT_HEX, withLab } from "./harness.ts";
+import { CLIENT_HEX, type Lab, withLab } from "./harness.ts";
 import { MARK, payloads, ubootScriptImage } from "./payload.ts";
 import { expectServed, parseServerLog, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
@@ -26,25 +26,35 @@ const SCRIPT = [
   "",
 ].join("\n");
 
+/** The tree both boots serve: the boot script, the host's pxelinux entry, kernel and initrd. */
+async function ubootTree() {
+  const p = await payloads();
+  return {
+    copies: { "initrd.img": p.initrd.path },
+    files: { [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "uboot", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("uboot") }) },
+    binaries: { "boot.scr.uimg": ubootScriptImage(SCRIPT) },
+  };
+}
+
+/** U-Boot from power-on to the booted kernel's mark, every file it needs served. */
+async function bootUboot(lab: Lab, name: string) {
+  const boot = await lab.boot({
+    name,
+    machine: { firmware: "uboot", memoryMiB: 512 },
+    expect: ["U-Boot 2023.01", "pxeboot u-boot script", "Linux version", `${MARK.done} profile=uboot`],
+    failOn: [MARK.fail, /Wrong image format|Bad data CRC|Bad header checksum|Retry count exceeded|zboot failed/],
+    timeoutMs: 120_000,
+  });
+  console.log(`${name}: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+  expectServed(lab, ["boot.scr.uimg", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+}
+
 firmwareTest(
   "U-Boot runs a boot script over TFTP, walks pxelinux.cfg with pxe get, loads kernel + initrd",
   async () => {
-    const p = await payloads();
-    const tree = {
-      copies: { "initrd.img": p.initrd.path },
-      files: { [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "uboot", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("uboot") }) },
-      binaries: { "boot.scr.uimg": ubootScriptImage(SCRIPT) },
-    };
+    const tree = await ubootTree();
     await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" } }, async (lab) => {
-      const boot = await lab.boot({
-        name: "uboot",
-        machine: { firmware: "uboot", memoryMiB: 512 },
-        expect: ["U-Boot 2023.01", "pxeboot u-boot script", "Linux version", `${MARK.done} profile=uboot`],
-        failOn: [MARK.fail, /Wrong image format|Bad data CRC|Bad header checksum|Retry count exceeded|zboot failed/],
-        timeoutMs: 120_000,
-      });
-      console.log(`uboot: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
-      expectServed(lab, ["boot.scr.uimg", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+      await bootUboot(lab, "uboot");
       const lines = parseServerLog(lab.serverLog(), lab.opts.root);
       expect(lines.some((l) => l.file === "pxelinux.cfg/01-52-54-00-12-34-56" && l.outcome === "error")).toBe(true);
       for (const l of lines.filter((x) => x.outcome === "ok")) {
@@ -65,22 +75,9 @@ firmwareTest(
 firmwareTest(
   "U-Boot boots over an MTU-1400 link: blksize capped to 1368, no fragments",
   async () => {
-    const p = await payloads();
-    const tree = {
-      copies: { "initrd.img": p.initrd.path },
-      files: { [`pxelinux.cfg/${CLIENT_HEX}`]: pxelinuxConfig({ label: "uboot", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("uboot") }) },
-      binaries: { "boot.scr.uimg": ubootScriptImage(SCRIPT) },
-    };
+    const tree = await ubootTree();
     await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" }, mtu: 1400 }, async (lab) => {
-      const boot = await lab.boot({
-        name: "uboot-mtu1400",
-        machine: { firmware: "uboot", memoryMiB: 512 },
-        expect: ["U-Boot 2023.01", "pxeboot u-boot script", "Linux version", `${MARK.done} profile=uboot`],
-        failOn: [MARK.fail, /Wrong image format|Bad data CRC|Bad header checksum|Retry count exceeded|zboot failed/],
-        timeoutMs: 120_000,
-      });
-      console.log(`uboot (MTU 1400): booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
-      expectServed(lab, ["boot.scr.uimg", `pxelinux.cfg/${CLIENT_HEX}`, "vmlinuz", "initrd.img"]);
+      await bootUboot(lab, "uboot-mtu1400");
       const ok = parseServerLog(lab.serverLog(), lab.opts.root).filter((x) => x.outcome === "ok");
       expect(ok.length).toBeGreaterThan(0);
       for (const l of ok) expect(`${l.file}: ${l.options}`).toMatch(/blksize=1368\b/);
