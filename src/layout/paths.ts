@@ -8,11 +8,11 @@
  *   grub/grub.cfg, grub/netboot-<p>.cfg  GRUB (UEFI); per host grub/ip-<a.b.c.d>.cfg, grub/mac-<aa:bb:..>.cfg
  *   boot.ipxe, ipxe/netboot-<p>.ipxe     iPXE; per host ipxe/ip-<a.b.c.d>.ipxe, ipxe/mac-<aa-bb-..>.ipxe
  */
+import { GRUB_DIR, IPXE_DIR, PXELINUX_DIR } from "../files/boot-control.ts";
 import { formatIPv4, hexIpName, macName, type IPv4, type Mac } from "./hexip.ts";
 
-export const PXELINUX_DIR = "pxelinux.cfg";
-export const GRUB_DIR = "grub";
-export const IPXE_DIR = "ipxe";
+// Named where uploads are fenced from them (files/boot-control.ts), so the two never disagree.
+export { GRUB_DIR, IPXE_DIR, PXELINUX_DIR };
 export const DEFAULT_MARKER = "Kickstart_end";
 export const NETBOOT_PREFIX = "default.netboot-";
 /** Install-once records; a dot directory so it stays out of the way of boot loaders. */
