@@ -1,14 +1,16 @@
 /**
  * Where a client may upload: the read rules of confine.ts (normalised names, never out of the
  * root, never into the tree's own state, links followed only inside it) plus the write rules:
- * only under a --writable directory, only into an existing directory, and only over a regular
- * file, and that only with --overwrite. Paths are byte strings (bytes-path.ts).
+ * never boot control (boot-control.ts) unless a --writable directory that is boot control opens
+ * it, only under a --writable directory, only into an existing directory, and only over a
+ * regular file, and that only with --overwrite. Paths are byte strings (bytes-path.ts).
  */
 import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { accessViolation, fileExists, notFound } from "../protocol/errors.ts";
+import { BOOT_CONTROL_DIRS, bootControlReason, controlDirOf } from "./boot-control.ts";
 import { fsPath, toByteString } from "./bytes-path.ts";
-import { fsError, isInside, isPrivate, normaliseName } from "./confine.ts";
+import { fsError, isInside, isPrivate, normaliseName, PRIVATE_DIR } from "./confine.ts";
 
 export interface UploadTarget {
   /** Path relative to the root as requested, normalised. */
@@ -21,9 +23,19 @@ export interface UploadTarget {
   exists: boolean;
 }
 
+/** A --writable directory as the server checked it at start-up. */
+export interface WritableDir {
+  /** Its real path (a byte string). */
+  real: string;
+  /** The real path relative to the root ("" for the root itself), for the log. */
+  rel: string;
+  /** Set when it is boot control (why): uploads there may then write boot-control names. */
+  bootControl?: string;
+}
+
 export interface UploadRules {
-  /** Real directories uploads may go in, their subdirectories included; empty: anywhere in the root. */
-  writable: string[];
+  /** Directories uploads may go in, their subdirectories included; empty: anywhere in the root. */
+  writable: WritableDir[];
   overwrite: boolean;
 }
 
@@ -45,7 +57,14 @@ export function confineUpload(realRoot: string, requested: string, rules: Upload
   const realRel = dir === realRoot ? name : `${dir.slice(realRoot.length + 1)}/${name}`;
   if (isPrivate(realRel)) throw accessViolation("Access violation", `link into the server's state directory: ${rel}`);
   if (!isDirectory(dir)) throw notFound(`${rel}: its parent is not a directory`);
-  if (rules.writable.length > 0 && !rules.writable.some((w) => isInside(w, dir)))
+  // Asked for by name, reached by name through a link, or in a directory a loader's own directory
+  // links to: the fence holds for each, unless the sysadmin opened that very directory.
+  if (!rules.writable.some((w) => w.bootControl && isInside(w.real, dir))) {
+    const link = controlDirLinkingTo(realRoot, dir);
+    const why = bootControlReason(rel) ?? bootControlReason(realRel) ?? (link && `${link}/ leads there`);
+    if (why) throw accessViolation("Access violation", `${rel} is boot control (${why}): uploads never write it unless --writable names that directory`);
+  }
+  if (rules.writable.length > 0 && !rules.writable.some((w) => isInside(w.real, dir)))
     throw accessViolation("Access violation", `${rel} is outside the --writable directories`);
 
   const path = join(dir, name);
@@ -70,11 +89,26 @@ function isDirectory(path: string): boolean {
 }
 
 /**
- * The --writable directories (root-relative) as real paths, checked once at start-up: each must
- * be an existing directory inside the root, outside its state directory. Throws an Error naming
- * the bad one.
+ * The root's own pxelinux.cfg/, grub/, ipxe/ or .pxeboot/ that is really `dir` or above it: when
+ * one is a link to a directory of another name, uploads there land in boot control all the same.
  */
-export function realWritableDirs(realRoot: string, dirs: string[]): string[] {
+function controlDirLinkingTo(realRoot: string, dir: string): string | undefined {
+  return BOOT_CONTROL_DIRS.find((name) => {
+    try {
+      return isInside(realpathSync(fsPath(join(realRoot, name)), { encoding: "buffer" }).toString("latin1"), dir);
+    } catch {
+      return false; // absent (or unreadable): no loader reads it either
+    }
+  });
+}
+
+/**
+ * The --writable directories (root-relative) as real paths, checked once at start-up: each must
+ * be an existing directory inside the root, outside its state directory. One that is boot
+ * control (by its name, its real name, or a loader directory's link) is marked: it opens the
+ * fence. Throws an Error naming the bad one.
+ */
+export function realWritableDirs(realRoot: string, dirs: string[]): WritableDir[] {
   return dirs.map((d) => {
     let real: string;
     try {
@@ -83,8 +117,12 @@ export function realWritableDirs(realRoot: string, dirs: string[]): string[] {
       throw new Error(`--writable ${d}: ${(err as NodeJS.ErrnoException).code ?? String(err)} under the root; create it (writable by the server's user) or drop the flag`);
     }
     if (!isInside(realRoot, real)) throw new Error(`--writable ${d} leads out of the root (a link?)`);
-    if (real !== realRoot && isPrivate(real.slice(realRoot.length + 1))) throw new Error(`--writable ${d} is the server's state directory`);
+    const rel = real === realRoot ? "" : real.slice(realRoot.length + 1);
+    const byName = controlDirOf(toByteString(d)) ?? controlDirOf(rel);
+    const link = controlDirLinkingTo(realRoot, real);
+    if (isPrivate(rel) || byName === PRIVATE_DIR || link === PRIVATE_DIR) throw new Error(`--writable ${d} is the server's state directory`);
     if (!isDirectory(real)) throw new Error(`--writable ${d} is not a directory`);
-    return real;
+    const bootControl = byName ? `in ${byName}/` : link && `${link}/ leads there`;
+    return bootControl ? { real, rel, bootControl } : { real, rel };
   });
 }

@@ -7,7 +7,7 @@
  */
 import type { FileCache } from "../files/cache.ts";
 import { confine } from "../files/confine.ts";
-import { confineUpload } from "../files/confine-upload.ts";
+import { confineUpload, type WritableDir } from "../files/confine-upload.ts";
 import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import { openUpload, type UploadFile } from "../files/upload.ts";
@@ -87,8 +87,8 @@ export interface OpenContext {
   config: ServerConfig;
   cache: FileCache;
   deadlines: Deadlines;
-  /** The --writable directories as real paths (byte strings); empty: anywhere in the root. */
-  writable: string[];
+  /** The --writable directories as checked at start-up; empty: anywhere in the root. */
+  writable: WritableDir[];
   /** The shared transfer sockets: each transfer is given one on the address its request came in on. */
   ports: TransferPorts;
 }

@@ -1,10 +1,13 @@
-/** Where an upload may go: the read side's confinement plus --writable, --overwrite and "regular files only". */
+/**
+ * Where an upload may go: the read side's confinement plus the boot-control fence, --writable,
+ * --overwrite and "regular files only".
+ */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fsPath } from "../../src/files/bytes-path.ts";
-import { confineUpload, realWritableDirs, type UploadRules } from "../../src/files/confine-upload.ts";
+import { confineUpload, realWritableDirs, type UploadRules, type WritableDir } from "../../src/files/confine-upload.ts";
 import { TftpError } from "../../src/protocol/errors.ts";
 
 let base: string;
@@ -15,6 +18,11 @@ beforeAll(() => {
   root = join(base, "root");
   mkdirSync(join(root, "uploads/deep"), { recursive: true });
   mkdirSync(join(root, "pxelinux.cfg"));
+  mkdirSync(join(root, "grub/x86_64-efi"), { recursive: true });
+  mkdirSync(join(root, "d-i/amd64/pxelinux.cfg"), { recursive: true });
+  // ipxe/ is a link to a directory of another name: what lands there is boot control all the same.
+  mkdirSync(join(root, "scripts/sub"), { recursive: true });
+  symlinkSync("scripts", join(root, "ipxe"));
   mkdirSync(join(root, ".pxeboot"));
   mkdirSync(join(base, "outside"));
   writeFileSync(join(root, "uploads/existing"), "old");
@@ -29,7 +37,8 @@ beforeAll(() => {
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const anywhere: UploadRules = { writable: [], overwrite: false };
-const onlyUploads = (): UploadRules => ({ writable: [join(root, "uploads")], overwrite: false });
+const dir = (rel: string): WritableDir => ({ real: join(root, rel), rel });
+const onlyUploads = (): UploadRules => ({ writable: [dir("uploads")], overwrite: false });
 
 function refusal(requested: string, rules: UploadRules = anywhere): [number, string] {
   try {
@@ -47,12 +56,17 @@ describe("allowed", () => {
     expect(confineUpload(root, "\\uploads\\deep\\x", onlyUploads())).toMatchObject({ rel: "uploads/deep/x", dir: join(root, "uploads/deep") });
   });
 
+  test("what farms upload: dumps, switch configs (by name or by IP address), archives", () => {
+    for (const name of ["host1.dump", "switch1.cfg", "core-sw-confg", "10.0.0.5.cfg", "crash-2026-12-07.tar.gz", "default", "grub.cfg.txt"])
+      expect(confineUpload(root, `uploads/${name}`, onlyUploads()).rel).toBe(`uploads/${name}`);
+  });
+
   test("an existing regular file with overwrite", () => {
     expect(confineUpload(root, "uploads/existing", { writable: [], overwrite: true }).exists).toBe(true);
   });
 
   test("names are bytes: a Latin-1 directory is found as sent", () => {
-    const name = `uploads/${Buffer.from([0x67, 0xfc]).toString("latin1")}/f`;
+    const name = `uploads/${Buffer.from([0x67, 0xfc]).toString("latin1")}/x`;
     expect(confineUpload(root, name, anywhere).dir).toBe(join(root, "uploads", Buffer.from([0x67, 0xfc]).toString("latin1")));
   });
 });
@@ -88,10 +102,56 @@ describe("refused", () => {
   });
 });
 
+describe("boot control: never written, whatever --writable and --overwrite say", () => {
+  const everything: UploadRules = { writable: [], overwrite: true };
+  const rootWritable = (): UploadRules => ({ writable: [dir("")], overwrite: true });
+  const fenced: [string, RegExp][] = [
+    ["pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", /in pxelinux\.cfg\//],
+    ["pxelinux.cfg/C0A8000B", /in pxelinux\.cfg\//],
+    ["pxelinux.cfg/default", /in pxelinux\.cfg\//],
+    ["grub/ip-10.0.0.5.cfg", /in grub\//],
+    ["grub/x86_64-efi/normal.mod", /in grub\//],
+    ["d-i/amd64/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", /in pxelinux\.cfg\//],
+    // Reached through links: uploads/to-cfg is pxelinux.cfg; ipxe is a link to scripts/.
+    ["uploads/to-cfg/x", /in pxelinux\.cfg\//],
+    ["ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe", /in ipxe\//],
+    ["scripts/sub/notes.txt", /ipxe\/ leads there/],
+    // Per-host and loader names in any directory.
+    ["uploads/01-aa-bb-cc-dd-ee-ff", /hardware address/],
+    ["uploads/C0A8000B", /IPv4 address or subnet/],
+    ["uploads/4c4c4544-0042-3510-8051-b4c04f4a4d32", /UUID/],
+    ["uploads/52-54-00-aa-bb-cc.ipxe", /MAC/],
+    ["grub.cfg-01-aa-bb-cc-dd-ee-ff", /GRUB/],
+    ["uploads/autoexec.ipxe", /iPXE script/],
+    ["uploads/pxelinux.0", /boot program/],
+    ["uploads/grubx64.efi", /boot program/],
+  ];
+
+  test.each(fenced)("%s: ERROR 2, with or without --overwrite, --writable anywhere or the root", (name, why) => {
+    for (const rules of [anywhere, everything, rootWritable(), onlyUploads()]) {
+      const [code, reason] = refusal(name, rules);
+      expect(code).toBe(2);
+      expect(reason).toContain(`${name} is boot control (`);
+      expect(reason).toMatch(why);
+    }
+  });
+
+  test("a --writable boot-control directory opens that directory, and only it", () => {
+    const cfg: UploadRules = { writable: realWritableDirs(root, ["pxelinux.cfg", "uploads"]), overwrite: false };
+    expect(confineUpload(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", cfg).rel).toBe("pxelinux.cfg/01-aa-bb-cc-dd-ee-ff");
+    expect(confineUpload(root, "uploads/to-cfg/C0A8000B", cfg).dir).toBe(join(root, "pxelinux.cfg"));
+    expect(refusal("uploads/01-aa-bb-cc-dd-ee-ff", cfg)[1]).toContain("is boot control");
+    expect(refusal("grub/ip-10.0.0.5.cfg", cfg)[1]).toContain("is boot control");
+    expect(refusal("d-i/amd64/pxelinux.cfg/C0A8000B", cfg)[1]).toContain("is boot control");
+  });
+});
+
 describe("--writable at start-up", () => {
-  test("resolved to real paths inside the root", () => {
-    expect(realWritableDirs(root, ["uploads", ""])).toEqual([join(root, "uploads"), root]);
-    expect(realWritableDirs(root, ["uploads/to-cfg"])).toEqual([join(root, "pxelinux.cfg")]);
+  test("resolved to real paths inside the root; a boot-control one says why", () => {
+    expect(realWritableDirs(root, ["uploads", ""])).toEqual([dir("uploads"), dir("")]);
+    expect(realWritableDirs(root, ["uploads/to-cfg"])).toEqual([{ ...dir("pxelinux.cfg"), bootControl: "in pxelinux.cfg/" }]);
+    expect(realWritableDirs(root, ["scripts"])).toEqual([{ ...dir("scripts"), bootControl: "ipxe/ leads there" }]);
+    expect(realWritableDirs(root, ["grub/x86_64-efi"])).toEqual([{ ...dir("grub/x86_64-efi"), bootControl: "in grub/" }]);
   });
 
   test("missing, outside, a file, or the state directory: an error naming it", () => {
