@@ -74,7 +74,7 @@ export const serveArgs = {
   deny: { type: "string", description: "never answer clients in this block (repeatable; wins over --allow)", valueHint: "CIDR" },
   permissive: { type: "boolean", description: "also serve files that are not readable by everyone (tftpd-hpa -p)" },
   create: { type: "boolean", description: "accept uploads (WRQ) of new files (tftpd-hpa -c); off, every upload gets ERROR 2" },
-  writable: { type: "string", valueHint: "DIR", description: "uploads only into this directory of the root, subdirectories too (repeatable; default: anywhere)" },
+  writable: { type: "string", valueHint: "DIR", description: "uploads only into this directory of the root, subdirectories too (repeatable; default: anywhere); naming pxelinux.cfg, grub or ipxe opens that boot-control directory to uploads" },
   overwrite: { type: "boolean", description: "uploads may replace existing files (otherwise ERROR 6)" },
   "upload-max-mb": { type: "string", valueHint: "MIB", description: "largest upload, MiB (0: no cap)" },
   "port-range": { type: "string", valueHint: "LOW:HIGH", description: "transfer ports from this range, for firewalls (tftpd-hpa -R); transfers past its size wait in the queue" },

@@ -18,6 +18,7 @@ import { dropPrivileges, serviceIdentity } from "./privileges.ts";
 import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/writable.ts";
 import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs } from "./serve-config.ts";
+import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
@@ -233,6 +234,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       workers: opts.workers ?? 1,
     });
   }
+  if (!isWorkerChild()) logUploadRules(log, c, server.writable);
   const files = openFileLimit();
   const perProcess = Math.ceil(c.maxTransfers / (opts.workers ?? 1));
   if (files !== undefined && files < perProcess + 64) {

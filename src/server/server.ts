@@ -9,7 +9,7 @@ import { realpathSync, statSync } from "node:fs";
 import { toByteString } from "../files/bytes-path.ts";
 import { FileCache } from "../files/cache.ts";
 import { isOutOfFiles } from "../files/confine.ts";
-import { realWritableDirs } from "../files/confine-upload.ts";
+import { realWritableDirs, type WritableDir } from "../files/confine-upload.ts";
 import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
@@ -52,6 +52,8 @@ export interface RunningServer {
   readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
   /** The shared transfer sockets' ports, per listening address. */
   readonly transferPorts: { address: string; ports: number[] }[];
+  /** With --create: the --writable directories as checked (empty: anywhere), for the start-up log. */
+  readonly writable: WritableDir[];
   readonly activeTransfers: number;
   readonly queuedRequests: number;
   /** The memory cache's file opens served and missed, and the bytes it holds now. */
@@ -354,6 +356,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   return {
     listening,
     transferPorts: transferPorts.bound,
+    writable,
     get activeTransfers() {
       return sessions.size;
     },
