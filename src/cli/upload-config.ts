@@ -4,7 +4,7 @@
  * first upload. Whether a --writable directory exists is the server's check at start-up.
  */
 import { isAbsolute, relative, resolve } from "node:path";
-import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
+import { BOOT_CONTROL_SUMMARY } from "../files/boot-control.ts";
 import type { WritableDir } from "../files/confine-upload.ts";
 import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
@@ -55,7 +55,7 @@ export function logUploadRules(log: Logger, c: UploadConfig, writable: WritableD
   log.info("uploads accepted", {
     into: writable.length === 0 ? "anywhere in the root" : writable.map((w) => w.rel || ".").join(","),
     overwrite: !!c.overwrite,
-    never: `${BOOT_CONTROL_DIRS.map((d) => `${d}/`).join(" ")} per-host config names, GRUB configs, iPXE scripts, boot programs`,
+    never: BOOT_CONTROL_SUMMARY,
   });
   for (const w of writable.filter((w) => w.bootControl))
     log.warn(`--writable ${w.rel || "."} is boot control (${w.bootControl}): any client may upload boot entries there${c.overwrite ? " or replace them" : ""}, and so choose what hosts boot`);

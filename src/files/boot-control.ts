@@ -45,6 +45,9 @@ const CONTROL_NAMES: { what: string; test: RegExp }[] = [
   { what: "a boot program", test: /(?:\.(?:efi|efi\.signed|c32|e32|e64|kpxe|kkpxe|kkkpxe|pxe|lkrn)|pxelinux\.0)$/i },
 ];
 
+/** What uploads never write, in a line (the start-up log). */
+export const BOOT_CONTROL_SUMMARY = `${BOOT_CONTROL_DIRS.map((d) => `${d}/`).join(" ")}, per-host config names, GRUB configs, iPXE scripts, boot programs`;
+
 /** The boot-control directory `rel` is in or names ("pxelinux.cfg"), if any of its parts is one. */
 export function controlDirOf(rel: string): string | undefined {
   for (const part of rel.split("/")) {

@@ -60,8 +60,7 @@ export function confineUpload(realRoot: string, requested: string, rules: Upload
   // Asked for by name, reached by name through a link, or in a directory a loader's own directory
   // links to: the fence holds for each, unless the sysadmin opened that very directory.
   if (!rules.writable.some((w) => w.bootControl && isInside(w.real, dir))) {
-    const link = controlDirLinkingTo(realRoot, dir);
-    const why = bootControlReason(rel) ?? bootControlReason(realRel) ?? (link && `${link}/ leads there`);
+    const why = bootControlReason(rel) ?? bootControlReason(realRel) ?? linkReason(controlDirLinkingTo(realRoot, dir));
     if (why) throw accessViolation("Access violation", `${rel} is boot control (${why}): uploads never write it unless --writable names that directory`);
   }
   if (rules.writable.length > 0 && !rules.writable.some((w) => isInside(w.real, dir)))
@@ -102,6 +101,8 @@ function controlDirLinkingTo(realRoot: string, dir: string): string | undefined 
   });
 }
 
+const linkReason = (controlDir: string | undefined) => controlDir && `${controlDir}/ leads there`;
+
 /**
  * The --writable directories (root-relative) as real paths, checked once at start-up: each must
  * be an existing directory inside the root, outside its state directory. One that is boot
@@ -122,7 +123,7 @@ export function realWritableDirs(realRoot: string, dirs: string[]): WritableDir[
     const link = controlDirLinkingTo(realRoot, real);
     if (isPrivate(rel) || byName === PRIVATE_DIR || link === PRIVATE_DIR) throw new Error(`--writable ${d} is the server's state directory`);
     if (!isDirectory(real)) throw new Error(`--writable ${d} is not a directory`);
-    const bootControl = byName ? `in ${byName}/` : link && `${link}/ leads there`;
+    const bootControl = byName ? `in ${byName}/` : linkReason(link);
     return bootControl ? { real, rel, bootControl } : { real, rel };
   });
 }

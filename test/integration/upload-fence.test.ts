@@ -134,7 +134,7 @@ describe("uploads never write boot control", () => {
     const root = await initTree("fence-create");
     const s = await serve(root, ["--create"]);
     await expectFenced(s, root);
-    await s.waitForLog(/uploads accepted into="anywhere in the root" overwrite=false never="pxelinux\.cfg\/ grub\/ ipxe\/ \.pxeboot\/ per-host config names/);
+    await s.waitForLog(/uploads accepted into="anywhere in the root" overwrite=false never="pxelinux\.cfg\/ grub\/ ipxe\/ \.pxeboot\/, per-host config names/);
     const ok = await run(["tftp", "-m", "binary", "127.0.0.1", String(s.port), "-c", "put", evil, "uploads/host1.dump"]);
     expect(ok.stdout + ok.stderr).toBe("");
     expect(lstatSync(join(root, "uploads/host1.dump")).isFile()).toBe(true);
