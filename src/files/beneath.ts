@@ -2,8 +2,9 @@
  * File system calls relative to a directory descriptor, through bun:ffi: what confine.ts and
  * confine-upload.ts need so that the file served, or the directory written, is the one that was
  * checked. A client's name is resolved with openat2(RESOLVE_BENEATH) on the root's descriptor
- * (Linux 5.6+), so no rename racing the request can lead the walk out of the root; the real path
- * is then read from the open descriptor (/proc/self/fd), never from the name again. Errors are
+ * (Linux 5.6+), so no rename racing the request can lead the walk out of the root; where a link
+ * was followed, the real path is read from the open descriptor (/proc/self/fd), never from the
+ * name again. Errors are
  * thrown as Node-style errors (`code` "ENOENT", "EXDEV", "EMFILE"…), so fsError and isOutOfFiles
  * read them as they read node:fs ones. Paths are byte strings (bytes-path.ts) and reach the
  * kernel as those bytes.

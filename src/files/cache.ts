@@ -2,11 +2,11 @@
  * Shared LRU of whole-file contents, bounded in bytes. In a boot storm a thousand clients want the
  * same kernel and initrd: one copy in memory serves them all without a read per packet. Entries
  * are keyed by real path and checked against size, mtime and inode on every open, because the
- * root may be an NFS export that another host updates.
+ * root may be an NFS export that another host updates. Contents are read from the descriptor the
+ * request was confined to, never by name.
  */
-import type { Stats } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { fsPath } from "./bytes-path.ts";
+import { closeSync, read, type Stats } from "node:fs";
+import { dupFd } from "./beneath.ts";
 
 interface Entry {
   bytes: Uint8Array;
@@ -89,8 +89,9 @@ export class FileCache {
    * Loads a file in the background so later reads hit memory; transfers that started before the
    * load finished stream from disk meanwhile and switch over when `bytes` appears (in a boot storm
    * every client arrives before the first load is done). Returns undefined for files not cached.
+   * `fd` is the confined file, open: read through a descriptor of its own, the caller keeps it.
    */
-  warm(key: string, stats: Stats): PendingLoad | undefined {
+  warm(key: string, stats: Stats, fd: number): PendingLoad | undefined {
     if (!this.cacheable(stats.size)) return undefined;
     // Cache on second use: a file one client reads once (a host's own config, a one-off image)
     // is streamed without also being read whole in the background, which doubled the disk work
@@ -104,19 +105,36 @@ export class FileCache {
     }
     const pending = this.loading.get(key);
     if (pending && pending.mtimeMs === stats.mtimeMs && pending.size === stats.size) return pending;
+    const own = dupFd(fd);
+    if (own < 0) return undefined; // out of descriptors (or no libc): streamed, not cached
     const load: PendingLoad = { size: stats.size, mtimeMs: stats.mtimeMs };
     this.loading.set(key, load);
-    readFile(fsPath(key))
-      .then((buf) => {
+    readWhole(own, stats.size)
+      .then((bytes) => {
         // Only keep it if the file did not change while we read it.
-        if (buf.length !== stats.size) return;
-        load.bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-        this.put(key, stats, load.bytes);
+        if (!bytes) return;
+        load.bytes = bytes;
+        this.put(key, stats, bytes);
       })
       .catch(() => {})
       .finally(() => {
+        closeSync(own);
         if (this.loading.get(key) === load) this.loading.delete(key);
       });
     return load;
   }
+}
+
+/** The file's `size` bytes, read off the event loop; undefined when it is not that size any more. */
+async function readWhole(fd: number, size: number): Promise<Uint8Array | undefined> {
+  // One byte more than expected: a file that grew is seen, like one that shrank.
+  const buf = new Uint8Array(size + 1);
+  let done = 0;
+  for (;;) {
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, done, buf.length - done, done, (err, got) => (err ? reject(err) : resolve(got))));
+    if (n === 0) break;
+    done += n;
+    if (done > size) return undefined;
+  }
+  return done === size ? buf.subarray(0, size) : undefined;
 }

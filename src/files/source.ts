@@ -4,9 +4,8 @@
  * fetched off the event loop when it doesn't, so a slow disk or NFS server delays the transfer
  * that waits for it, never every other transfer.
  */
-import { closeSync, openSync, read as readAsync, readSync } from "node:fs";
+import { closeSync, read as readAsync, readSync } from "node:fs";
 import { fileChanged } from "../protocol/errors.ts";
-import { fsPath } from "./bytes-path.ts";
 import type { PendingLoad } from "./cache.ts";
 import { readNoWait, type NoWaitResult } from "./nowait.ts";
 
@@ -65,7 +64,6 @@ const covers = (c: Chunk, position: number, end: number) => c.pos <= position &&
  */
 export class FdSource implements FileSource {
   onReady?: () => void;
-  private fd = -1;
   private chunks: Chunk[] = [];
   private chunkBytes = 0;
   /** The transfer's block size (the length first asked for): chunks hold whole blocks, none straddles two. */
@@ -77,16 +75,14 @@ export class FdSource implements FileSource {
   private failed = false;
 
   constructor(
-    private readonly path: string,
+    /** The confined file, open: owned from here, closed once the transfer is done with it. */
+    private fd: number,
     readonly size: number,
     /** A background load of the same file: once it lands, reads come from memory. */
     private readonly load?: PendingLoad,
     /** How a chunk is tried before going to the background (tests pass one that always waits). */
     private readonly readNow: typeof readNoWait = readNoWait,
-  ) {
-    // Opened now so a missing or unreadable file is refused before the transfer starts.
-    this.fd = openSync(fsPath(path), "r");
-  }
+  ) {}
 
   read(into: Uint8Array, offset: number, position: number, length: number): boolean {
     if (length === 0) return true;
@@ -137,7 +133,9 @@ export class FdSource implements FileSource {
 
   /** The plain blocking read: over the read-ahead budget, or to report an error properly. */
   private readBlocking(into: Uint8Array, offset: number, position: number, length: number): boolean {
-    if (this.fd < 0) this.fd = openSync(fsPath(this.path), "r");
+    // Released only once the whole file is in memory (reads then never get here) or at close:
+    // the name is never opened again.
+    if (this.fd < 0) throw new Error("read from a closed file source");
     this.readExactly(into, offset, position, length);
     return true;
   }

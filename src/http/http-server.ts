@@ -4,8 +4,8 @@
  * --permissive), the same --allow/--deny, and one TransferRecord per response handed to the same
  * log line and observers (metrics, install-once).
  */
-import { openSync, realpathSync } from "node:fs";
-import { fsPath, toByteString } from "../files/bytes-path.ts";
+import { closeSync, realpathSync } from "node:fs";
+import { toByteString } from "../files/bytes-path.ts";
 import { confine, isOutOfFiles, type ConfinedFile } from "../files/confine.ts";
 import type { Logger } from "../log.ts";
 import { TftpError } from "../protocol/errors.ts";
@@ -96,44 +96,44 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
       if (!(err instanceof TftpError)) throw err;
       return refuse(statusOf(err), decoded.name, "", err.logReason);
     }
-    const { rel, stats } = file;
-    const facts: FileFacts = { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
-    const headers = fileHeaders(rel, facts);
-    const known = { requested: decoded.name, file: rel, size: facts.size };
-    if (notModified(req.headers, facts)) {
-      end({ ...known, status: 304, bytes: 0, outcome: "probe" });
-      return new Response(null, { status: 304, headers });
-    }
-    const range = rangeStillValid(req.headers, facts) ? parseRange(req.headers.get("range"), facts.size) : { kind: "whole" as const };
-    if (range.kind === "unsatisfiable") return refuse(416, decoded.name, rel, `range ${req.headers.get("range")} past the end (${facts.size} bytes)`, { "content-range": `bytes */${facts.size}` });
-    const [start, last] = range.kind === "partial" ? [range.start, range.end] : [0, facts.size - 1];
-    const status = range.kind === "partial" ? 206 : 200;
-    const length = last - start + 1;
-    const partial = range.kind === "partial" ? { range: { start, end: last } } : {};
-    const answer: Record<string, string> = { ...headers, "content-length": String(length) };
-    if (status === 206) answer["content-range"] = `bytes ${start}-${last}/${facts.size}`;
-    if (req.method === "HEAD") {
-      end({ ...known, ...partial, status, bytes: 0, outcome: "probe" });
-      return new Response(null, { status, headers: answer });
-    }
-    if (length === 0) {
-      end({ ...known, status, bytes: 0, outcome: "ok" });
-      return new Response("", { status, headers: answer });
-    }
-    let fd: number;
+    // The body streams from the descriptor confine() checked; any other answer closes it.
+    let streaming = false;
     try {
-      fd = openSync(fsPath(file.real), "r");
-    } catch (err) {
-      if (isOutOfFiles(err)) return refuse(503, decoded.name, rel, "out of file descriptors", { "retry-after": "1" });
-      return refuse(404, decoded.name, rel, `open: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      const { rel, stats } = file;
+      const facts: FileFacts = { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
+      const headers = fileHeaders(rel, facts);
+      const known = { requested: decoded.name, file: rel, size: facts.size };
+      if (notModified(req.headers, facts)) {
+        end({ ...known, status: 304, bytes: 0, outcome: "probe" });
+        return new Response(null, { status: 304, headers });
+      }
+      const range = rangeStillValid(req.headers, facts) ? parseRange(req.headers.get("range"), facts.size) : { kind: "whole" as const };
+      if (range.kind === "unsatisfiable") return refuse(416, decoded.name, rel, `range ${req.headers.get("range")} past the end (${facts.size} bytes)`, { "content-range": `bytes */${facts.size}` });
+      const [start, last] = range.kind === "partial" ? [range.start, range.end] : [0, facts.size - 1];
+      const status = range.kind === "partial" ? 206 : 200;
+      const length = last - start + 1;
+      const partial = range.kind === "partial" ? { range: { start, end: last } } : {};
+      const answer: Record<string, string> = { ...headers, "content-length": String(length) };
+      if (status === 206) answer["content-range"] = `bytes ${start}-${last}/${facts.size}`;
+      if (req.method === "HEAD") {
+        end({ ...known, ...partial, status, bytes: 0, outcome: "probe" });
+        return new Response(null, { status, headers: answer });
+      }
+      if (length === 0) {
+        end({ ...known, status, bytes: 0, outcome: "ok" });
+        return new Response("", { status, headers: answer });
+      }
+      active++;
+      streaming = true;
+      const body = fileBody(file.fd, start, last, (e) => {
+        active--;
+        if (active === 0) idle?.();
+        end({ ...known, ...partial, status, bytes: e.bytes, outcome: e.complete ? "ok" : "error", reason: e.complete ? undefined : e.reason });
+      });
+      return new Response(body, { status, headers: answer });
+    } finally {
+      if (!streaming) closeSync(file.fd);
     }
-    active++;
-    const body = fileBody(fd, start, last, (e) => {
-      active--;
-      if (active === 0) idle?.();
-      end({ ...known, ...partial, status, bytes: e.bytes, outcome: e.complete ? "ok" : "error", reason: e.complete ? undefined : e.reason });
-    });
-    return new Response(body, { status, headers: answer });
   }
 
   const serveOn = (hostname: string) =>

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileCache } from "../../src/files/cache.ts";
@@ -17,10 +17,12 @@ describe("shared file cache", () => {
     writeFileSync(f, "k".repeat(10_000));
     const cache = new FileCache(1 << 20);
     const st = statSync(f);
-    expect(cache.warm(f, st)).toBeUndefined();
-    const load = cache.warm(f, st)!;
+    const fd = openSync(f, "r");
+    expect(cache.warm(f, st, fd)).toBeUndefined();
+    const load = cache.warm(f, st, fd)!;
     expect(load).toBeDefined();
-    expect(cache.warm(f, st)).toBe(load); // a third request joins the load in flight
+    expect(cache.warm(f, st, fd)).toBe(load); // a third request joins the load in flight
+    closeSync(fd); // the load reads through a descriptor of its own
     await landed(load);
     expect(load.bytes?.length).toBe(10_000);
     expect(cache.get(f, st)?.length).toBe(10_000);

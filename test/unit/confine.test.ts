@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { _pretendNoOpenat2 } from "../../src/files/beneath.ts";
 import { confine, normaliseName } from "../../src/files/confine.ts";
 import { displayName, fsPath } from "../../src/files/bytes-path.ts";
 import { TftpError } from "../../src/protocol/errors.ts";
@@ -21,6 +22,7 @@ beforeAll(() => {
   symlinkSync("../pxelinux.0", join(root, "sub", "up-but-inside"));
   symlinkSync("../secret", join(root, "escape-relative"));
   symlinkSync(join(base, "secret"), join(root, "escape-absolute"));
+  symlinkSync(join(root, "pxelinux.0"), join(root, "absolute-inside"));
   symlinkSync("/etc", join(root, "etcdir"));
   symlinkSync("loop-b", join(root, "loop-a"));
   symlinkSync("loop-a", join(root, "loop-b"));
@@ -44,7 +46,7 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function code(name: string): number | "ok" {
   try {
-    confine(root, name);
+    closeSync(confine(root, name).fd);
     return "ok";
   } catch (e) {
     if (e instanceof TftpError) return e.code;
@@ -52,8 +54,10 @@ function code(name: string): number | "ok" {
   }
 }
 
-describe("path confinement", () => {
-  test.each([
+const openFds = () => readdirSync("/proc/self/fd").length;
+
+/** Name, and what confine() makes of it: "ok" or the TFTP error code. */
+const TABLE = [
     ["pxelinux.0", "ok"],
     ["/pxelinux.0", "ok"],
     ["//pxelinux.0", "ok"],
@@ -83,8 +87,20 @@ describe("path confinement", () => {
     ["bad\nname", 2],
     ["bad\x7fname", 2],
     ["a".repeat(5000), 2],
-  ] as const)("%#", (name, expected) => {
+    ["absolute-inside", "ok"],
+  ] as const;
+
+describe("path confinement", () => {
+  test.each(TABLE)("%#", (name, expected) => {
     expect([JSON.stringify(name).slice(0, 60), code(name)]).toEqual([JSON.stringify(name).slice(0, 60), expected]);
+  });
+
+  test("every refusal closes what it opened", () => {
+    code("pxelinux.0"); // the root's descriptor, held from here on
+    const before = openFds();
+    for (let i = 0; i < 3; i++) for (const [name] of TABLE) code(name);
+    code("unreadable");
+    expect(openFds()).toBe(before);
   });
 
   test("a file not readable by everyone is refused, whoever the server runs as, unless permissive", () => {
@@ -123,8 +139,42 @@ describe("path confinement", () => {
     expect(() => normaliseName("a/../../b")).toThrow(TftpError);
   });
 
-  test("links inside the tree resolve to their target", () => {
-    expect(confine(root, "pxelinux.cfg/C0A8000B").real).toBe(join(root, "pxelinux.cfg", "default.netboot-7.2"));
-    expect(confine(root, "pxelinux.cfg/C0A8000B").rel).toBe("pxelinux.cfg/C0A8000B");
+  test("links inside the tree resolve to their target, and the file is open", () => {
+    const f = confine(root, "pxelinux.cfg/C0A8000B");
+    expect(f.real).toBe(join(root, "pxelinux.cfg", "default.netboot-7.2"));
+    expect(f.rel).toBe("pxelinux.cfg/C0A8000B");
+    expect(readFileSync(f.fd, "utf8")).toBe("netboot");
+    closeSync(f.fd);
+  });
+
+  test("a root moved away and made anew is the new one within a second (the path counts, not a descriptor held since)", async () => {
+    const moving = join(base, "moving");
+    mkdirSync(moving);
+    writeFileSync(join(moving, "f"), "first");
+    const first = confine(moving, "f");
+    closeSync(first.fd);
+    renameSync(moving, join(base, "moved"));
+    mkdirSync(moving);
+    writeFileSync(join(moving, "f"), "second");
+    await Bun.sleep(1100);
+    const second = confine(moving, "f");
+    expect([second.real, readFileSync(second.fd, "utf8")]).toEqual([join(moving, "f"), "second"]);
+    closeSync(second.fd);
+  });
+});
+
+describe("without openat2 (Linux before 5.6, or a seccomp filter that refuses it)", () => {
+  beforeAll(() => _pretendNoOpenat2(true));
+  afterAll(() => _pretendNoOpenat2(false));
+
+  test.each(TABLE)("%#: as with it", (name, expected) => {
+    expect([JSON.stringify(name).slice(0, 60), code(name)]).toEqual([JSON.stringify(name).slice(0, 60), expected]);
+  });
+
+  test("still checked by descriptor: the real path is read from the open file", () => {
+    const f = confine(root, "sub/up-but-inside");
+    expect([f.real, readFileSync(f.fd, "utf8")]).toEqual([join(root, "pxelinux.0"), "loader"]);
+    closeSync(f.fd);
+    expect(code("records")).toBe(2);
   });
 });

@@ -22,7 +22,7 @@ const diskBound = (): NoWaitResult => "wait";
 describe("streaming file source", () => {
   test("sequential blocks, go-backs and chunk boundaries read the right bytes", () => {
     const data = file("a", 300_001);
-    const src = new FdSource(join(dir, "a"), data.length);
+    const src = new FdSource(openSync(join(dir, "a"), "r"), data.length);
     const out = new Uint8Array(1472);
     const check = (pos: number, len: number) => {
       src.read(out, 4, pos, len);
@@ -38,7 +38,7 @@ describe("streaming file source", () => {
 
   test("blocks larger than a quarter chunk are read directly", () => {
     const data = file("b", 200_000);
-    const src = new FdSource(join(dir, "b"), data.length);
+    const src = new FdSource(openSync(join(dir, "b"), "r"), data.length);
     const out = new Uint8Array(65_464);
     src.read(out, 0, 100_000, 65_464);
     expect(Buffer.compare(out, data.subarray(100_000, 165_464))).toBe(0);
@@ -47,7 +47,7 @@ describe("streaming file source", () => {
 
   test("read() says \"not yet\" until the chunk has landed off the event loop, then calls onReady", async () => {
     const data = file("d", 500_000);
-    const src = new FdSource(join(dir, "d"), data.length, undefined, diskBound);
+    const src = new FdSource(openSync(join(dir, "d"), "r"), data.length, undefined, diskBound);
     const out = new Uint8Array(1472);
     let waits = 0;
     let pos = 0;
@@ -71,7 +71,7 @@ describe("streaming file source", () => {
 
   test("big blocks get chunks of two blocks; a go-back outside both chunks is fetched again", async () => {
     const data = file("e", 600_000);
-    const src = new FdSource(join(dir, "e"), data.length, undefined, diskBound);
+    const src = new FdSource(openSync(join(dir, "e"), "r"), data.length, undefined, diskBound);
     const out = new Uint8Array(65_468);
     const get = async (pos: number) => {
       const len = Math.min(65_464, data.length - pos);
@@ -86,7 +86,7 @@ describe("streaming file source", () => {
 
   test("close() with a read in flight neither throws nor calls onReady later", async () => {
     const data = file("f", 200_000);
-    const src = new FdSource(join(dir, "f"), data.length, undefined, diskBound);
+    const src = new FdSource(openSync(join(dir, "f"), "r"), data.length, undefined, diskBound);
     let called = false;
     src.onReady = () => (called = true);
     expect(src.read(new Uint8Array(1472), 4, 0, 1468)).toBe(false);
@@ -97,7 +97,7 @@ describe("streaming file source", () => {
 
   test("data in the page cache is ready at once (RWF_NOWAIT), without a background read", () => {
     const data = file("g", 300_000); // just written: cached
-    const src = new FdSource(join(dir, "g"), data.length);
+    const src = new FdSource(openSync(join(dir, "g"), "r"), data.length);
     const out = new Uint8Array(1472);
     for (let pos = 0; pos < data.length; pos += 1468) {
       const len = Math.min(1468, data.length - pos);
@@ -120,7 +120,7 @@ describe("streaming file source", () => {
 
   test("a file that shrank under a transfer is an error, not short data", () => {
     file("c", 10_000);
-    const src = new FdSource(join(dir, "c"), 10_000);
+    const src = new FdSource(openSync(join(dir, "c"), "r"), 10_000);
     writeFileSync(join(dir, "c"), "short");
     expect(() => src.read(new Uint8Array(512), 0, 4096, 512)).toThrow(TftpError);
     src.close();
