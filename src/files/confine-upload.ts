@@ -4,23 +4,35 @@
  * never boot control (boot-control.ts) unless a --writable directory that is boot control opens
  * it, only under a --writable directory, only into an existing directory, and only over a
  * regular file, and that only with --overwrite. Paths are byte strings (bytes-path.ts).
+ *
+ * The directory is opened once, beneath the root (confine.ts's openInside), and the rules are
+ * applied to what that descriptor really is; the upload then creates, links, renames and removes
+ * its files relative to the descriptor, so renames racing the upload cannot move it elsewhere.
  */
-import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { accessViolation, fileExists, notFound } from "../protocol/errors.ts";
+import { O_DIRECTORY, O_PATH, pathIn } from "./beneath.ts";
 import { BOOT_CONTROL_DIRS, bootControlReason, controlDirOf } from "./boot-control.ts";
 import { fsPath, toByteString } from "./bytes-path.ts";
-import { fsError, isInside, isPrivate, normaliseName, PRIVATE_DIR } from "./confine.ts";
+import { asRefusal, fsError, isInside, isPrivate, normaliseName, openInside, PRIVATE_DIR } from "./confine.ts";
 
 export interface UploadTarget {
   /** Path relative to the root as requested, normalised. */
   rel: string;
-  /** The real directory the file goes in: inside the root and inside a writable directory. */
+  /** The real directory the file goes in, read from `dirFd`: inside the root and inside a writable directory. */
   dir: string;
-  /** Where the finished file is renamed to: `dir` and the requested file name. */
-  path: string;
+  /** That directory, open (O_PATH): every file call of the upload is relative to it. Closed with closeTarget. */
+  dirFd: number;
+  /** The file's name in it (one component). */
+  name: string;
   /** A regular file is there now; it is replaced only with `overwrite`. */
   exists: boolean;
+}
+
+/** Lets go of a target no upload took over (refused after confineUpload, say). */
+export function closeTarget(target: UploadTarget): void {
+  closeSync(target.dirFd);
 }
 
 /** A --writable directory as the server checked it at start-up. */
@@ -39,7 +51,7 @@ export interface UploadRules {
   overwrite: boolean;
 }
 
-/** Resolves an upload's target under `realRoot` (a real path). Throws TftpError on refusal. */
+/** Resolves an upload's target under `realRoot` (a real path). Throws TftpError on refusal; otherwise the caller owns `dirFd`. */
 export function confineUpload(realRoot: string, requested: string, rules: UploadRules): UploadTarget {
   const rel = normaliseName(requested);
   if (isPrivate(rel)) throw accessViolation("Access violation", `uploads never go into the server's state directory: ${rel}`);
@@ -47,16 +59,27 @@ export function confineUpload(realRoot: string, requested: string, rules: Upload
   const name = rel.slice(slash + 1);
   // The parent is followed through links (they may move it elsewhere in the tree, never out);
   // the file itself is not: a link there is refused below rather than written through.
+  let dirFd: number;
   let dir: string;
   try {
-    dir = realpathSync(fsPath(join(realRoot, rel.slice(0, Math.max(0, slash)))), { encoding: "buffer" }).toString("latin1");
+    ({ fd: dirFd, real: dir } = openInside(realRoot, slash < 0 ? "." : rel.slice(0, slash), O_PATH | O_DIRECTORY, rel));
   } catch (err) {
-    throw fsError(err, rel);
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") throw notFound(`${rel}: its parent is not a directory`);
+    throw asRefusal(err, rel);
   }
-  if (!isInside(realRoot, dir)) throw accessViolation("Access violation", `link leaves the root: ${rel}`);
+  try {
+    return { rel, dir, dirFd, name, exists: checkWritable(realRoot, rel, dir, pathIn(dirFd, name), rules) };
+  } catch (err) {
+    closeSync(dirFd);
+    throw err;
+  }
+}
+
+/** The write rules on the real directory `dir` and the name in it (`path`, reached through the directory's descriptor): whether a file is there to replace. */
+function checkWritable(realRoot: string, rel: string, dir: string, path: string | Buffer, rules: UploadRules): boolean {
+  const name = rel.slice(rel.lastIndexOf("/") + 1);
   const realRel = dir === realRoot ? name : `${dir.slice(realRoot.length + 1)}/${name}`;
   if (isPrivate(realRel)) throw accessViolation("Access violation", `link into the server's state directory: ${rel}`);
-  if (!isDirectory(dir)) throw notFound(`${rel}: its parent is not a directory`);
   // Asked for by name, reached by name through a link, or in a directory a loader's own directory
   // links to: the fence holds for each, unless the sysadmin opened that very directory.
   if (!rules.writable.some((w) => w.bootControl && isInside(w.real, dir))) {
@@ -66,17 +89,16 @@ export function confineUpload(realRoot: string, requested: string, rules: Upload
   if (rules.writable.length > 0 && !rules.writable.some((w) => isInside(w.real, dir)))
     throw accessViolation("Access violation", `${rel} is outside the --writable directories`);
 
-  const path = join(dir, name);
   let existing: Stats | undefined;
   try {
-    existing = lstatSync(fsPath(path));
+    existing = lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw fsError(err, rel);
   }
   if (existing?.isSymbolicLink()) throw accessViolation("Access violation", `${rel} is a symbolic link: uploads replace only regular files`);
   if (existing && !existing.isFile()) throw accessViolation("Not a regular file", rel);
   if (existing && !rules.overwrite) throw fileExists(`${rel} exists; serve with --overwrite to let uploads replace files`);
-  return { rel, dir, path, exists: !!existing };
+  return !!existing;
 }
 
 function isDirectory(path: string): boolean {

@@ -5,14 +5,18 @@
  * sees the old file or the whole new one, never half of one; an upload that fails, is aborted or
  * times out leaves nothing behind (`close` removes the temporary file).
  *
+ * Every file call is relative to the target's directory descriptor (confine-upload.ts): the
+ * temporary file is created in the directory that was checked, and linked, renamed or removed
+ * there, whatever is renamed meanwhile.
+ *
  * It fits transfer/'s ChunkSink as it is: `write` says when the disk is behind (the transfer then
  * holds its ACK, so the client waits instead of memory filling), `end` when the file is stored.
  */
-import { link, lstat, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { close, closeSync, fchmod, fsync, lstatSync, write } from "node:fs";
 import { accessViolation, diskFull, fileExists, TftpError, writeError } from "../protocol/errors.ts";
-import { fsPath } from "./bytes-path.ts";
+import { linkAt, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, openAt, pathIn, renameAt, unlinkAt } from "./beneath.ts";
 import { isOutOfFiles } from "./confine.ts";
-import type { UploadTarget } from "./confine-upload.ts";
+import { closeTarget, type UploadTarget } from "./confine-upload.ts";
 import { tempName } from "./temp-name.ts";
 
 /** Bytes gathered before one write: blocks arrive a few hundred bytes at a time. */
@@ -21,15 +25,16 @@ const BUFFER_BYTES = 256 * 1024;
 const BEHIND_BYTES = 4 * BUFFER_BYTES;
 
 /**
- * Creates the temporary file for `target`. Throws a TftpError for the client, or the
+ * Creates the temporary file for `target`; the upload then owns the target's directory
+ * descriptor (a failure here leaves it to the caller). Throws a TftpError for the client, or the
  * out-of-descriptors error that the server treats as a shortage.
  */
 export async function openUpload(target: UploadTarget, overwrite: boolean): Promise<UploadFile> {
-  const temp = tempName(target.path);
-  let handle: FileHandle;
+  const temp = tempName(target.name);
+  let fd: number;
   try {
     // 0600 until complete: the read side serves only files everyone may read, so never this one.
-    handle = await open(fsPath(temp), "wx", 0o600);
+    fd = openAt(target.dirFd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   } catch (err) {
     if (isOutOfFiles(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -37,7 +42,7 @@ export async function openUpload(target: UploadTarget, overwrite: boolean): Prom
       throw accessViolation("Permission denied", `${target.rel}: the server's user cannot write in its directory (${code})`);
     throw asUploadError(err, target.rel);
   }
-  return new UploadFile(handle, temp, target, overwrite);
+  return new UploadFile(fd, temp, target, overwrite);
 }
 
 type State = "open" | "storing" | "stored" | "closed";
@@ -50,17 +55,19 @@ export class UploadFile {
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private position = 0;
-  /** File operations in flight: the handle is closed only once none is. */
+  /** File operations in flight: the file is closed only once none is (its number could be reused meanwhile). */
   private inFlight = 0;
-  private handleClosed = false;
+  private fileClosed = false;
+  private dirClosed = false;
   private writing = false;
   private behind = false;
   private failure: TftpError | undefined;
   private whenDrained: (() => void) | undefined;
 
   constructor(
-    private readonly handle: FileHandle,
-    /** The temporary file's path (a byte string). */
+    /** The temporary file, open for writing. */
+    private readonly fd: number,
+    /** The temporary file's name in the target's directory (a byte string). */
     readonly temp: string,
     private readonly target: UploadTarget,
     private readonly overwrite: boolean,
@@ -111,8 +118,17 @@ export class UploadFile {
     this.queue.length = 0;
     this.queued = 0;
     this.whenDrained?.(); // a store waiting for writes goes on, sees the end and stops
-    unlink(fsPath(this.temp)).catch(() => {});
-    if (this.inFlight === 0) this.closeHandle();
+    // Unless the file was put in place (which let the directory go), the temporary file is removed
+    // from the directory it was made in.
+    if (!this.dirClosed) {
+      try {
+        unlinkAt(this.target.dirFd, this.temp);
+      } catch {
+        // already gone
+      }
+      this.closeDir();
+    }
+    if (this.inFlight === 0) void this.closeFile();
   }
 
   private enqueue(): void {
@@ -134,7 +150,7 @@ export class UploadFile {
       return;
     }
     this.writing = true;
-    void this.op(() => writeFully(this.handle, buf, this.position)).then(
+    void this.op(() => writeFully(this.fd, buf, this.position)).then(
       () => {
         this.writing = false;
         if (this.state === "closed") return;
@@ -162,12 +178,14 @@ export class UploadFile {
         this.pump();
       });
       if (this.failure || this.abandoned()) return;
-      await this.op(() => this.handle.chmod(0o644));
-      await this.op(() => this.handle.sync());
-      await this.closeHandle();
+      await this.op(() => done((cb) => fchmod(this.fd, 0o644, cb)));
+      await this.op(() => done((cb) => fsync(this.fd, cb)));
+      await this.closeFile();
       if (this.abandoned()) return;
-      await this.publish();
-      await syncDirectory(this.target.dir);
+      this.publish();
+      const synced = syncDirectory(this.target.dirFd);
+      this.closeDir();
+      await synced;
       if (this.abandoned()) return;
       this.state = "stored";
       this.onReady?.();
@@ -177,21 +195,20 @@ export class UploadFile {
   }
 
   /** Without --overwrite a link, not a rename: it fails rather than replace a file that appeared meanwhile. */
-  private async publish(): Promise<void> {
-    const from = fsPath(this.temp);
-    const to = fsPath(this.target.path);
-    if (this.overwrite) return rename(from, to);
+  private publish(): void {
+    const { dirFd, name } = this.target;
+    if (this.overwrite) return renameAt(dirFd, this.temp, name);
     try {
-      await link(from, to);
+      linkAt(dirFd, this.temp, name);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw fileExists(this.target.rel);
       // No hard links on this file system (FAT, some FUSE mounts): check, then rename.
       if (!["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV"].includes(code ?? "")) throw err;
-      if (await lstat(to).then(() => true, () => false)) throw fileExists(this.target.rel);
-      return rename(from, to);
+      if (exists(pathIn(dirFd, name))) throw fileExists(this.target.rel);
+      return renameAt(dirFd, this.temp, name);
     }
-    await unlink(from);
+    unlinkAt(dirFd, this.temp);
   }
 
   /** close() came first (a method, so the checks between awaits are not narrowed away). */
@@ -211,36 +228,62 @@ export class UploadFile {
       return await run();
     } finally {
       this.inFlight--;
-      if (this.state === "closed" && this.inFlight === 0) void this.closeHandle();
+      if (this.state === "closed" && this.inFlight === 0) void this.closeFile();
     }
   }
 
-  private async closeHandle(): Promise<void> {
-    if (this.handleClosed) return;
-    this.handleClosed = true;
-    await this.handle.close();
+  private async closeFile(): Promise<void> {
+    if (this.fileClosed) return;
+    this.fileClosed = true;
+    await done((cb) => close(this.fd, cb));
+  }
+
+  /** The directory is used only synchronously (create, link, rename, unlink): closed as soon as it is done with. */
+  private closeDir(): void {
+    if (this.dirClosed) return;
+    this.dirClosed = true;
+    closeTarget(this.target);
   }
 }
 
-async function writeFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+/** A node:fs callback call as a promise (the promise API takes no numeric descriptors). */
+function done(call: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => call((err) => (err ? reject(err) : resolve())));
+}
+
+async function writeFully(fd: number, buf: Uint8Array, position: number): Promise<void> {
   let off = 0;
   while (off < buf.length) {
-    const { bytesWritten } = await handle.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
+    off += await new Promise<number>((resolve, reject) => write(fd, buf, off, buf.length - off, position + off, (err, n) => (err ? reject(err) : resolve(n))));
   }
 }
 
-/** The rename itself survives a crash only once the directory is on disk too; best effort. */
-async function syncDirectory(dir: string): Promise<void> {
+function exists(path: string | Buffer): boolean {
   try {
-    const handle = await open(fsPath(dir), "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    lstatSync(path);
+    return true;
   } catch {
-    // some file systems refuse fsync on a directory; the file itself is on disk
+    return false;
+  }
+}
+
+/**
+ * The rename itself survives a crash only once the directory is on disk too; best effort. The
+ * directory is opened (for reading, as fsync needs) through the upload's own descriptor, now.
+ */
+async function syncDirectory(dirFd: number): Promise<void> {
+  let fd: number;
+  try {
+    fd = openAt(dirFd, ".", O_RDONLY | O_DIRECTORY);
+  } catch {
+    return; // not readable by the server's user: the file itself is on disk
+  }
+  try {
+    await done((cb) => fsync(fd, cb));
+  } catch {
+    // some file systems refuse fsync on a directory
+  } finally {
+    closeSync(fd);
   }
 }
 

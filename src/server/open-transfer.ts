@@ -7,7 +7,7 @@
  */
 import type { FileCache } from "../files/cache.ts";
 import { confine } from "../files/confine.ts";
-import { confineUpload, type WritableDir } from "../files/confine-upload.ts";
+import { closeTarget, confineUpload, type UploadTarget, type WritableDir } from "../files/confine-upload.ts";
 import { openSource } from "../files/open.ts";
 import type { FileSource } from "../files/source.ts";
 import { openUpload, type UploadFile } from "../files/upload.ts";
@@ -192,11 +192,13 @@ function sendEnd(t: SendTransfer): TransferEnd {
 async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
   const { config, deadlines, realRoot } = ctx;
   const { packet } = req;
+  /** Its directory is open: closed here unless an upload took it over. */
+  let target: UploadTarget | undefined;
   let upload: UploadFile | undefined;
   try {
     const mode = packet.mode as TransferMode;
     const overwrite = !!config.overwrite;
-    const target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
+    target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
     const pin = pinnedFor(req, config);
     const neg = negotiateWrite(pin.requested, pin.limits);
     const maxBytes = config.uploadMaxBytes || undefined;
@@ -235,7 +237,8 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
       onEnd,
     });
   } catch (err) {
-    upload?.close();
+    if (upload) upload.close();
+    else if (target) closeTarget(target);
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 /** An upload's file on a real disk: temporary until stored, then renamed into place whole. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { confineUpload } from "../../src/files/confine-upload.ts";
@@ -26,7 +26,7 @@ describe("UploadFile", () => {
   test("bytes go to a hidden 0600 temporary file, then into place as 0644 only once stored", async () => {
     const f = await open("a.bin");
     expect(names().filter(isTempName)).toHaveLength(1);
-    expect(statSync(f.temp).mode & 0o777).toBe(0o600);
+    expect(statSync(join(root, f.temp)).mode & 0o777).toBe(0o600);
     const data = new Uint8Array(700_000).map((_, i) => i * 7);
     for (let off = 0; off < data.length; off += 1468) expect(f.write(data.subarray(off, off + 1468))).toBe(true);
     expect(names()).not.toContain("a.bin");
@@ -103,5 +103,27 @@ describe("UploadFile", () => {
     await store(f);
     expect(readFileSync(join(root, "replace.cfg"), "utf8")).toBe("new contents");
     expect(statSync(join(root, "replace.cfg")).ino).not.toBe(oldInode);
+  });
+
+  test("the directory renamed and replaced by a link mid-upload: stored, or removed, in the directory that was checked", async () => {
+    const outside = realpathSync(mkdtempSync(join(tmpdir(), "pxeboot-upload-outside-")));
+    try {
+      for (const d of ["kept", "dropped"]) mkdirSync(join(root, d));
+      const kept = await open("kept/file.bin");
+      const dropped = await open("dropped/file.bin");
+      kept.write(Uint8Array.of(1, 2, 3));
+      for (const d of ["kept", "dropped"]) {
+        renameSync(join(root, d), join(root, `${d}-moved`));
+        symlinkSync(outside, join(root, d));
+      }
+      await store(kept);
+      dropped.close();
+      await Bun.sleep(50);
+      expect(readdirSync(outside)).toEqual([]);
+      expect(readdirSync(join(root, "kept-moved"))).toEqual(["file.bin"]);
+      expect(readdirSync(join(root, "dropped-moved"))).toEqual([]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
