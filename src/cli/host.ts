@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { statSync } from "node:fs";
 import { formatIPv4, parseClientName, parseIPv4, parseMac, parseUuid } from "../layout/hexip.ts";
 import { addHosts, listHosts, removeHosts, whichHost } from "../layout/hosts.ts";
+import { bindMac, unbindMac } from "../layout/macs.ts";
 import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
 import { requireProfile } from "../layout/profiles.ts";
 import { guarded, UsageError } from "./args.ts";
@@ -33,13 +34,26 @@ const add = guarded(
     args: {
       host: { type: "positional", description: "192.168.0.11 (or C0A8000B), 192.168.0.0/24, 192.168.0.10-20 or aa:bb:cc:dd:ee:ff (or 01-aa-bb-…)", required: true },
       profile: { type: "positional", description: "Profile name (7.2) or its file (default.netboot-7.2)", required: true },
+      ip: {
+        type: "string",
+        description: "With a MAC: the IPv4 it fetches the install marker from, for a host not on this segment (routed through a DHCP relay)",
+        valueHint: "IP",
+      },
       root: rootArg,
     },
     async run({ args }) {
       const root = requireRoot(args.root);
       const spec = parseHostSpec(args.host);
+      const bindIp = args.ip === undefined ? undefined : parseIPv4(args.ip);
+      if (args.ip !== undefined && bindIp === undefined) throw new UsageError(`--ip '${args.ip}' is not an IPv4 address: use e.g. 192.168.0.11`);
+      if (bindIp !== undefined && spec.kind !== "mac")
+        throw new UsageError(`--ip binds a MAC to an address: give HOST as a MAC (aa:bb:cc:dd:ee:ff), or leave --ip out`);
       const profile = requireProfile(root, args.profile);
       const result = addHosts(root, spec, profile);
+      if (bindIp !== undefined && spec.kind === "mac") {
+        const file = bindMac(root, formatIPv4(bindIp), spec.mac);
+        process.stdout.write(`${file}: the install marker fetched from ${formatIPv4(bindIp)} ends ${spec.mac}'s install\n`);
+      }
       const pxelinux = result.links.filter((l) => l.startsWith("pxelinux.cfg/"));
       if (pxelinux.length <= 16) for (const l of pxelinux) process.stdout.write(`${l} -> default.netboot-${profile}\n`);
       process.stdout.write(`${describeSpec(spec)}: netboot profile ${profile} (${result.links.length} links)\n`);
@@ -64,6 +78,7 @@ const remove = guarded(
       const root = requireRoot(args.root);
       const spec = parseHostSpec(args.host);
       const removed = removeHosts(root, spec);
+      if (spec.kind === "mac") removed.push(...unbindMac(root, spec.mac));
       if (removed.length <= 48) for (const r of removed) process.stdout.write(`removed ${r}\n`);
       process.stdout.write(`${describeSpec(spec)}: ${removed.length ? `${removed.length} entries removed` : "had no entries"}\n`);
     },

@@ -2,32 +2,16 @@
  * Install-once, as a transfer observer: when a client has read the marker file to the end, its
  * per-host entries are taken away so its next boot falls through to "default" (local disk).
  *
- * Several servers may share one root over NFS and all see the same client. A per-host lock file
- * (exclusive create) picks one of them to remove the entries, write the record, log and run the
- * hook; the others come back once the lock is released and find nothing left to do (or only
- * the entries the winner could not know about, such as a MAC name only they saw requested).
- * Each removal is a rename-claim, so a client never sees a half-removed state, and a missing
- * entry simply counts as done.
+ * The observer runs in the processes that face clients; the change to the tree is the
+ * switcher's (switch-host.ts), which a server started as root runs in a separate process that
+ * alone may write boot control (cli/switch-process.ts). The log line, the counts and the
+ * `--on-install` hook stay here, with the unprivileged server.
  */
-import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "../log.ts";
-import { claimLink, tryLock, writeFileAtomic } from "./atomic.ts";
-import { decodeMacName, hexIpName, macName, parseIPv4, type Mac } from "./hexip.ts";
-import { MacRegistry, type MacLookup } from "./macs.ts";
-import { linkedProfile, type InstallRecord } from "./hosts.ts";
-import {
-  ipEntryNames,
-  lockFile,
-  macEntryNames,
-  macFromRequest,
-  MAC_DIR,
-  normalizeRelative,
-  PXELINUX_DIR,
-  REMOVED_DIR,
-  stateFile,
-  type HostEntryName,
-} from "./paths.ts";
+import type { Mac } from "./hexip.ts";
+import type { InstallRecord } from "./hosts.ts";
+import { normalizeRelative } from "./paths.ts";
+import { switchHost, type SwitchResult } from "./switch-host.ts";
 
 export interface InstallOnceOptions {
   root: string;
@@ -40,6 +24,8 @@ export interface InstallOnceOptions {
   neighbourTable?: string;
   /** Bumped as events happen, for whoever reports them (the metrics endpoint). */
   counts?: InstallOnceCounts;
+  /** Who changes the tree; default: this process (switch-host.ts). */
+  switcher?: HostSwitcher;
 }
 
 /** Running totals of what install-once did; a plain object so layout depends on no server code. */
@@ -80,66 +66,52 @@ export interface FinishedTransfer {
 /** The observer, plus a way to wait until what it learned is on disk (awaited on shutdown). */
 export type InstallOnce = ((record: FinishedTransfer) => void) & { flush(): Promise<void> };
 
-/** A lock held this long belongs to a server that died mid-way: break it. */
-const LOCK_STALE_MS = 30_000;
-/** While another server holds a host's lock, look again this often, this many times. */
-const RETRY_MS = 50;
-const RETRIES = 100;
+/** Switches a host to local boot: in this process, or in the privileged one (cli/switch-process.ts). */
+export type HostSwitcher = (address: string) => Promise<SwitchResult>;
 
 export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {
   const marker = normalizeRelative(opts.marker);
-  const macs = new MacRegistry({
-    root: opts.root,
-    neighbourTable: opts.neighbourTable,
-    onError: (what, err) =>
-      opts.log.warn(`install-once ${what}: a host registered by MAC may install again after a restart`, {
-        error: err instanceof Error ? err.message : String(err),
-        fix: `make ${MAC_DIR} writable by the server's user (pxeboot init ROOT --owner USER)`,
-      }),
-  });
-
-  const attempt = (record: FinishedTransfer, mac: MacLookup | undefined, retriesLeft: number): void => {
-    let outcome: "done" | "busy";
-    try {
-      outcome = finishInstall(opts, record, mac);
-    } catch (err) {
-      if (opts.counts) opts.counts.removeFailures++;
-      opts.log.error("install-once failed to remove the host's netboot entries: it will install again at its next boot", {
-        host: record.clientAddress,
-        error: err instanceof Error ? err.message : String(err),
-        fix: "make pxelinux.cfg/, grub/, ipxe/ and .pxeboot/ writable by the server's user (pxeboot doctor --user USER)",
-      });
-      return;
-    }
-    if (outcome === "done") {
-      // Used up: a later reinstall PXE boots again and is learned afresh.
-      void macs.forget(record.clientAddress);
-      return;
-    }
-    if (retriesLeft <= 0) {
-      opts.log.warn("install-once gave up: another server kept this host's lock", {
-        host: record.clientAddress,
-        lock: lockFile(hostKey(record.clientAddress, mac?.mac)!),
-      });
-      return;
-    }
-    setTimeout(() => attempt(record, mac, retriesLeft - 1), RETRY_MS).unref?.();
-  };
+  const switcher = opts.switcher ?? ((address: string) => switchHost({ root: opts.root, log: opts.log, neighbourTable: opts.neighbourTable }, address));
+  const inFlight = new Set<Promise<void>>();
 
   const observe = (record: FinishedTransfer) => {
     if (record.direction === "write") return;
     const file = normalizeRelative(record.file || record.requested);
-    // pxelinux asks for 01-<mac> first and it usually does not exist: any outcome teaches the MAC.
-    const mac = macFromRequest(file);
-    if (mac) macs.learn(record.clientAddress, mac);
     if (file !== marker) return;
     // Only the whole marker counts: an HTTP range of it is no proof the install finished.
     const partial = record.size !== undefined && record.size >= 0 && record.bytes < record.size;
     if (record.outcome !== "ok" || partial) return reportFailedFetch(opts, record);
-    const known = macs.lookup(record.clientAddress);
-    attempt(record, known, RETRIES);
+    const done = switcher(record.clientAddress)
+      .catch((err: unknown): SwitchResult => ({ outcome: "failed", error: err instanceof Error ? err.message : String(err) }))
+      .then((result) => report(opts, record.clientAddress, result));
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
   };
-  return Object.assign(observe, { flush: () => macs.flush() });
+  return Object.assign(observe, { flush: async () => void (await Promise.all(inFlight)) });
+}
+
+/** Says what became of the host, counts it, and runs the hook: here, as the unprivileged server. */
+function report(opts: InstallOnceOptions, host: string, r: SwitchResult): void {
+  if (r.outcome === "failed") {
+    if (opts.counts) opts.counts.removeFailures++;
+    opts.log.error("install-once failed to remove the host's netboot entries: it will install again at its next boot", {
+      host,
+      error: r.error,
+      fix: "pxeboot doctor ROOT says which directory is not writable and by whom",
+    });
+    return;
+  }
+  if (r.outcome === "busy") return opts.log.warn("install-once gave up: another server kept this host's lock", { host, lock: r.lock });
+  if (r.outcome === "nothing") return reportNothingToRemove(opts, host, r);
+  if (opts.counts) opts.counts.installed++;
+  opts.log.info("installed: netboot entries removed, next boot is local", {
+    host,
+    profile: r.profile,
+    time: r.time,
+    ...(r.mac ? { mac: r.mac, macFrom: r.macFrom } : {}),
+    removed: r.removed.join(","),
+  });
+  if (opts.onInstallCmd) runHook(opts, { host, file: r.key, profile: r.profile, time: r.time }, r.mac, r.removed);
 }
 
 /**
@@ -158,107 +130,19 @@ function reportFailedFetch({ log, counts }: InstallOnceOptions, record: Finished
   });
 }
 
-/** The key of a host's lock and record: its hex IP name, else its 01-MAC name. */
-function hostKey(address: string, mac: Mac | undefined): string | undefined {
-  const ip = parseIPv4(address);
-  if (ip !== undefined) return hexIpName(ip);
-  return mac ? macName(mac) : undefined;
-}
-
-function present(root: string, names: HostEntryName[]): HostEntryName[] {
-  return names.filter((n) => {
-    try {
-      lstatSync(join(root, n.path));
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function finishInstall(opts: InstallOnceOptions, record: FinishedTransfer, found: MacLookup | undefined): "done" | "busy" {
-  const host = record.clientAddress;
-  const mac = found?.mac;
-  const ip = parseIPv4(host);
-  const key = hostKey(host, mac);
-  const names: HostEntryName[] = [...(ip !== undefined ? ipEntryNames(ip) : []), ...(mac ? macEntryNames(mac) : [])];
-  const existing = present(opts.root, names);
-  if (!key || existing.length === 0) {
-    reportNothingToRemove(opts, host, found);
-    return "done";
-  }
-  // Read before locking: once we hold the lock nobody else removes these names under us.
-  const profile = linkedProfile(opts.root, existing) ?? "unknown";
-  let release: (() => void) | undefined;
-  try {
-    release = tryLock(join(opts.root, lockFile(key)), LOCK_STALE_MS);
-    if (!release) return "busy";
-  } catch (err) {
-    // No lock directory (read-only .pxeboot, say): switching the host matters more than the lock.
-    opts.log.warn("install-once could not take the host lock, going ahead without it", {
-      host,
-      error: err instanceof Error ? err.message : String(err),
-    });
-    release = () => {};
-  }
-  const removed: string[] = [];
-  let time: string;
-  try {
-    const keep = join(opts.root, REMOVED_DIR);
-    for (const n of names) if (claimLink(join(opts.root, n.path), keep) !== undefined) removed.push(n.path);
-    time = new Date().toISOString();
-    if (removed.length > 0) writeRecord(opts, { host, file: key, profile, time });
-  } finally {
-    release();
-  }
-  if (removed.length === 0) return "done"; // another server finished between our look and our lock
-  if (opts.counts) opts.counts.installed++;
-  opts.log.info("installed: netboot entries removed, next boot is local", {
-    host,
-    profile,
-    time,
-    ...(found ? { mac: found.mac, macFrom: found.source } : {}),
-    removed: removed.join(","),
-  });
-  if (opts.onInstallCmd) runHook(opts, { host, file: key, profile, time }, mac, removed);
-  return "done";
-}
-
 /**
  * Nothing to remove is normal for a host that was never registered, or that another server
  * already switched. It is the silent reinstall loop when the host is registered by MAC and its
  * MAC is unknown here: say so at warning level whenever MAC entries exist that we could not match.
  */
-function reportNothingToRemove(opts: InstallOnceOptions, host: string, found: MacLookup | undefined): void {
-  const macEntries = found ? [] : readdirQuiet(join(opts.root, PXELINUX_DIR)).filter((n) => decodeMacName(n) !== undefined);
-  if (macEntries.length === 0) return opts.log.debug("install marker fetched, no netboot entries left for this host", { host, mac: found?.mac });
+function reportNothingToRemove(opts: InstallOnceOptions, host: string, r: Extract<SwitchResult, { outcome: "nothing" }>): void {
+  if (r.macEntries === 0) return opts.log.debug("install marker fetched, no netboot entries left for this host", { host, mac: r.mac });
   if (opts.counts) opts.counts.unknownMac++;
   opts.log.warn("install marker fetched, but this host's MAC is unknown: if it is registered by MAC it will install again", {
     host,
-    macEntries: macEntries.length,
-    fix: "register it by IP (pxeboot host add IP PROFILE), or let it PXE boot through this server so its MAC is learned",
+    macEntries: r.macEntries,
+    fix: "bind it: pxeboot host add MAC PROFILE --ip IP (a host on this segment is found in the neighbour table by itself)",
   });
-}
-
-function readdirQuiet(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function writeRecord(opts: InstallOnceOptions, rec: InstallRecord): void {
-  try {
-    writeFileAtomic(join(opts.root, stateFile(rec.file)), JSON.stringify(rec) + "\n", 0o644);
-  } catch (err) {
-    // The host is switched already; only `host list` misses it, so say so and carry on.
-    opts.log.warn("install-once could not write its record", {
-      host: rec.host,
-      file: stateFile(rec.file),
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
 }
 
 function runHook(opts: InstallOnceOptions, rec: InstallRecord, mac: Mac | undefined, removed: string[]): void {

@@ -66,27 +66,6 @@ export function macEntryNames(mac: Mac): HostEntryName[] {
   ];
 }
 
-/**
- * The MAC named by a per-host request of any loader ("pxelinux.cfg/01-aa-bb-…",
- * "grub/mac-aa:bb:….cfg", "ipxe/mac-aa-bb-….ipxe"), wherever the tree sits under the root.
- */
-export function macFromRequest(file: string): Mac | undefined {
-  // Runs for every finished transfer: a cheap test first, the regexes only for likely names.
-  if (!file.includes("01-") && !file.includes("mac-")) return undefined;
-  const m = MAC_REQUEST.exec(file.replace(/^\/+/, ""));
-  const hex = m?.[1] ?? m?.[2] ?? m?.[3] ?? m?.[4];
-  return hex ? hex.toLowerCase().replace(/-/g, ":") : undefined;
-}
-
-const HEX2 = "[0-9a-fA-F]{2}";
-const MAC_REQUEST = new RegExp(
-  `(?:^|/)(?:${PXELINUX_DIR.replace(".", "\\.")}/01-((?:${HEX2}-){5}${HEX2})` +
-    `|${GRUB_DIR}/mac-((?:${HEX2}:){5}${HEX2})\\.cfg` +
-    `|${IPXE_DIR}/mac-((?:${HEX2}-){5}${HEX2})\\.ipxe` +
-    // Debian/Fedora GRUB asks for this before grub.cfg: a MAC to learn too.
-    `|${GRUB_DIR}/grub\\.cfg-01-((?:${HEX2}-){5}${HEX2}))$`,
-);
-
 /** Hand-written per-host files that install-once took away are kept here, not deleted. */
 export const REMOVED_DIR = ".pxeboot/removed";
 

@@ -12,7 +12,6 @@ import {
   parseUuid,
 } from "../../src/layout/hexip.ts";
 import { parseHostSpec } from "../../src/layout/hostspec.ts";
-import { macFromRequest } from "../../src/layout/paths.ts";
 import { UsageError } from "../../src/cli/args.ts";
 
 const ip = (s: string) => parseIPv4(s)!;
@@ -115,14 +114,3 @@ describe("host specs", () => {
   });
 });
 
-describe("MACs in requests (what install-once remembers)", () => {
-  test("pxelinux, GRUB and iPXE per-host MAC names, with or without a leading slash or a subdirectory", () => {
-    expect(macFromRequest("pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe("aa:bb:cc:dd:ee:ff");
-    expect(macFromRequest("/boot/pxelinux.cfg/01-AA-BB-CC-DD-EE-FF")).toBe("aa:bb:cc:dd:ee:ff");
-    expect(macFromRequest("grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe("aa:bb:cc:dd:ee:ff");
-    expect(macFromRequest("ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe("aa:bb:cc:dd:ee:ff");
-    expect(macFromRequest("/grub/grub.cfg-01-aa-bb-cc-dd-ee-ff")).toBe("aa:bb:cc:dd:ee:ff"); // GRUB's own search
-    for (const other of ["pxelinux.cfg/C0A8000B", "pxelinux.cfg/01-aa-bb-cc-dd-ee", "x/01-aa-bb-cc-dd-ee-ff", "grub/mac-aa-bb-cc-dd-ee-ff.cfg", "Kickstart_end"])
-      expect(macFromRequest(other)).toBeUndefined();
-  });
-});

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { addHosts, listHosts } from "../../src/layout/hosts.ts";
 import { parseHostSpec } from "../../src/layout/hostspec.ts";
 import { createInstallOnce } from "../../src/layout/install-once.ts";
+import { bindMac } from "../../src/layout/macs.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 import { cleanup, freshTree, tempDir, write } from "./fixtures.ts";
@@ -63,6 +64,7 @@ describe("install-once observer", () => {
   test("a completed marker fetch removes the host's links, records it and logs host, profile, time", async () => {
     const { root, log, observe } = await treeWithHost();
     observe(record({}));
+    await observe.flush();
     for (const rel of ["pxelinux.cfg/C0A8000B", "grub/ip-192.168.0.11.cfg", "ipxe/ip-192.168.0.11.ipxe"])
       expect(exists(root, rel)).toBe(false);
     const info = log.lines.filter((l) => l.level === "info");
@@ -105,6 +107,7 @@ describe("install-once observer", () => {
     expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(true);
     expect(log.lines.filter((l) => l.level === "warn").map((l) => l.fields?.bytes)).toEqual([1]);
     observe(record({ mode: "http", options: { status: "200" }, bytes: 40, size: 40 }));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
   });
 
@@ -116,45 +119,56 @@ describe("install-once observer", () => {
     expect(exists(root, "pxelinux.cfg/C0A8000C")).toBe(false);
   });
 
-  test("the MAC entry goes too when the client asked for it earlier, even as a file-not-found", async () => {
+  test("asking for another host's 01-<mac> name, then for the marker, leaves that host's entries in place", async () => {
+    const { root, log, observe } = await treeWithHost();
+    addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
+    // A name a client asks for is no proof of who it is: 192.168.0.11 is not aa:bb:cc:dd:ee:ff.
+    observe(record({ requested: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", file: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", bytes: 20, size: 20 }));
+    observe(record({ requested: "/Kickstart_end", file: "Kickstart_end" }));
+    await observe.flush();
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(true);
+    expect(exists(root, "grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe(true);
+    expect(exists(root, "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe(true);
+    // Its own address's entries are its own to end.
+    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
+    expect(log.lines.find((l) => l.level === "info")!.fields!.mac).toBeUndefined();
+  });
+
+  test("a MAC bound to the address by host add --ip goes with that address's marker fetch, and only that MAC", async () => {
     const { root, log, observe } = await treeWithHost();
     addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
     addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:00"), "7.2");
-    observe(record({ requested: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", file: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", outcome: "error", errorCode: 1 }));
+    bindMac(root, "192.168.0.11", "aa:bb:cc:dd:ee:ff");
     observe(record({ requested: "/Kickstart_end", file: "Kickstart_end" }));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(false);
     expect(exists(root, "grub/mac-aa:bb:cc:dd:ee:ff.cfg")).toBe(false);
     expect(exists(root, "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe")).toBe(false);
     expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
     expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-00")).toBe(true);
-    expect(log.lines.find((l) => l.level === "info")!.fields).toMatchObject({ mac: "aa:bb:cc:dd:ee:ff" });
+    expect(log.lines.find((l) => l.level === "info")!.fields).toMatchObject({ mac: "aa:bb:cc:dd:ee:ff", macFrom: "host add --ip" });
+    // Used up with the install: a reinstall is bound again.
+    expect(readdirSync(join(root, ".pxeboot/macs")).filter((n) => !n.startsWith("."))).toEqual([]);
   });
 
-  test("a MAC-only host (or an IPv6 client) is handled through the MAC alone", async () => {
+  test("a MAC-only host on IPv6 is handled through its binding alone", async () => {
     const root = await freshTree(["7.2"]);
     addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
+    bindMac(root, "fe80::1", "aa:bb:cc:dd:ee:ff");
     const observe = createInstallOnce({ root, marker: "/Kickstart_end", neighbourTable: NO_ARP, log: captureLogger() });
-    observe(record({ clientAddress: "fe80::1", file: "ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe", requested: "/ipxe/mac-aa-bb-cc-dd-ee-ff.ipxe" }));
     observe(record({ clientAddress: "fe80::1" }));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(false);
     expect(JSON.parse(readFileSync(join(root, ".pxeboot/installed/01-aa-bb-cc-dd-ee-ff"), "utf8"))).toMatchObject({ host: "fe80::1", profile: "7.2" });
   });
 
-  test("a restart between the PXE boot and the marker: the MAC learned before it still counts", async () => {
+  test("a MAC file learned from requests by an older version is not trusted", async () => {
     const { root, observe } = await treeWithHost();
     addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
-    observe(record({ requested: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", file: "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", outcome: "error", errorCode: 1 }));
+    write(root, ".pxeboot/macs/C0A8000B", JSON.stringify({ host: "192.168.0.11", mac: "aa:bb:cc:dd:ee:ff", time: "2026-01-01T00:00:00Z" }) + "\n");
+    observe(record({}));
     await observe.flush();
-    // A new process: nothing in memory, the association comes from the tree's state directory.
-    const log = captureLogger();
-    const restarted = createInstallOnce({ root, marker: "Kickstart_end", neighbourTable: NO_ARP, log });
-    restarted(record({}));
-    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(false);
-    expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
-    expect(log.lines.find((l) => l.level === "info")!.fields).toMatchObject({ mac: "aa:bb:cc:dd:ee:ff", macFrom: "learned" });
-    // Used up: the association is gone with the install.
-    await restarted.flush();
-    expect(readdirSync(join(root, ".pxeboot/macs")).filter((n) => !n.startsWith("."))).toEqual([]);
+    expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(true);
   });
 
   test("a host on the segment is matched through the kernel's neighbour table, with nothing learned", async () => {
@@ -163,7 +177,9 @@ describe("install-once observer", () => {
     const arp = join(tempDir("pxeboot-arp-"), "arp");
     writeFileSync(arp, "IP address  HW type  Flags  HW address  Mask  Device\n192.168.0.11 0x1 0x2 52:54:00:12:34:56 * eth0\n");
     const log = captureLogger();
-    createInstallOnce({ root, marker: "Kickstart_end", neighbourTable: arp, log })(record({}));
+    const observe = createInstallOnce({ root, marker: "Kickstart_end", neighbourTable: arp, log });
+    observe(record({}));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/01-52-54-00-12-34-56")).toBe(false);
     expect(log.lines.find((l) => l.level === "info")!.fields).toMatchObject({ mac: "52:54:00:12:34:56", macFrom: "neighbour table" });
   });
@@ -172,7 +188,9 @@ describe("install-once observer", () => {
     const root = await freshTree(["7.2"]);
     addHosts(root, parseHostSpec("aa:bb:cc:dd:ee:ff"), "7.2");
     const log = captureLogger();
-    createInstallOnce({ root, marker: "Kickstart_end", neighbourTable: NO_ARP, log })(record({}));
+    const observe = createInstallOnce({ root, marker: "Kickstart_end", neighbourTable: NO_ARP, log });
+    observe(record({}));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff")).toBe(true);
     const warn = log.lines.find((l) => l.level === "warn")!;
     expect(warn.msg).toContain("MAC is unknown");
@@ -186,6 +204,8 @@ describe("install-once observer", () => {
     observe(record({}));
     secondServer(record({}));
     observe(record({}));
+    await observe.flush();
+    await secondServer.flush();
     expect(log.lines.filter((l) => l.level === "info").length).toBe(1);
     expect(other.lines.filter((l) => l.level === "info").length).toBe(0);
     expect(log.lines.concat(other.lines).filter((l) => l.level === "error" || l.level === "warn")).toEqual([]);
@@ -212,6 +232,7 @@ describe("install-once observer", () => {
     const old = new Date(Date.now() - 120_000);
     utimesSync(join(root, ".pxeboot/locks/C0A8000B"), old, old);
     observe(record({}));
+    await observe.flush();
     expect(exists(root, "pxelinux.cfg/C0A8000B")).toBe(false);
     expect(log.lines.filter((l) => l.level === "info").length).toBe(1);
   });
@@ -233,6 +254,7 @@ describe("install-once observer", () => {
     rmSync(join(root, ".pxeboot"), { recursive: true });
     writeFileSync(join(root, ".pxeboot"), "");
     expect(() => observe(record({}))).not.toThrow();
+    await observe.flush();
     expect(log.lines.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
       "install-once could not take the host lock, going ahead without it",
       "install-once could not write its record",

@@ -1,12 +1,12 @@
 /**
- * Which MAC a client address had: learned associations survive the process (a restart, another
- * worker, another server on the same root), the kernel's neighbour table wins for hosts on the
- * segment, and the directory stays bounded.
+ * Which MAC a client address had: only the kernel's neighbour table (hosts on the segment) and
+ * the sysadmin's bindings (host add MAC --ip IP), which survive the process; never a name a
+ * client asked for.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MacRegistry, MAX_RECORDS, macRecordFile, parseNeighbourTable } from "../../src/layout/macs.ts";
+import { bindMac, lookupMac, macRecordFile, parseNeighbourTable, unbindAddress, unbindMac } from "../../src/layout/macs.ts";
 import { MAC_DIR } from "../../src/layout/paths.ts";
 import { cleanup, freshTree, tempDir } from "./fixtures.ts";
 
@@ -36,97 +36,49 @@ describe("neighbour table", () => {
   });
 });
 
-describe("learned MACs", () => {
-  test("what one process learned, a fresh one (a restart, another worker or server) finds on disk", async () => {
+describe("MAC bindings (host add MAC --ip IP)", () => {
+  test("a binding is found by any process (a restart, another worker or server on the root)", async () => {
     const root = await freshTree();
-    const first = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    first.learn("192.168.0.11", "aa:bb:cc:dd:ee:ff");
-    await first.flush();
+    expect(bindMac(root, "192.168.0.11", "aa:bb:cc:dd:ee:ff")).toBe(`${MAC_DIR}/C0A8000B`);
     expect(readdirSync(join(root, MAC_DIR))).toEqual(["C0A8000B"]);
-    expect(JSON.parse(readFileSync(join(root, macRecordFile("192.168.0.11")), "utf8")).mac).toBe("aa:bb:cc:dd:ee:ff");
-    const second = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    expect(second.lookup("192.168.0.11")).toEqual({ mac: "aa:bb:cc:dd:ee:ff", source: "learned" });
-    expect(second.lookup("192.168.0.12")).toBeUndefined();
-  });
-
-  test("the newest association wins, also when another process wrote it", async () => {
-    const root = await freshTree();
-    const a = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    const b = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    a.learn("192.168.0.11", "aa:bb:cc:dd:ee:01");
-    await a.flush();
-    b.learn("192.168.0.11", "aa:bb:cc:dd:ee:02");
-    await b.flush();
-    expect(a.lookup("192.168.0.11")?.mac).toBe("aa:bb:cc:dd:ee:02");
+    expect(lookupMac(root, "192.168.0.11", "/nonexistent")).toEqual({ mac: "aa:bb:cc:dd:ee:ff", source: "host add --ip" });
+    expect(lookupMac(root, "192.168.0.12", "/nonexistent")).toBeUndefined();
   });
 
   test("the neighbour table is preferred: it is the host that is talking to us now", async () => {
     const root = await freshTree();
-    const reg = new MacRegistry({ root, neighbourTable: arpFile() });
-    reg.learn("192.168.0.11", "aa:bb:cc:dd:ee:ff");
-    await reg.flush();
-    expect(reg.lookup("192.168.0.11")).toEqual({ mac: "52:54:00:12:34:56", source: "neighbour table" });
-    // Not in the table (a routed host behind a DHCP relay): what was learned.
-    reg.learn("10.1.2.3", "aa:bb:cc:dd:ee:01");
-    expect(reg.lookup("10.1.2.3")).toEqual({ mac: "aa:bb:cc:dd:ee:01", source: "learned" });
+    bindMac(root, "192.168.0.11", "aa:bb:cc:dd:ee:ff");
+    expect(lookupMac(root, "192.168.0.11", arpFile())).toEqual({ mac: "52:54:00:12:34:56", source: "neighbour table" });
+    // Not in the table (a routed host behind a DHCP relay): the binding.
+    bindMac(root, "10.1.2.3", "aa:bb:cc:dd:ee:01");
+    expect(lookupMac(root, "10.1.2.3", arpFile())).toEqual({ mac: "aa:bb:cc:dd:ee:01", source: "host add --ip" });
+  });
+
+  test("files without the binding's mark (learned from requests by older versions) are ignored", async () => {
+    const root = await freshTree();
+    mkdirSync(join(root, MAC_DIR), { recursive: true });
+    writeFileSync(join(root, macRecordFile("192.168.0.11")), JSON.stringify({ host: "192.168.0.11", mac: "aa:bb:cc:dd:ee:ff" }) + "\n");
+    writeFileSync(join(root, macRecordFile("192.168.0.12")), "not json\n");
+    expect(lookupMac(root, "192.168.0.11", "/nonexistent")).toBeUndefined();
+    expect(lookupMac(root, "192.168.0.12", "/nonexistent")).toBeUndefined();
   });
 
   test("IPv6 clients are kept under a file name without colons", async () => {
     const root = await freshTree();
-    const reg = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    reg.learn("fd00::11", "aa:bb:cc:dd:ee:ff");
-    await reg.flush();
+    bindMac(root, "fd00::11", "aa:bb:cc:dd:ee:ff");
     expect(readdirSync(join(root, MAC_DIR))).toEqual(["ip6-fd00--11"]);
-    expect(new MacRegistry({ root }).lookup("fd00::11")?.mac).toBe("aa:bb:cc:dd:ee:ff");
+    expect(lookupMac(root, "fd00::11")?.mac).toBe("aa:bb:cc:dd:ee:ff");
   });
 
-  test("forget removes the association everywhere", async () => {
+  test("unbinding an address, or every address of a MAC (host remove MAC)", async () => {
     const root = await freshTree();
-    const reg = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    reg.learn("192.168.0.11", "aa:bb:cc:dd:ee:ff");
-    await reg.flush();
-    await reg.forget("192.168.0.11");
-    expect(new MacRegistry({ root, neighbourTable: "/nonexistent" }).lookup("192.168.0.11")).toBeUndefined();
-    expect(reg.lookup("192.168.0.11")).toBeUndefined();
+    bindMac(root, "192.168.0.11", "aa:bb:cc:dd:ee:ff");
+    bindMac(root, "192.168.0.12", "aa:bb:cc:dd:ee:ff");
+    bindMac(root, "192.168.0.13", "aa:bb:cc:dd:ee:01");
+    unbindAddress(root, "192.168.0.13");
+    expect(lookupMac(root, "192.168.0.13", "/nonexistent")).toBeUndefined();
+    expect(unbindMac(root, "aa:bb:cc:dd:ee:ff").sort()).toEqual([`${MAC_DIR}/C0A8000B`, `${MAC_DIR}/C0A8000C`]);
+    expect(readdirSync(join(root, MAC_DIR))).toEqual([]);
+    expect(unbindMac(join(tempDir(), "no-tree"), "aa:bb:cc:dd:ee:ff")).toEqual([]);
   });
-
-  test("a write failure is reported and the association still works in this process", async () => {
-    const root = join(tempDir(), "not-a-tree", "\0bad");
-    const errors: string[] = [];
-    const reg = new MacRegistry({ root, neighbourTable: "/nonexistent", onError: (what) => errors.push(what) });
-    reg.learn("192.168.0.11", "aa:bb:cc:dd:ee:ff");
-    await reg.flush();
-    expect(errors.length).toBe(1);
-    expect(errors[0]).toContain("192.168.0.11");
-    expect(reg.lookup("192.168.0.11")?.mac).toBe("aa:bb:cc:dd:ee:ff");
-  });
-
-  test("a storm of hosts is written a few at a time and all of it lands", async () => {
-    const root = await freshTree();
-    const reg = new MacRegistry({ root, neighbourTable: "/nonexistent" });
-    for (let i = 1; i <= 500; i++) reg.learn(`10.0.${i >> 8}.${i & 255}`, `aa:bb:cc:dd:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`);
-    await reg.flush();
-    expect(readdirSync(join(root, MAC_DIR)).length).toBe(500);
-  });
-
-  test("the directory is bounded: past the limit the longest-known associations are pruned", async () => {
-    const root = await freshTree();
-    const dir = join(root, MAC_DIR);
-    const extra = 10;
-    for (let i = 0; i < MAX_RECORDS + extra; i++) {
-      const f = join(dir, (0x0a000000 + i).toString(16).toUpperCase());
-      writeFileSync(f, "{}\n");
-      // The oldest ones are the first `extra`.
-      const t = 1_000_000 + i;
-      utimesSync(f, t, t);
-    }
-    const reg = new MacRegistry({ root });
-    expect(await reg.prune()).toBe(extra);
-    const left = new Set(readdirSync(dir));
-    const name = (i: number) => (0x0a000000 + i).toString(16).toUpperCase();
-    expect(left.size).toBe(MAX_RECORDS);
-    for (let i = 0; i < extra; i++) expect(left.has(name(i))).toBe(false);
-    expect(left.has(name(extra))).toBe(true);
-    expect(left.has(name(MAX_RECORDS + extra - 1))).toBe(true);
-  }, 60_000);
 });
