@@ -10,11 +10,11 @@ export default guarded(
     meta: { name: "doctor", description: "Check a PXE tftproot: loaders, links, hex names, kernels, big files" },
     args: {
       root: { type: "positional", description: "The tftproot to check", required: false, default: "/tftp" },
-      user: { type: "string", description: "Also check that install-once can run as this user (serve --user)", valueHint: "NAME" },
+      user: { type: "string", description: "The user serve serves clients as (serve --user): it must not own boot control", valueHint: "NAME" },
     },
     async run({ args }) {
       const user = args.user === undefined ? undefined : lookupUser(args.user);
-      const findings = checkTree(args.root, { user });
+      const findings = checkTree(args.root, { user, uid: process.getuid?.() });
       const problems = findings.filter((f) => f.severity === "problem").length;
       const warnings = findings.length - problems;
       const summary = `${args.root}: ${problems} problem(s), ${warnings} warning(s)`;

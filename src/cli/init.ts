@@ -5,18 +5,18 @@ import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
 import { dhcpSnippets } from "../layout/templates.ts";
 import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
-import { defaultServiceUser, parseOwner } from "./privileges.ts";
+import { parseOwner } from "./privileges.ts";
 import type { Identity } from "../layout/writable.ts";
 
 /**
- * Who install-once will run as on this tree. Run as root, init prepares it for the user
- * `serve` drops to by default, so `init` then `serve` with no flags switches hosts; `--owner
- * root` keeps everything root's (for `serve --user root`).
+ * Who install-once writes the tree as. By default whoever runs init keeps it: `serve` started as
+ * root switches hosts through a process running as the owner of pxelinux.cfg/, while the user
+ * serving clients (tftp) may not write it. `--owner` is for a server started as that user
+ * (systemd-unit --as-user), which then changes the tree itself.
  */
-function initOwner(flag: string | undefined, uid: number): Identity | undefined {
-  if (flag === "root" || flag === "0") return undefined;
-  if (flag !== undefined) return parseOwner(flag, "--owner");
-  return uid === 0 ? defaultServiceUser() : undefined;
+function initOwner(flag: string | undefined): Identity | undefined {
+  if (flag === undefined || flag === "root" || flag === "0") return undefined;
+  return parseOwner(flag, "--owner");
 }
 
 /** The address DHCP should hand out as next-server: the first non-internal IPv4 here. */
@@ -45,7 +45,7 @@ export default guarded(
       },
       owner: {
         type: "string",
-        description: "Give the directories install-once writes in to the user serve runs as (default, as root: tftp, else nobody, as serve does)",
+        description: "Give the directories install-once writes in to this user, for a server started as it (default: they stay yours; serve started as root switches hosts as their owner)",
         valueHint: "USER[:GROUP]",
       },
     },
@@ -57,7 +57,7 @@ export default guarded(
       if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
         throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
       const httpPort = args.http === undefined ? undefined : intArg("http", args.http, 1, 65535);
-      const owner = initOwner(args.owner, process.getuid?.() ?? -1);
+      const owner = initOwner(args.owner);
       const report = await initLayout(args.dir, {
         owner,
         profiles,

@@ -5,5 +5,7 @@
  * the output is not a terminal (help piped into less or a file) or NO_COLOR is set at all.
  */
 if (!process.stdout.isTTY || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "")) process.env.NO_COLOR = "1";
-await import("./commands.ts");
+// The boot-control process a server started as root runs beside it (switch-process.ts): no CLI.
+if (process.env.PXEBOOT_ROLE === "switch") (await import("./switch-process.ts")).runSwitchProcess();
+else await import("./commands.ts");
 export {};

@@ -15,12 +15,16 @@ import type { Mode } from "./command-line.ts";
 import { loadRemapRules } from "./compat-config.ts";
 import { removePidfile, writePidfile } from "./pidfile.ts";
 import { dropPrivileges, serviceIdentity } from "./privileges.ts";
-import { ownershipFix, unwritableInstallDirs, type Identity } from "../layout/writable.ts";
+import { bootControlOwner, probeInstallDirs, type Identity, type UnwritableDir } from "../layout/writable.ts";
+import type { HostSwitcher } from "../layout/install-once.ts";
+import { switchHost } from "../layout/switch-host.ts";
+import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, setNoNewPrivs } from "./lockdown.ts";
+import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { followPrimary, isWorkerChild, primaryPort, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
+import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -55,6 +59,13 @@ export interface ServeOptions {
   metrics?: { listen: MetricsListen; metrics: ServerMetrics };
   /** --http: the root over HTTP too, with the same rules, log line and observers. */
   http?: HttpListen;
+  /** The primary's install-once switcher, which workers ask through it. */
+  switcher?: HostSwitcher;
+  /**
+   * The primary, still root, every socket bound and the workers started: the last step before
+   * requests are answered and root is dropped (the boot-control process starts here).
+   */
+  beforeDrop?: () => Promise<void>;
 }
 
 /** The rules the HTTP side shares with TFTP, from the server's configuration. */
@@ -163,7 +174,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
-  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log, server.listening[0]?.port ?? opts.config.port) : undefined;
+  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log, server.listening[0]?.port ?? opts.config.port, opts.switcher) : undefined;
+  if (opts.beforeDrop && !isWorkerChild()) await opts.beforeDrop();
   running = server;
   workerSet = workers;
   if (isWorkerChild()) {
@@ -211,9 +223,13 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     }
   };
   if (opts.user) {
+    // The bounding set goes while we still may (CAP_SETPCAP), no-new-privs once we are the user:
+    // nothing this process runs from here on (an --on-install hook) can regain root.
+    dropBoundingSet();
     dropPrivileges(opts.user);
-    if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid });
-  }
+    const nnp = setNoNewPrivs();
+    if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid, noNewPrivs: nnp });
+  } else if (process.getuid?.() !== 0) setNoNewPrivs();
   const c = opts.config;
   for (const l of server.listening) {
     if (isWorkerChild()) {
@@ -272,19 +288,24 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
   if (identity.warning) log.warn(identity.warning);
   const marker = settings.installMarker;
   const installCounts = newInstallOnceCounts();
-  const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log, counts: installCounts }) : undefined;
-  // A tree the server's user cannot change turns every install into a reinstall loop. Asked
-  // for by name, that user must be able to do it: refuse now. The default user on a tree made
-  // for another (a tftpd-hpa root switched over) still serves, with a warning saying the fix.
-  // A tree without the marker has no install-once to break.
-  if (installOnce && user && existsSync(join(config.root, marker))) {
-    const bad = unwritableInstallDirs(config.root, user);
-    if (bad.length > 0) {
-      const line = `install-once needs ${bad.map((b) => `${b.dir}/`).join(", ")} writable by ${user.name} (now ${bad[0]!.now}): ${ownershipFix(config.root, user, bad)}`;
-      if (settings.user !== undefined) throw new Error(line);
-      log.warn(`${line}; until then hosts that fetch the marker will install again`);
-    }
+  // Workers ask the primary; the primary asks its boot-control process once it started one
+  // (started as root), else changes the tree itself (started as a user, or --user root).
+  let switchTo: HostSwitcher = (address) => switchHost({ root: config.root, log }, address);
+  const switcher: HostSwitcher = isWorkerChild() ? primarySwitcher : (address) => switchTo(address);
+  const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log, counts: installCounts, switcher }) : undefined;
+  const separate = installOnce !== undefined && user !== undefined && !isWorkerChild();
+  // A tree without the marker has no install-once to break: nothing to say about it.
+  const hasMarker = existsSync(join(config.root, marker));
+  if (installOnce && !separate && !isWorkerChild() && hasMarker) {
+    const bad = probeInstallDirs(config.root);
+    if (bad.length > 0) log.warn(cannotSwitch(config.root, process.getuid?.() ?? -1, bad, "start pxeboot as root (it then switches hosts as the owner of pxelinux.cfg/)"));
   }
+  const beforeDrop = separate
+    ? async () => {
+        const started = await startBootControl(config.root, settings, log, user!, hasMarker);
+        switchTo = started;
+      }
+    : undefined;
   const observers: TransferObserver[] = installOnce ? [installOnce] : [];
   const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined) : undefined;
   if (metrics) observers.push(metrics.metrics.observe);
@@ -302,9 +323,41 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     reloadSettings,
     metrics,
     http: settings.http,
+    switcher,
+    beforeDrop,
   });
   await installOnce?.flush();
   process.exit(0);
+}
+
+/** The one start-up line when install-once cannot switch hosts: which directories, whose, and the fix. */
+function cannotSwitch(root: string, uid: number, bad: (UnwritableDir & { error: string })[], fix: string): string {
+  const dirs = bad.map((b) => `${b.dir}/`).join(", ");
+  return `install-once cannot switch hosts: uid ${uid} cannot write ${dirs} (now ${bad[0]!.now}, ${bad[0]!.error}); hosts that fetch the marker will install again; fix: ${fix} (pxeboot doctor ${root} checks it)`;
+}
+
+/**
+ * Started as root: boot control goes to a process of its own, running as the owner of
+ * pxelinux.cfg/ without capabilities (switch-process.ts), and this one keeps no right to it.
+ * Its bounding set is ours at the spawn: emptied now but for what it needs to become that owner.
+ */
+async function startBootControl(root: string, settings: ServeSettings, log: Logger, user: Identity, hasMarker: boolean): Promise<HostSwitcher> {
+  const owner = bootControlOwner(root);
+  dropBoundingSet(owner.uid !== 0 ? [CAP_SETUID, CAP_SETGID, CAP_SETPCAP] : []);
+  setNoNewPrivs();
+  const helper = startSwitchProcess({ root, uid: owner.uid, gid: owner.gid, logFormat: settings.logFormat, logLevel: settings.logLevel }, log);
+  const ready = await helper.ready;
+  if (!ready) {
+    log.error("the boot-control process did not start: hosts that fetch the marker will install again", { fix: "see the error above; pxeboot doctor ROOT" });
+    return helper.switcher;
+  }
+  log.info("boot control: hosts are switched by a separate process, as the owner of the tree's boot entries", { pid: helper.pid, uid: ready.uid, owner: owner.dir });
+  const dirs = ["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ");
+  if (ready.problems.length > 0 && hasMarker)
+    log.warn(cannotSwitch(root, ready.uid, ready.problems, `give them to one user that is not ${user.name}: chown -R root: ${dirs} (on NFS with root_squash: a user the server does not squash)`));
+  if (ready.uid === user.uid)
+    log.warn(`${owner.dir}/ belongs to ${user.name}, the user serving clients: a fault in client-facing code could change what hosts boot; fix: chown -R root: ${dirs}`);
+  return helper.switcher;
 }
 
 /** This process's metrics: with --workers, worker N labels its samples (the primary serves them all). */

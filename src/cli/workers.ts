@@ -14,13 +14,16 @@
  *   root (EPERM), so SIGHUP/SIGTERM/SIGINT are forwarded as messages;
  * - metrics: the primary's endpoint asks every worker for its numbers at scrape time, so one
  *   endpoint shows the whole server;
+ * - install-once: a worker asks the primary to switch a host, and the primary asks whoever may
+ *   change the tree (its boot-control process when started as root), so there is one of those;
  * - a worker whose primary is gone (the channel closed) drains and stops instead of holding
  *   the port alone.
  */
 import type { Logger } from "../log.ts";
+import type { HostSwitcher } from "../layout/install-once.ts";
 
 /** The command line that runs this same program again, compiled or from source. */
-function selfCommand(): string[] {
+export function selfCommand(): string[] {
   const compiled = Bun.main.startsWith("/$bunfs/");
   return compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)];
 }
@@ -57,7 +60,7 @@ export interface WorkerSet {
  * Starts workers 2…N as children with the same arguments. They stop when the primary forwards
  * its SIGTERM/SIGINT; if one dies on its own, the rest go on and the death is logged.
  */
-export function spawnWorkers(count: number, log: Logger, port: number): WorkerSet {
+export function spawnWorkers(count: number, log: Logger, port: number, switcher?: HostSwitcher): WorkerSet {
   const children: Bun.Subprocess[] = [];
   let stopping = false;
   let asked = 0;
@@ -87,9 +90,19 @@ export function spawnWorkers(count: number, log: Logger, port: number): WorkerSe
       env: { ...process.env, PXEBOOT_WORKER: String(i), PXEBOOT_PORT: String(port) },
       stdio: ["ignore", "inherit", "inherit"],
       ipc: (m: unknown) => {
-        const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown };
+        const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown; switch?: unknown; address?: unknown };
         if (msg.bound === true) report();
         else if (msg.answer !== undefined) answer(msg);
+        else if (typeof msg.switch === "number" && switcher) {
+          const id = msg.switch;
+          void switcher(String(msg.address)).then((result) => {
+            try {
+              child.send({ switched: id, result });
+            } catch {
+              // the worker is gone: nobody waits for the answer
+            }
+          });
+        }
       },
       serialization: "json",
     });
@@ -170,8 +183,12 @@ export function followPrimary(answer: () => unknown = () => null): Promise<void>
   let goNow = () => {};
   const go = new Promise<void>((resolve) => (goNow = resolve));
   process.on("message", (m: unknown) => {
-    const msg = m as { signal?: unknown; go?: unknown; ask?: unknown } | null;
+    const msg = m as { signal?: unknown; go?: unknown; ask?: unknown; switched?: unknown; result?: unknown } | null;
     if (msg?.go === true) goNow();
+    if (typeof msg?.switched === "number") {
+      switching.get(msg.switched)?.(msg.result as Awaited<ReturnType<HostSwitcher>>);
+      switching.delete(msg.switched);
+    }
     if (typeof msg?.ask === "number") {
       try {
         process.send?.({ answer: msg.ask, data: answer() });
@@ -183,6 +200,8 @@ export function followPrimary(answer: () => unknown = () => null): Promise<void>
     if (typeof signal === "string" && (FORWARDED as string[]).includes(signal)) process.emit(signal as NodeJS.Signals);
   });
   process.on("disconnect", () => {
+    for (const resolve of switching.values()) resolve({ outcome: "failed", error: "the primary is gone" });
+    switching.clear();
     goNow();
     process.emit("SIGTERM");
   });
@@ -190,6 +209,23 @@ export function followPrimary(answer: () => unknown = () => null): Promise<void>
   setTimeout(goNow, WORKERS_BOUND_TIMEOUT_MS + 5_000).unref();
   return go;
 }
+
+/** Switch requests of this worker waiting for the primary's answer. */
+const switching = new Map<number, (r: Awaited<ReturnType<HostSwitcher>>) => void>();
+let switchIds = 0;
+
+/** In a worker: install-once's switcher, through the primary. */
+export const primarySwitcher: HostSwitcher = (address) =>
+  new Promise((resolve) => {
+    const id = ++switchIds;
+    switching.set(id, resolve);
+    try {
+      process.send?.({ switch: id, address });
+    } catch {
+      switching.delete(id);
+      resolve({ outcome: "failed", error: "the primary is gone" });
+    }
+  });
 
 /** In a worker: tells the primary the port is bound here. */
 export function reportBound(): void {

@@ -3,14 +3,14 @@
  * Each finding is one line with its fix. Problems stop hosts from booting (non-zero exit);
  * warnings are worth knowing but a fresh `pxeboot init` tree may have them.
  */
-import { closeSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isTempName } from "./atomic.ts";
 import { decodeHexName, formatIPv4 } from "./hexip.ts";
 import { resolveInside } from "./hosts.ts";
 import { LOADER_FILES, installHint } from "./loaders.ts";
 import { GRUB_DIR, IPXE_DIR, LOCK_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
-import { ownershipFix, unwritableInstallDirs, type Identity } from "./writable.ts";
+import { bootControlOwner, ownershipFix, probeInstallDirs, unwritableInstallDirs, type Identity } from "./writable.ts";
 
 export type Severity = "problem" | "warning";
 
@@ -75,8 +75,10 @@ function readable(path: string): boolean {
 }
 
 export interface CheckOptions {
-  /** The user `serve --user` runs as: install-once must be able to write its directories. */
+  /** The user `serve` serves clients as (--user, default tftp): it must not be able to change boot control. */
   user?: Identity;
+  /** Who runs doctor: a non-root uid is checked as a server started as itself would be. */
+  uid?: number;
 }
 
 export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
@@ -96,14 +98,36 @@ export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
   const inUse = checkEntries(root, entries, add);
   checkReferences(root, inUse, add);
   checkSizes(entries, add);
-  if (opts.user) checkInstallOnceOwner(root, opts.user, add);
+  if (existsSync(join(root, PXELINUX_DIR))) checkInstallOnceWriter(root, opts, add);
   return findings;
 }
 
-function checkInstallOnceOwner(root: string, user: Identity, add: Add): void {
-  const bad = unwritableInstallDirs(root, user);
-  for (const b of bad)
-    add("problem", b.dir, `not writable by ${user.name} (now ${b.now}): install-once would fail and hosts would install again`, ownershipFix(root, user, bad));
+/**
+ * Install-once for every way of starting `serve`. Started as root it switches hosts as the owner
+ * of pxelinux.cfg/ (cli/switch-process.ts): that owner must be able to write every directory
+ * install-once touches, and the user serving clients must not be it. Started as a user (doctor
+ * run as that user), that user must write them itself.
+ */
+function checkInstallOnceWriter(root: string, opts: CheckOptions, add: Add): void {
+  const owner = bootControlOwner(root);
+  const asOwner = { name: `uid ${owner.uid}`, uid: owner.uid, gid: owner.gid };
+  for (const b of unwritableInstallDirs(root, asOwner))
+    add(
+      "problem",
+      b.dir,
+      `not writable by uid ${owner.uid}, the owner of ${owner.dir}/ as whom serve (started as root) switches hosts (now ${b.now}): hosts would install again`,
+      `chown ${owner.uid}:${owner.gid} ${join(root, b.dir)}`,
+    );
+  if (opts.user && opts.user.uid === owner.uid)
+    add("warning", owner.dir, `belongs to ${opts.user.name}, the user serving clients: a fault in client-facing code could change what hosts boot`, `chown -R root: ${["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ")}`);
+  if (opts.uid !== undefined && opts.uid !== 0)
+    for (const b of probeInstallDirs(root))
+      add(
+        "warning",
+        b.dir,
+        `not writable by uid ${opts.uid} (now ${b.now}, ${b.error}): serve started as this user (not root) cannot switch hosts, they would install again`,
+        `start serve as root (it switches hosts as the owner of ${owner.dir}/), or ${ownershipFix(root, { name: String(opts.uid), uid: opts.uid, gid: opts.uid }, [b])}`,
+      );
 }
 
 type Add = (severity: Severity, path: string, message: string, fix: string) => void;

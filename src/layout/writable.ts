@@ -6,7 +6,7 @@
  * root), so `serve` can refuse to start and `doctor` can tell before the first install fails.
  * ACLs are not read: a tree that needs them is rare, and then the first failure is still logged.
  */
-import { statSync, type Stats } from "node:fs";
+import { rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { GRUB_DIR, IPXE_DIR, LOCK_DIR, MAC_DIR, PXELINUX_DIR, REMOVED_DIR, STATE_DIR } from "./paths.ts";
 
@@ -40,7 +40,32 @@ export interface UnwritableDir {
  * directory above it (the server creates it there on first use).
  */
 export function unwritableInstallDirs(root: string, who: Pick<Identity, "uid" | "gid">): UnwritableDir[] {
-  const out: UnwritableDir[] = [];
+  return installDirs(root).filter((d) => !canWrite(d.st, who)).map(describe);
+}
+
+const describe = (d: { dir: string; st: Stats }): UnwritableDir => ({ dir: d.dir, now: `${d.st.uid}:${d.st.gid} ${(d.st.mode & 0o7777).toString(8).padStart(4, "0")}` });
+
+/**
+ * The install-once directories this process cannot write, tried for real (a file created and
+ * removed in each): what mode bits can't tell, an NFS export that squashes root or an ACL, shows.
+ */
+export function probeInstallDirs(root: string): (UnwritableDir & { error: string })[] {
+  const out: (UnwritableDir & { error: string })[] = [];
+  for (const d of installDirs(root)) {
+    const probe = join(root, d.dir, `.pxeboot-probe-${process.pid}`);
+    try {
+      writeFileSync(probe, "", { flag: "wx", mode: 0o600 });
+      rmSync(probe, { force: true });
+    } catch (err) {
+      out.push({ ...describe(d), error: (err as NodeJS.ErrnoException).code ?? String(err) });
+    }
+  }
+  return out;
+}
+
+/** The install-once directories that exist, each missing one as the nearest existing directory above it. */
+function installDirs(root: string): { dir: string; st: Stats }[] {
+  const out: { dir: string; st: Stats }[] = [];
   const seen = new Set<string>();
   for (const rel of INSTALL_ONCE_DIRS) {
     let at = rel;
@@ -59,9 +84,26 @@ export function unwritableInstallDirs(root: string, who: Pick<Identity, "uid" | 
     }
     if (!st || seen.has(at)) continue;
     seen.add(at);
-    if (!canWrite(st, who)) out.push({ dir: at, now: `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, "0")}` });
+    out.push({ dir: at, st });
   }
   return out;
+}
+
+/**
+ * Whom install-once writes as when the server starts as root: the owner of pxelinux.cfg/ (of the
+ * root where there is none), so a tree keeps the owner it has and the boot-control process
+ * needs no capability to write it.
+ */
+export function bootControlOwner(root: string): { uid: number; gid: number; dir: string } {
+  for (const dir of [PXELINUX_DIR, "."]) {
+    try {
+      const st = statSync(join(root, dir));
+      return { uid: st.uid, gid: st.gid, dir };
+    } catch {
+      // next
+    }
+  }
+  return { uid: 0, gid: 0, dir: "." };
 }
 
 /** The one-line fix for a list of unwritable directories. */

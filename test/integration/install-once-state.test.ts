@@ -1,16 +1,18 @@
 /**
- * Install-once for hosts registered by MAC, where the marker fetch carries only the IP: the
- * association learned at PXE time must survive a restart, be shared by `--workers` processes
- * and by two servers on one root. And a server that drops root must be able to do it, or refuse
- * to start. Loopback source addresses (127.0.0.x) stand in for the hosts; the loopback has no
- * neighbour-table entries, so everything here rests on what the servers learned.
+ * Install-once for hosts registered by MAC, where the marker fetch carries only the IP: the MAC
+ * comes from the kernel's neighbour table or from the sysadmin's `host add MAC --ip IP`, never
+ * from what a client asked for (any host may ask for another's 01-<mac>). Bindings survive a
+ * restart and serve `--workers` processes and two servers on one root alike. Started as root
+ * with no flag, on a tree nobody prepared for it, install-once works while every process that
+ * faces clients is unprivileged. Loopback source addresses (127.0.0.x) stand in for the hosts;
+ * the loopback has no neighbour-table entries.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, readdirSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
+import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer, startWith } from "./harness.ts";
 
 const running: ServerProcess[] = [];
 const trees: { cleanup(): void }[] = [];
@@ -51,46 +53,35 @@ async function fetchAs(source: string, port: number, file: string): Promise<"ok"
 const macOf = (i: number) => `aa:bb:cc:dd:ee:${i.toString(16).padStart(2, "0")}`;
 const pxelinuxMacName = (i: number) => `pxelinux.cfg/01-${macOf(i).replace(/:/g, "-")}`;
 
-/** A tree whose hosts are registered by MAC only, as a farm without fixed IPs does it. */
-async function macTree(name: string, hosts: number[]) {
+/** A tree whose hosts are registered by MAC only, each bound to its loopback address. */
+async function macTree(name: string, hosts: number[], bind = true) {
   const tree = scratchRoot(name);
   trees.push(tree);
   await pxeboot("init", tree.root, "--profile", "7.2");
-  for (const i of hosts) await pxeboot("host", "add", macOf(i), "7.2", "--root", tree.root);
+  for (const i of hosts) await pxeboot("host", "add", macOf(i), "7.2", "--root", tree.root, ...(bind ? ["--ip", `127.0.0.${i}`] : []));
   const exists = (rel: string) => pathExists(join(tree.root, rel));
   return { root: tree.root, exists };
 }
 
-/**
- * The start of a pxelinux boot: the 01-<mac> name first (that is where the MAC is learned).
- * Resolves once the association is on disk for every process: it is written off the event loop,
- * and a real install takes minutes between this and the marker, so a test must not outrun it.
- */
-async function pxeBoot(host: number, port: number, root: string): Promise<"ok" | "error"> {
-  const outcome = await fetchAs(`127.0.0.${host}`, port, pxelinuxMacName(host));
-  const record = join(root, ".pxeboot/macs", (0x7f000000 + host).toString(16).toUpperCase());
-  if (!(await eventually(() => Bun.file(record).size > 0, 2000))) throw new Error(`the MAC of 127.0.0.${host} was not recorded`);
-  return outcome;
-}
 const marker = (host: number, port: number) => fetchAs(`127.0.0.${host}`, port, "Kickstart_end");
 
 describe("install-once for MAC-registered hosts", () => {
-  test("a restart between the PXE boot and the marker fetch: the MAC entry still goes", async () => {
+  test("host add MAC --ip: the binding is on disk, survives a restart, and is used up by the install", async () => {
     const t = await macTree("restart", [41]);
+    expect(readdirSync(join(t.root, ".pxeboot/macs"))).toEqual(["7F000029"]);
     const before = await serve(t.root);
-    expect(await pxeBoot(41, before.port, t.root)).toBe("ok");
     await before.stop();
     const after = await serve(t.root);
     expect(await marker(41, after.port)).toBe("ok");
     expect(await eventually(() => !t.exists(pxelinuxMacName(41)))).toBe(true);
-    await after.waitForLog(/installed: netboot entries removed.*host=127\.0\.0\.41 .*mac=aa:bb:cc:dd:ee:29 macFrom=learned/);
+    await after.waitForLog(/installed: netboot entries removed.*host=127\.0\.0\.41 .*mac=aa:bb:cc:dd:ee:29 macFrom="?host add --ip/);
+    expect(await eventually(() => readdirSync(join(t.root, ".pxeboot/macs")).length === 0)).toBe(true);
   });
 
-  test("--workers 2: 8 hosts, each boot and marker fetch on whichever worker the kernel picks", async () => {
+  test("--workers 2: 8 hosts, each marker fetch on whichever worker the kernel picks", async () => {
     const hosts = [61, 62, 63, 64, 65, 66, 67, 68];
     const t = await macTree("workers", hosts);
     const s = await serve(t.root, ["--workers", "2"]);
-    for (const h of hosts) expect(await pxeBoot(h, s.port, t.root)).toBe("ok");
     for (const h of hosts) expect(await marker(h, s.port)).toBe("ok");
     const gone = () => hosts.every((h) => !t.exists(pxelinuxMacName(h)));
     expect(await eventually(gone)).toBe(true);
@@ -102,21 +93,18 @@ describe("install-once for MAC-registered hosts", () => {
     expect(installs()).toBe(hosts.length);
   });
 
-  test("two servers on one root: boot from one, marker to the other", async () => {
+  test("two servers on one root: each marker goes to the other server", async () => {
     const t = await macTree("two-servers", [71, 72]);
     const a = await serve(t.root);
     const b = await serve(t.root);
-    expect(await pxeBoot(71, a.port, t.root)).toBe("ok");
-    expect(await pxeBoot(72, b.port, t.root)).toBe("ok");
     expect(await marker(71, b.port)).toBe("ok");
     expect(await marker(72, a.port)).toBe("ok");
     expect(await eventually(() => !t.exists(pxelinuxMacName(71)) && !t.exists(pxelinuxMacName(72)))).toBe(true);
-    // The associations are used up with the installs.
     expect(await eventually(() => readdirSync(join(t.root, ".pxeboot/macs")).length === 0)).toBe(true);
   });
 
-  test("a host whose MAC was never learned: the entry stays and the server says so at warning level", async () => {
-    const t = await macTree("unknown-mac", [81]);
+  test("a host whose MAC is not bound: the entry stays and the server says so at warning level", async () => {
+    const t = await macTree("unknown-mac", [81], false);
     const s = await serve(t.root);
     expect(await marker(81, s.port)).toBe("ok");
     await s.waitForLog(/\[warn\].*MAC is unknown.*host=127\.0\.0\.81/);
@@ -138,40 +126,158 @@ describe("install-once for MAC-registered hosts", () => {
   });
 });
 
+describe("a client cannot end another host's install", () => {
+  test("127.0.0.77 asks for 52:54:00:aa:bb:cc's 01- name, then the marker, over TFTP and over HTTP: that host's entries stay", async () => {
+    const tree = scratchRoot("spoof");
+    trees.push(tree);
+    await pxeboot("init", tree.root, "--profile", "7.2");
+    // The victim registered by MAC, the way a farm without fixed addresses does it.
+    await pxeboot("host", "add", "52:54:00:aa:bb:cc", "7.2", "--root", tree.root);
+    const victim = ["pxelinux.cfg/01-52-54-00-aa-bb-cc", "grub/mac-52:54:00:aa:bb:cc.cfg", "ipxe/mac-52-54-00-aa-bb-cc.ipxe"];
+    const s = await startWith((port) => [BINARY, "serve", "--drain-timeout", "1", "--root", tree.root, "--address", "127.0.0.1", "--port", String(port), "--http", `127.0.0.1:${port}`]);
+    running.push(s);
+    expect(await fetchAs("127.0.0.77", s.port, victim[0]!)).toBe("ok");
+    expect(await fetchAs("127.0.0.77", s.port, "Kickstart_end")).toBe("ok");
+    const http = (path: string) => run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--interface", "127.0.0.78", `http://127.0.0.1:${s.port}/${path}`]);
+    expect((await http(victim[0]!)).stdout).toBe("200");
+    expect((await http("Kickstart_end")).stdout).toBe("200");
+    await s.waitForLog(/install marker fetched.*host=127\.0\.0\.78/);
+    await Bun.sleep(200);
+    for (const rel of victim) expect(pathExists(join(tree.root, rel))).toBe(true);
+    expect(s.log()).not.toContain("installed: netboot entries removed");
+  });
+});
+
 const asRoot = process.getuid?.() === 0;
 
-describe.if(asRoot)("install-once after dropping root (--user)", () => {
-  test("a tree made by root alone: serve --user nobody refuses to start, naming the directories and the fix", async () => {
-    const t = await macTree("user-refused", []);
-    chmodSync(join(t.root, ".."), 0o755);
-    const r = await run([BINARY, "serve", t.root, "--address", "127.0.0.1", "--port", "0", "--user", "nobody"], 20_000);
-    expect(r.code).toBe(1);
-    const lines = r.stderr.trim().split("\n");
-    expect(lines.length).toBe(1);
-    expect(lines[0]).toMatch(/install-once needs pxelinux\.cfg\/.*\.pxeboot\/.* writable by nobody .*pxeboot init .* --owner nobody/);
-    const doctor = await run([BINARY, "doctor", t.root, "--user", "nobody"]);
-    expect(doctor.code).toBe(1);
-    expect(doctor.stdout).toMatch(/pxelinux\.cfg: not writable by nobody/);
+/** A tftproot as tftpd-hpa sites have it: made by hand, all root's, 0755. */
+function handMadeTree(name: string, hosts: number[]) {
+  const tree = scratchRoot(name);
+  trees.push(tree);
+  const root = tree.root;
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, "pxelinux.cfg"));
+  writeFileSync(join(root, "Kickstart_end"), "installed\n");
+  writeFileSync(join(root, "pxelinux.cfg/default"), "DEFAULT local\nLABEL local\n  LOCALBOOT 0\n");
+  writeFileSync(join(root, "pxelinux.cfg/default.netboot-7.2"), "DEFAULT install\n");
+  for (const h of hosts) symlinkSync("default.netboot-7.2", join(root, "pxelinux.cfg", (0x7f000000 + h).toString(16).toUpperCase()));
+  return root;
+}
+
+/** Processes of this server (its pid and its children) with a UDP or TCP socket, and those without. */
+function serverProcesses(pid: number): { pid: number; role: string; sockets: number; status: string }[] {
+  const children = (p: number): number[] => {
+    try {
+      return readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const internet = new Set<string>();
+  for (const table of ["udp", "udp6", "tcp", "tcp6"])
+    for (const line of readFileSync(`/proc/net/${table}`, "utf8").split("\n").slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inode !== "0") internet.add(inode);
+    }
+  return [pid, ...children(pid)].map((p) => {
+    let sockets = 0;
+    for (const fd of readdirSync(`/proc/${p}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkOr(`/proc/${p}/fd/${fd}`));
+      if (m && internet.has(m[1]!)) sockets++;
+    }
+    const env = readFileSync(`/proc/${p}/environ`, "latin1");
+    const role = /PXEBOOT_ROLE=switch/.test(env) ? "boot-control" : /PXEBOOT_WORKER=/.test(env) ? "worker" : "primary";
+    return { pid: p, role, sockets, status: readFileSync(`/proc/${p}/status`, "utf8") };
+  });
+}
+
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}
+
+const field = (status: string, key: string) => status.match(new RegExp(`^${key}:\\s*(.*)$`, "m"))?.[1]?.trim() ?? "";
+
+describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
+  test("a hand-made root-owned tree, serve as root with no flag: hosts switch; no process facing clients is root or can regain it", async () => {
+    const root = handMadeTree("root-owned", [51, 52]);
+    const s = await startWith((port) => [BINARY, "serve", root, "--drain-timeout", "1", "--address", "127.0.0.1", "--port", String(port), "--workers", "2", "--http", `127.0.0.1:${port}`]);
+    running.push(s);
+    await s.waitForLog(/dropped privileges user=(tftp|nobody)/);
+    const procs = serverProcesses(s.proc.pid);
+    expect(procs.map((p) => p.role).sort()).toEqual(["boot-control", "primary", "worker"]);
+    for (const p of procs) {
+      // Every process: no-new-privs, no capabilities, an empty bounding set.
+      expect({ role: p.role, nnp: field(p.status, "NoNewPrivs"), eff: field(p.status, "CapEff"), bnd: field(p.status, "CapBnd") }).toEqual({
+        role: p.role,
+        nnp: "1",
+        eff: "0000000000000000",
+        bnd: "0000000000000000",
+      });
+      if (p.role === "boot-control") expect(p.sockets).toBe(0);
+      else {
+        expect(p.sockets).toBeGreaterThan(0);
+        expect(field(p.status, "Uid").split(/\s+/).every((u) => u !== "0")).toBe(true);
+      }
+    }
+    expect(s.log()).not.toMatch(/\[(warn|error)\]/);
+    // The marker over TFTP for one host, over HTTP for the other: both switch at the first install.
+    expect(await marker(51, s.port)).toBe("ok");
+    expect((await run(["curl", "-sS", "-o", "/dev/null", "--interface", "127.0.0.52", `http://127.0.0.1:${s.port}/Kickstart_end`])).code).toBe(0);
+    expect(await eventually(() => !pathExists(join(root, "pxelinux.cfg/7F000033")) && !pathExists(join(root, "pxelinux.cfg/7F000034")))).toBe(true);
+    expect(readdirSync(join(root, ".pxeboot/installed")).sort()).toEqual(["7F000033", "7F000034"]);
+    expect(s.log()).not.toMatch(/\[(warn|error)\]/);
   });
 
-  test("a tree made by init --owner nobody: serve --user nobody switches MAC and IP hosts", async () => {
+  test("--on-install runs unprivileged: no-new-privs and an empty bounding set, so no set-uid program regains root", async () => {
+    const root = handMadeTree("hook", [53]);
+    const outDir = scratchRoot("hook-out");
+    trees.push(outDir);
+    chmodSync(outDir.root, 0o777);
+    const out = join(outDir.root, "hook-status");
+    const s = await serve(root, ["--on-install", `grep -E '^(Uid|NoNewPrivs|CapBnd|CapEff):' /proc/self/status > ${out}`]);
+    expect(await marker(53, s.port)).toBe("ok");
+    expect(await eventually(() => pathExists(out) && readFileSync(out, "utf8").includes("CapBnd"))).toBe(true);
+    const status = readFileSync(out, "utf8");
+    expect(field(status, "NoNewPrivs")).toBe("1");
+    expect(field(status, "CapBnd")).toBe("0000000000000000");
+    expect(field(status, "CapEff")).toBe("0000000000000000");
+    expect(field(status, "Uid").split(/\s+/)[0]).not.toBe("0");
+  });
+
+  test("started as an unprivileged user on a root-owned tree: one start-up line with the fix, and doctor says so", async () => {
+    const root = handMadeTree("non-root", [54]);
+    const asNobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"];
+    const s = await startServer(root, [], "127.0.0.1", asNobody);
+    running.push(s);
+    const line = await s.waitForLog(/\[warn\].*install-once cannot switch hosts.*\n/);
+    expect(line.trim().split("\n").length).toBe(1);
+    expect(line).toMatch(/cannot write pxelinux\.cfg\/.*fix: start pxeboot as root/);
+    const doctor = await run([...asNobody, BINARY, "doctor", root]);
+    expect(doctor.stdout).toMatch(/pxelinux\.cfg: not writable by uid \d+ .*serve started as this user \(not root\) cannot switch hosts/);
+    // As root, the same tree is fine: serve switches hosts as its owner.
+    const asRootDoctor = await run([BINARY, "doctor", root]);
+    expect(asRootDoctor.stdout).not.toContain("switch hosts");
+  });
+
+  test("a tree made by init --owner nobody, started as nobody: it switches hosts itself", async () => {
     const tree = scratchRoot("user-owner");
     trees.push(tree);
     // The server's user must reach the tree: the scratch directory is private by default.
     chmodSync(tree.root, 0o755);
     await pxeboot("init", tree.root, "--profile", "7.2", "--owner", "nobody");
-    await pxeboot("host", "add", macOf(51), "7.2", "--root", tree.root);
-    await pxeboot("host", "add", "127.0.0.52", "7.2", "--root", tree.root);
-    const doctor = await run([BINARY, "doctor", tree.root, "--user", "nobody"]);
-    expect(doctor.stdout).not.toContain("not writable");
-    const s = await serve(tree.root, ["--user", "nobody"]);
-    await s.waitForLog(/dropped privileges user=nobody/);
-    expect(await pxeBoot(51, s.port, tree.root)).toBe("ok");
-    expect(await marker(51, s.port)).toBe("ok");
-    expect(await marker(52, s.port)).toBe("ok");
+    await pxeboot("host", "add", macOf(55), "7.2", "--root", tree.root, "--ip", "127.0.0.55");
+    await pxeboot("host", "add", "127.0.0.56", "7.2", "--root", tree.root);
+    const s = await startServer(tree.root, [], "127.0.0.1", ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"]);
+    running.push(s);
+    expect(await marker(55, s.port)).toBe("ok");
+    expect(await marker(56, s.port)).toBe("ok");
     const gone = (rel: string) => !pathExists(join(tree.root, rel));
-    expect(await eventually(() => gone(pxelinuxMacName(51)) && gone("pxelinux.cfg/7F000034"))).toBe(true);
+    expect(await eventually(() => gone(pxelinuxMacName(55)) && gone("pxelinux.cfg/7F000038"))).toBe(true);
     expect(s.log()).not.toMatch(/\[(warn|error)\]/);
-    expect(readdirSync(join(tree.root, ".pxeboot/installed")).sort()).toEqual(["7F000033", "7F000034"]);
+    expect(readdirSync(join(tree.root, ".pxeboot/installed")).sort()).toEqual(["7F000037", "7F000038"]);
   });
 });
