@@ -22,6 +22,11 @@ type Libc = {
 };
 
 const PR_CAPBSET_DROP = 24;
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+/** capset(2): header version 3 (64-bit sets). */
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const SYS_CAPSET: Record<string, number> = { x64: 126, arm64: 91 };
 const PR_SET_NO_NEW_PRIVS = 38;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
@@ -81,6 +86,22 @@ export function setNoNewPrivs(): boolean {
   new DataView(prog.buffer).setUint16(0, 1, true);
   new DataView(prog.buffer).setBigUint64(8, BigInt(ptr(filter)), true);
   return Number(c.syscall(nr, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ptr(prog))) === 0;
+}
+
+/**
+ * A process started unprivileged with capabilities of its own (systemd's
+ * AmbientCapabilities=CAP_NET_BIND_SERVICE for `systemd-unit --as-user`) needs them only to bind:
+ * afterwards the main thread gives up every one, ambient ones included, so nothing it spawns
+ * inherits them. Threads started before keep theirs (see above).
+ */
+export function dropCapabilities(): boolean {
+  const c = load();
+  const nr = SYS_CAPSET[process.arch];
+  if (!c || nr === undefined) return false;
+  c.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  const header = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
+  const data = new Uint32Array(6); // effective, permitted, inheritable × two words: all empty
+  return Number(c.syscall(nr, BigInt(ptr(header)), BigInt(ptr(data)), null)) === 0;
 }
 
 /** What /proc says of a process: for the start-up log and for tests. */

@@ -18,7 +18,7 @@ import { dropPrivileges, serviceIdentity } from "./privileges.ts";
 import { bootControlOwner, probeInstallDirs, type Identity, type UnwritableDir } from "../layout/writable.ts";
 import type { HostSwitcher } from "../layout/install-once.ts";
 import { switchHost } from "../layout/switch-host.ts";
-import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, setNoNewPrivs } from "./lockdown.ts";
+import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs } from "./serve-config.ts";
@@ -229,7 +229,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     dropPrivileges(opts.user);
     const nnp = setNoNewPrivs();
     if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid, noNewPrivs: nnp });
-  } else if (process.getuid?.() !== 0) setNoNewPrivs();
+  } else if (process.getuid?.() !== 0) {
+    // Started as a user: capabilities it was given (systemd-unit --as-user) were for binding.
+    dropCapabilities();
+    setNoNewPrivs();
+  }
   const c = opts.config;
   for (const l of server.listening) {
     if (isWorkerChild()) {

@@ -251,8 +251,15 @@ describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
   test("started as an unprivileged user on a root-owned tree: one start-up line with the fix, and doctor says so", async () => {
     const root = handMadeTree("non-root", [54]);
     const asNobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"];
-    const s = await startServer(root, [], "127.0.0.1", asNobody);
+    // As systemd-unit --as-user starts it: with CAP_NET_BIND_SERVICE, which it gives up once bound.
+    const withBindCap = [...asNobody.slice(0, -1), "--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--"];
+    const s = await startServer(root, ["--workers", "1"], "127.0.0.1", withBindCap);
     running.push(s);
+    for (const p of serverProcesses(s.proc.pid)) {
+      expect(field(p.status, "NoNewPrivs")).toBe("1");
+      expect(field(p.status, "CapEff")).toBe("0000000000000000");
+      expect(field(p.status, "CapAmb")).toBe("0000000000000000");
+    }
     const line = await s.waitForLog(/\[warn\].*install-once cannot switch hosts.*\n/);
     expect(line.trim().split("\n").length).toBe(1);
     expect(line).toMatch(/cannot write pxelinux\.cfg\/.*fix: start pxeboot as root/);
