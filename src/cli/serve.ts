@@ -358,7 +358,14 @@ async function startBootControl(root: string, settings: ServeSettings, log: Logg
   log.info("boot control: hosts are switched by a separate process, as the owner of the tree's boot entries", { pid: helper.pid, uid: ready.uid, owner: owner.dir });
   const dirs = ["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ");
   if (ready.problems.length > 0 && hasMarker)
-    log.warn(cannotSwitch(root, ready.uid, ready.problems, `give them to one user that is not ${user.name}: chown -R root: ${dirs} (on NFS with root_squash: a user the server does not squash)`));
+    log.warn(
+      cannotSwitch(
+        root,
+        ready.uid,
+        ready.problems,
+        `make them writable by the owner of ${owner.dir}/ (chmod u+w), or, on NFS with root_squash, give ${dirs} to a user the NFS server does not squash and that is not ${user.name} (chown -R USER:)`,
+      ),
+    );
   if (ready.uid === user.uid)
     log.warn(`${owner.dir}/ belongs to ${user.name}, the user serving clients: a fault in client-facing code could change what hosts boot; fix: chown -R root: ${dirs}`);
   return helper.switcher;

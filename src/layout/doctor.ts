@@ -116,7 +116,7 @@ function checkInstallOnceWriter(root: string, opts: CheckOptions, add: Add): voi
       "problem",
       b.dir,
       `not writable by uid ${owner.uid}, the owner of ${owner.dir}/ as whom serve (started as root) switches hosts (now ${b.now}): hosts would install again`,
-      `chown ${owner.uid}:${owner.gid} ${join(root, b.dir)}`,
+      b.now.startsWith(`${owner.uid}:`) ? `chmod u+wx ${join(root, b.dir)}` : `chown ${owner.uid}:${owner.gid} ${join(root, b.dir)}`,
     );
   if (opts.user && opts.user.uid === owner.uid)
     add("warning", owner.dir, `belongs to ${opts.user.name}, the user serving clients: a fault in client-facing code could change what hosts boot`, `chown -R root: ${["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ")}`);

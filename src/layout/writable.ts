@@ -1,10 +1,11 @@
 /**
- * Can the server's user do install-once on this tree? Install-once renames per-host links away
- * and writes records, locks and learned MACs, so every directory it touches must be writable
- * (and searchable) by the user the server runs as. Checked from the directories' owner and mode,
- * as that user with its primary group only (the server clears supplementary groups when it drops
- * root), so `serve` can refuse to start and `doctor` can tell before the first install fails.
- * ACLs are not read: a tree that needs them is rare, and then the first failure is still logged.
+ * Can install-once change this tree? It renames per-host links away and writes records and
+ * locks, so every directory it touches must be writable (and searchable) by whoever switches
+ * hosts: the boot-control process (the owner of pxelinux.cfg/, without capabilities) when the
+ * server started as root, else the server's own user. `doctor` checks the owner and mode as
+ * that user with its primary group only and no capabilities (uid 0 included: the boot-control
+ * process has none); `serve` and a non-root `doctor` probe for real (probeInstallDirs).
+ * ACLs are not read by the mode check: the probe sees them.
  */
 import { rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
@@ -22,7 +23,6 @@ export const INSTALL_ONCE_DIRS = [PXELINUX_DIR, GRUB_DIR, IPXE_DIR, ".pxeboot", 
 const OPTIONAL = new Set([GRUB_DIR, IPXE_DIR]);
 
 export function canWrite(st: Pick<Stats, "uid" | "gid" | "mode">, who: Pick<Identity, "uid" | "gid">): boolean {
-  if (who.uid === 0) return true;
   // Like the kernel: the owner class applies to the owner, else the group class, else other.
   const bits = st.uid === who.uid ? (st.mode >> 6) & 7 : st.gid === who.gid ? (st.mode >> 3) & 7 : st.mode & 7;
   return (bits & 3) === 3; // write and search

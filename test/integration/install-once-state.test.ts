@@ -270,6 +270,19 @@ describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
     expect(asRootDoctor.stdout).not.toContain("switch hosts");
   });
 
+  test("boot control its owner cannot write (as an NFS export squashing root leaves it): one start-up line with the fix, and doctor says so", async () => {
+    const root = handMadeTree("squashed", [57]);
+    // A root-owned 0555 directory: the boot-control process is uid 0 without capabilities, so
+    // the mode bits decide, as they do for root squashed to nobody on NFS.
+    chmodSync(join(root, "pxelinux.cfg"), 0o555);
+    const s = await serve(root);
+    const line = await s.waitForLog(/\[warn\].*install-once cannot switch hosts.*\n/);
+    expect(line).toMatch(/uid 0 cannot write pxelinux\.cfg\/ \(now 0:0 0555, EACCES\).*fix: make them writable by the owner of pxelinux\.cfg\/ \(chmod u\+w\)/);
+    const doctor = await run([BINARY, "doctor", root]);
+    expect(doctor.stdout).toMatch(/problem: pxelinux\.cfg: not writable by uid 0, the owner of pxelinux\.cfg\/ .*fix: chmod u\+wx /);
+    expect(doctor.code).toBe(1);
+  });
+
   test("a tree made by init --owner nobody, started as nobody: it switches hosts itself", async () => {
     const tree = scratchRoot("user-owner");
     trees.push(tree);
