@@ -2,9 +2,15 @@
  * `serve --metrics [ADDR:]PORT`: the HTTP endpoint Prometheus scrapes. Bound before root is
  * dropped (so a port below 1024 works) and closed last on shutdown, so the final counts of a
  * drain can still be scraped while transfers finish.
+ *
+ * What it shows is private to the farm (other hosts' MACs and hex IPs, the files they asked for,
+ * who finished installing), so a bare port binds loopback only: exposing it takes an address,
+ * and then only the clients `--metrics-allow` (else the server's --allow/--deny) admits get an
+ * answer; the others get 403.
  */
 import type { Logger } from "../log.ts";
 import { CONTENT_TYPE } from "../server/metrics.ts";
+import type { ClientFilter } from "../server/client-filter.ts";
 import { intArg, UsageError } from "./args.ts";
 
 export interface MetricsListen {
@@ -15,11 +21,11 @@ export interface MetricsListen {
 /** The port `pxeboot status` looks at when given no URL; the examples use it too. */
 export const DEFAULT_METRICS_PORT = 9169;
 
-/** "9169" (every IPv4 address, as exporters do), "127.0.0.1:9169", "[::1]:9169". */
+/** "9169" (loopback only), "0.0.0.0:9169" (every IPv4 address), "[::1]:9169". */
 export function parseMetricsListen(text: string): MetricsListen {
   const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(text.trim());
-  if (!m) throw new UsageError(`--metrics needs [ADDR:]PORT (e.g. ${DEFAULT_METRICS_PORT} or 127.0.0.1:${DEFAULT_METRICS_PORT}), got '${text}'`);
-  return { address: m[1] ?? m[2] ?? "0.0.0.0", port: intArg("metrics", m[3]!, 0, 65535) };
+  if (!m) throw new UsageError(`--metrics needs [ADDR:]PORT (e.g. ${DEFAULT_METRICS_PORT} or 0.0.0.0:${DEFAULT_METRICS_PORT}), got '${text}'`);
+  return { address: m[1] ?? m[2] ?? "127.0.0.1", port: intArg("metrics", m[3]!, 0, 65535) };
 }
 
 export interface MetricsEndpoint {
@@ -33,13 +39,17 @@ export function startMetricsEndpoint(
   render: () => string | Promise<string>,
   log: Logger,
   extra: Record<string, () => string | Promise<string>> = {},
+  /** Who may scrape (undefined: everyone who can reach the address). */
+  filter?: ClientFilter,
 ): MetricsEndpoint {
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
       hostname: listen.address,
       port: listen.port,
-      async fetch(req) {
+      async fetch(req, srv) {
+        const peer = srv.requestIP(req)?.address;
+        if (filter && (!peer || !filter.allows(peer))) return new Response("pxeboot: not for this address (--metrics-allow)\n", { status: 403 });
         const path = new URL(req.url).pathname;
         const json = extra[path];
         if (json && req.method === "GET") return new Response(await json(), { headers: { "content-type": "application/json" } });

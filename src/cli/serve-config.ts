@@ -96,7 +96,12 @@ export const serveArgs = {
   metrics: {
     type: "string",
     valueHint: "[ADDR:]PORT",
-    description: "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: every IPv4 address; e.g. 9169); off by default",
+    description: "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: loopback only; 0.0.0.0:9169 exposes it); off by default",
+  },
+  "metrics-allow": {
+    type: "string",
+    valueHint: "CIDR",
+    description: "who may read --metrics (repeatable; default: the clients --allow/--deny admit)",
   },
   http: {
     type: "string",
@@ -107,7 +112,7 @@ export const serveArgs = {
 } satisfies ArgsDef;
 
 /** Flags that may be given more than once (lists in the config file); citty would keep only the last. */
-export const REPEATABLE = ["allow", "deny", "writable", "refuse", "remap"];
+export const REPEATABLE = ["allow", "deny", "writable", "refuse", "remap", "metrics-allow"];
 
 export interface ServeArgs {
   dir?: string;
@@ -156,8 +161,8 @@ export function serveDefaults(): ServeArgs {
   return out as unknown as ServeArgs;
 }
 
-/** --allow/--deny blocks, checked here so a typo is a usage error, not a start-up crash. */
-function cidrList(rawArgs: string[], flag: "allow" | "deny"): string[] {
+/** --allow/--deny (--metrics-allow) blocks, checked here so a typo is a usage error, not a start-up crash. */
+export function cidrList(rawArgs: string[], flag: "allow" | "deny" | "metrics-allow"): string[] {
   const list = repeatedFlag(rawArgs, [flag], "192.168.0.0/24");
   for (const c of list) {
     try {

@@ -11,7 +11,7 @@ import { parseMetricsListen, type MetricsListen } from "./metrics-endpoint.ts";
 import { parseHttpListen } from "./http-listen.ts";
 import type { HttpListen } from "../http/http-server.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
-import { serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
+import { cidrList, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 
 export interface ServeSettings {
   server: ServerConfig;
@@ -34,6 +34,8 @@ export interface ServeSettings {
   dualStackDefault: boolean;
   /** --metrics: where the Prometheus endpoint listens (the primary's; workers add their number). */
   metrics?: MetricsListen;
+  /** --metrics-allow: who may read it; empty: whom --allow/--deny admit. */
+  metricsAllow: string[];
   /** --http: where the HTTP side listens (built around: changing it takes a restart). */
   http?: HttpListen;
 }
@@ -52,6 +54,7 @@ export interface CommandArgs {
   umask?: string;
   "drain-timeout"?: string;
   metrics?: string;
+  "metrics-allow"?: string;
   http?: string;
 }
 
@@ -87,6 +90,7 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
     dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,
     metrics,
+    metricsAllow: cidrList(rawArgs, "metrics-allow"),
     http: args.http === undefined ? undefined : parseHttpListen(args.http),
   };
 }

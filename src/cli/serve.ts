@@ -26,6 +26,7 @@ import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
+import { clientFilter } from "../server/client-filter.ts";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
@@ -56,7 +57,7 @@ export interface ServeOptions {
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
-  metrics?: { listen: MetricsListen; metrics: ServerMetrics };
+  metrics?: { listen: MetricsListen; metrics: ServerMetrics; allow: string[] };
   /** --http: the root over HTTP too, with the same rules, log line and observers. */
   http?: HttpListen;
   /** The primary's install-once switcher, which workers ask through it. */
@@ -154,7 +155,9 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     // Clients are steered to workers by address, so every worker's entries are distinct clients.
     const quirks = async () => JSON.stringify([...learnedQuirks(), ...(await answers()).flatMap((a) => a.quirks ?? [])]);
     try {
-      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": quirks });
+      const allow = opts.metrics.allow;
+      const filter = allow.length > 0 ? clientFilter(allow, []) : clientFilter(opts.config.allow ?? [], opts.config.deny ?? []);
+      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": quirks }, filter);
     } catch (err) {
       await server.close();
       throw err;
@@ -380,7 +383,7 @@ function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts 
     worker: settings.workers > 1 ? String(worker) : undefined,
     installOnce: installCounts,
   });
-  return { listen: settings.metrics!, metrics };
+  return { listen: settings.metrics!, metrics, allow: settings.metricsAllow };
 }
 
 /** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */

@@ -29,8 +29,18 @@ export interface Histogram {
   observe(value: number): void;
 }
 
-/** Label values: backslash, double quote and newline are the only escapes the format has. */
-const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+/**
+ * Label values: backslash, double quote and newline are the only escapes the format has. Other
+ * control bytes (a client-chosen ESC, BEL, CR or C1 byte in a file name) would reach a terminal
+ * running curl or `pxeboot status` raw, so they are written as \\xHH: text, not escapes.
+ */
+const escapeLabel = (v: string) =>
+  v
+    .replace(/\\/g, "\\\\")
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, "\\n")
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/g, (c) => `\\\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 const escapeHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 
 function formatValue(v: number): string {

@@ -5,7 +5,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
+import { encodeRequest } from "../../src/protocol/packet.ts";
+import { Opcode } from "../../src/protocol/types.ts";
+import { BINARY, RawPeer, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
 
 const tree = scratchRoot("metrics");
 writeFileSync(join(tree.root, "file"), new Uint8Array(100_000).fill(7));
@@ -77,4 +79,58 @@ describe("serve --metrics", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("cannot read http://127.0.0.1:1/metrics");
   });
+
+  test("who may read it: --metrics-allow, else the server's --allow/--deny; others get 403", async () => {
+    const own = await startServer(tree.root, ["--metrics", "127.0.0.1:0", "--metrics-allow", "127.0.0.2/32"]);
+    const byFlags = await startServer(tree.root, ["--metrics", "127.0.0.1:0", "--deny", "127.0.0.3"]);
+    try {
+      const status = async (s: ServerProcess, from: string) => {
+        const url = (await s.waitForLog(/http:\/\/127\.0\.0\.1:\d+\/metrics/)).trim();
+        return (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", from, url], 30_000)).stdout;
+      };
+      expect(await status(own, "127.0.0.2")).toBe("200");
+      expect(await status(own, "127.0.0.1")).toBe("403");
+      expect(await status(byFlags, "127.0.0.1")).toBe("200");
+      expect(await status(byFlags, "127.0.0.3")).toBe("403");
+    } finally {
+      await own.stop();
+      await byFlags.stop();
+    }
+  }, 60_000);
+
+  test("a bare port listens on loopback only", async () => {
+    // A port picked here: the bare form has no port 0 of its own to log.
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const s = await startServer(tree.root, ["--metrics", String(port)]);
+    try {
+      expect(await s.waitForLog(/metrics served url=\S+/)).toContain(`http://127.0.0.1:${port}/metrics`);
+      // `ss -ltnH`: State Recv-Q Send-Q Local Peer; every local address on that port is loopback.
+      const locals = (await run(["ss", "-ltnH", `sport = :${port}`], 10_000)).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/)[3]);
+      expect(locals).toEqual([`127.0.0.1:${port}`]);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+
+  test("client-chosen control bytes in label values are escaped, never raw", async () => {
+    const s = await startServer(tree.root, ["--metrics", "127.0.0.1:0"]);
+    try {
+      const url = (await s.waitForLog(/http:\/\/127\.0\.0\.1:\d+\/metrics/)).trim();
+      const peer = await RawPeer.open("127.0.0.1");
+      try {
+        // ESC [ 31 m, BEL, CR and the C1 CSI: a terminal showing a raw scrape would obey them.
+        peer.send(encodeRequest(Opcode.RRQ, "evil\x1b[31m\x07\r\x9bname", "octet"), s.port);
+        expect(await peer.recv(3000)).toBeDefined();
+      } finally {
+        peer.close();
+      }
+      const body = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const text = new TextDecoder().decode(body);
+      expect(text).toContain("evil\\\\x1b[31m\\\\x07\\\\x0d\\\\x9bname");
+      // eslint-disable-next-line no-control-regex
+      expect(text.match(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/g)).toBeNull();
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
 });

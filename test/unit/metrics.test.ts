@@ -290,7 +290,9 @@ describe("one endpoint for every worker", () => {
 
 describe("--metrics", () => {
   test("takes PORT, ADDR:PORT and [IPv6]:PORT", () => {
-    expect(parseMetricsListen("9169")).toEqual({ address: "0.0.0.0", port: 9169 });
+    // What it shows is private to the farm: a bare port is loopback, exposing it takes an address.
+    expect(parseMetricsListen("9169")).toEqual({ address: "127.0.0.1", port: 9169 });
+    expect(parseMetricsListen("0.0.0.0:9169")).toEqual({ address: "0.0.0.0", port: 9169 });
     expect(parseMetricsListen("127.0.0.1:9200")).toEqual({ address: "127.0.0.1", port: 9200 });
     expect(parseMetricsListen("[::1]:9169")).toEqual({ address: "::1", port: 9169 });
     expect(() => parseMetricsListen("::1:9169")).toThrow(/\[ADDR:\]PORT/);
