@@ -7,8 +7,8 @@
  * faces clients is unprivileged. Loopback source addresses (127.0.0.x) stand in for the hosts;
  * the loopback has no neighbour-table entries.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
@@ -201,6 +201,28 @@ function readlinkOr(path: string): string {
 
 const field = (status: string, key: string) => status.match(new RegExp(`^${key}:\\s*(.*)$`, "m"))?.[1]?.trim() ?? "";
 
+const AS_NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"];
+let nobodyBinary: { root: string; cleanup(): void } | undefined;
+afterAll(() => nobodyBinary?.cleanup());
+
+/** The binary where nobody can run it: a clean clone may sit in a directory only root enters (mktemp -d). */
+function binaryForNobody(): string {
+  if (!nobodyBinary) {
+    nobodyBinary = scratchRoot("binary");
+    copyFileSync(BINARY, join(nobodyBinary.root, "pxeboot"));
+    chmodSync(join(nobodyBinary.root, "pxeboot"), 0o755);
+  }
+  return join(nobodyBinary.root, "pxeboot");
+}
+
+/** `serve` started as nobody, the way setpriv or systemd's User= would start it. */
+async function serveAsNobody(root: string, extra: string[], prefix = AS_NOBODY): Promise<ServerProcess> {
+  const bin = binaryForNobody();
+  const s = await startWith((port) => [...prefix, bin, "serve", "--drain-timeout", "1", "--root", root, "--address", "127.0.0.1", "--port", String(port), ...extra]);
+  running.push(s);
+  return s;
+}
+
 describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
   test("a hand-made root-owned tree, serve as root with no flag: hosts switch; no process facing clients is root or can regain it", async () => {
     const root = handMadeTree("root-owned", [51, 52]);
@@ -250,11 +272,9 @@ describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
 
   test("started as an unprivileged user on a root-owned tree: one start-up line with the fix, and doctor says so", async () => {
     const root = handMadeTree("non-root", [54]);
-    const asNobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"];
     // As systemd-unit --as-user starts it: with CAP_NET_BIND_SERVICE, which it gives up once bound.
-    const withBindCap = [...asNobody.slice(0, -1), "--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--"];
-    const s = await startServer(root, ["--workers", "1"], "127.0.0.1", withBindCap);
-    running.push(s);
+    const withBindCap = [...AS_NOBODY.slice(0, -1), "--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--"];
+    const s = await serveAsNobody(root, ["--workers", "1"], withBindCap);
     for (const p of serverProcesses(s.proc.pid)) {
       expect(field(p.status, "NoNewPrivs")).toBe("1");
       expect(field(p.status, "CapEff")).toBe("0000000000000000");
@@ -263,7 +283,7 @@ describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
     const line = await s.waitForLog(/\[warn\].*install-once cannot switch hosts.*\n/);
     expect(line.trim().split("\n").length).toBe(1);
     expect(line).toMatch(/cannot write pxelinux\.cfg\/.*fix: start pxeboot as root/);
-    const doctor = await run([...asNobody, BINARY, "doctor", root]);
+    const doctor = await run([...AS_NOBODY, binaryForNobody(), "doctor", root]);
     expect(doctor.stdout).toMatch(/pxelinux\.cfg: not writable by uid \d+ .*serve started as this user \(not root\) cannot switch hosts/);
     // As root, the same tree is fine: serve switches hosts as its owner.
     const asRootDoctor = await run([BINARY, "doctor", root]);
@@ -291,8 +311,7 @@ describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
     await pxeboot("init", tree.root, "--profile", "7.2", "--owner", "nobody");
     await pxeboot("host", "add", macOf(55), "7.2", "--root", tree.root, "--ip", "127.0.0.55");
     await pxeboot("host", "add", "127.0.0.56", "7.2", "--root", tree.root);
-    const s = await startServer(tree.root, [], "127.0.0.1", ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--"]);
-    running.push(s);
+    const s = await serveAsNobody(tree.root, []);
     expect(await marker(55, s.port)).toBe("ok");
     expect(await marker(56, s.port)).toBe("ok");
     const gone = (rel: string) => !pathExists(join(tree.root, rel));
