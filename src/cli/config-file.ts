@@ -1,12 +1,11 @@
 /**
  * The TOML configuration file (/etc/pxeboot.toml): keys named like serve's long flags, values
  * typed as TOML (`max-transfers = 10000`, `permissive = true`, `allow = ["10.0.0.0/8"]`).
- * Parsed with Bun's TOML parser; every problem is one UsageError naming the file, the key and
- * the line. Bun does not say where a syntax error is, so the line is found by parsing ever
- * longer prefixes of the file until one fails the same way.
+ * Parsed by toml.ts; every problem is one UsageError naming the file, the key and the line.
  */
 import { UsageError } from "./args.ts";
 import { kindOf, type Settings, type Value } from "./settings.ts";
+import { lineOfKey, parseToml } from "./toml.ts";
 
 /** Keys that only make sense on a command line. */
 const NOT_IN_FILE: Record<string, string> = {
@@ -15,26 +14,6 @@ const NOT_IN_FILE: Record<string, string> = {
 
 /** Read as the flag's comma-separated list, so written either way. */
 const COMMA_LISTS = ["address"];
-
-/** The line of the first `key = …` (bare or quoted key) or `[key]` table, if it can be found. */
-export function lineOfKey(text: string, key: string): number | undefined {
-  const esc = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const re = new RegExp(`^\\s*(?:(?:${esc}|"${esc}"|'${esc}')\\s*=|\\[+\\s*${esc}\\s*[\\].])`);
-  const i = text.split("\n").findIndex((l) => re.test(l));
-  return i < 0 ? undefined : i + 1;
-}
-
-export function syntaxErrorLine(text: string, message: string): number | undefined {
-  const lines = text.split("\n");
-  for (let n = 1; n <= lines.length; n++) {
-    try {
-      Bun.TOML.parse(lines.slice(0, n).join("\n"));
-    } catch (err) {
-      if ((err as Error).message === message) return n;
-    }
-  }
-  return undefined;
-}
 
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return "an array";
@@ -57,17 +36,6 @@ function coerce(key: string, raw: unknown, fail: (why: string) => never): Value 
   if (kind === "list") return Array.isArray(raw) ? raw.map(scalar) : [scalar(raw)];
   if (Array.isArray(raw) && COMMA_LISTS.includes(key)) return raw.map(scalar).join(",");
   return scalar(raw);
-}
-
-/** A TOML file's tables; a syntax error is one line naming the file and the line. */
-export function parseToml(text: string, file: string): Record<string, unknown> {
-  try {
-    return Bun.TOML.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    const message = String((err as Error).message);
-    const line = syntaxErrorLine(text, message);
-    throw new UsageError(`${file}${line ? ` line ${line}` : ""}: ${message.replace(/^TOML Parse error: /, "TOML syntax error: ")}`);
-  }
 }
 
 /** The settings a config file holds. */

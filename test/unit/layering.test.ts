@@ -80,4 +80,24 @@ describe("layering of src/", () => {
     }
     expect(broken).toEqual([]);
   });
+
+  test("no file imports itself through others: no import cycle anywhere in src/", () => {
+    const graph = new Map<string, string[]>();
+    for (const file of sources(SRC))
+      graph.set(file, importsOf(readFileSync(file, "utf8")).map((spec) => resolve(dirname(file), spec)).filter((t) => t.startsWith(SRC + "/")));
+    // Depth-first, colouring files as they are entered and left: an edge to a file still being
+    // entered closes a cycle, reported as the path around it.
+    const state = new Map<string, "open" | "done">();
+    const cycles: string[] = [];
+    const visit = (file: string, path: string[]) => {
+      state.set(file, "open");
+      for (const next of graph.get(file) ?? []) {
+        if (state.get(next) === "open") cycles.push([...path.slice(path.indexOf(next)), file, next].map((f) => relative(SRC, f)).join(" -> "));
+        else if (!state.has(next) && graph.has(next)) visit(next, [...path, file]);
+      }
+      state.set(file, "done");
+    };
+    for (const file of graph.keys()) if (!state.has(file)) visit(file, []);
+    expect(cycles).toEqual([]);
+  });
 });
