@@ -10,7 +10,7 @@ import { statusLine } from "../client/status-line.ts";
 import { resolveHost } from "../client/uri.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
 import { guarded, intArg, UsageError } from "./args.ts";
-import { secondsArg, uriArg } from "./get.ts";
+import { secondsArgMs, uriArg } from "./get.ts";
 
 function percentArg(value: unknown): number {
   const s = String(value).trim();
@@ -73,7 +73,7 @@ export default guarded(
     async run({ args }) {
       const uri = uriArg(args.uri);
       const clients = intArg("clients", args.clients, 1, 1_000_000);
-      const timeoutMs = secondsArg("timeout", args.timeout, 0.01, 255);
+      const timeoutMs = secondsArgMs("timeout", args.timeout, 0.01, 255);
       const opts: BenchOptions = {
         server: { address: await resolveHost(uri.host), port: uri.port },
         file: uri.file,
@@ -86,7 +86,7 @@ export default guarded(
         timeoutMs,
         timeoutMaxMs: timeoutMs * 8,
         retries: intArg("retries", args.retries, 0, 1000),
-        durationMaxMs: secondsArg("duration-max", args["duration-max"], 0.1, 86_400),
+        durationMaxMs: secondsArgMs("duration-max", args["duration-max"], 0.1, 86_400),
         expect: expectation({ expectSha256: args["expect-sha256"], local: args.local }),
         verify: verifyArg(args.verify),
       };

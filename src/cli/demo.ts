@@ -12,6 +12,7 @@ import { createLogger } from "../log.ts";
 import { guarded, intArg } from "./args.ts";
 import { serveConfig, serveDefaults } from "./serve-config.ts";
 import { serveUntilSignal } from "./serve.ts";
+import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 export default defineCommand(
   guarded("demo", {
@@ -49,7 +50,7 @@ export default defineCommand(
       await serveUntilSignal({
         config,
         log,
-        observers: [createInstallOnce({ root, marker: "Kickstart_end", log })],
+        observers: [createInstallOnce({ root, marker: DEFAULT_MARKER, log })],
         dualStackDefault: false,
       });
       process.exit(0);

@@ -8,7 +8,7 @@ import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE, type TransferMode } fr
 import { guarded, intArg, UsageError } from "./args.ts";
 
 /** Seconds as a decimal (0.5 is a fair retransmit timeout on a LAN), returned in ms. */
-export function secondsArg(flag: string, value: unknown, min: number, max: number): number {
+export function secondsArgMs(flag: string, value: unknown, min: number, max: number): number {
   const s = String(value ?? "").trim();
   const n = /^[0-9]+(\.[0-9]+)?$/.test(s) ? Number(s) : NaN;
   if (!(n >= min && n <= max)) throw new UsageError(`--${flag} needs seconds from ${min} to ${max}, got '${s}'`);
@@ -54,7 +54,7 @@ export default guarded(
       const blockSize = intArg("blksize", args.blksize, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
       const windowSize = intArg("windowsize", args.windowsize, 1, MAX_WINDOW_SIZE);
       const mode = args.mode !== undefined ? modeArg(args.mode) : (uri.mode ?? "octet");
-      const timeoutMs = secondsArg("timeout", args.timeout, 0.01, 255);
+      const timeoutMs = secondsArgMs("timeout", args.timeout, 0.01, 255);
       const retries = intArg("retries", args.retries, 0, 1000);
       const output = args.output ?? defaultOutput(uri.file);
       const toStdout = output === "-";

@@ -7,6 +7,7 @@ import { dhcpSnippets } from "../layout/templates.ts";
 import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
 import { parseOwner } from "./privileges.ts";
 import type { Identity } from "../layout/writable.ts";
+import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 /**
  * Who install-once writes the tree as. By default whoever runs init keeps it: `serve` started as
@@ -36,7 +37,7 @@ export default guarded(
       "dry-run": { type: "boolean", description: "Print the plan, change nothing" },
       force: { type: "boolean", description: "Overwrite existing files (default: keep them)" },
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
-      marker: { type: "string", description: "Name of the install-finished marker file", default: "Kickstart_end" },
+      marker: { type: "string", description: "Name of the install-finished marker file", default: DEFAULT_MARKER },
       sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
       http: {
         type: "string",

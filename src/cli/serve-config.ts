@@ -11,6 +11,7 @@ import { compatConfig, familyDeny, listenAddresses, secondsArg } from "./compat-
 import { parseCidr } from "../server/client-filter.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
+import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 export const serveArgs = {
   dir: { type: "positional", description: "tftproot to serve (default /tftp)", required: false },
@@ -60,7 +61,7 @@ export const serveArgs = {
   "log-format": { type: "enum", options: ["pretty", "json"], description: "log format", default: "pretty" },
   verbose: { type: "boolean", alias: ["v"], description: "log debug details (every miss of the pxelinux config search)" },
   quiet: { type: "boolean", alias: ["q"], description: "log only warnings and errors" },
-  "install-marker": { type: "string", valueHint: "FILE", description: "file whose complete fetch switches a host back to local boot", default: "Kickstart_end" },
+  "install-marker": { type: "string", valueHint: "FILE", description: "file whose complete fetch switches a host back to local boot", default: DEFAULT_MARKER },
   "install-once": { type: "boolean", description: "remove a host's boot entry after it fetches the install marker", default: true, negativeDescription: "keep per-host entries when the marker is fetched" },
   "on-install": { type: "string", description: "command run (not waited for) after a host finished installing", valueHint: "CMD" },
   workers: { type: "string", valueHint: "N|auto", description: "server processes sharing the port, each client's requests on one of them (auto: one per core, at most 8)", default: "auto" },

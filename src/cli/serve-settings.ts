@@ -12,6 +12,7 @@ import { parseHttpListen } from "./http-listen.ts";
 import type { HttpListen } from "../http/http-server.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
 import { cidrList, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
+import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 export interface ServeSettings {
   server: ServerConfig;
@@ -70,7 +71,7 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
   // Named users must exist on this host: a typo fails `config check`, not the start at boot.
   if (args.user !== undefined && args.user !== "root" && args.user !== "0") lookupUser(args.user);
   if (args.group !== undefined) lookupGroup(args.group, "--group");
-  const marker = args["install-marker"] ?? "Kickstart_end";
+  const marker = args["install-marker"] ?? DEFAULT_MARKER;
   if (marker.trim() === "") throw new UsageError("--install-marker needs a file name (default Kickstart_end)");
   const metrics = args.metrics === undefined ? undefined : parseMetricsListen(args.metrics);
   if (args.pidfile === "") throw new UsageError("--pidfile needs a file name (e.g. /run/pxeboot.pid)");
