@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { BenchSummary } from "../../src/bench/types.ts";
 import { pxebootCommand } from "./pxeboot-command.ts";
 import { IN_TFTPD, runPxeboot, startTftpd, type Tftpd } from "./tftpd-hpa.ts";
+import { describeNeeding } from "../gate.ts";
 
 let root: string;
 let server: Tftpd | undefined;
@@ -20,7 +21,7 @@ async function bench(args: string[]) {
   return { ...r, summary: JSON.parse(new TextDecoder().decode(r.stdout)) as BenchSummary };
 }
 
-describe.skipIf(!IN_TFTPD)("pxeboot bench against tftpd-hpa", () => {
+describeNeeding({ present: !!IN_TFTPD, what: "in.tftpd (Debian package tftpd-hpa)" }, "pxeboot bench against tftpd-hpa", () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), "pxeboot-bench-"));
     writeFileSync(join(root, "f.bin"), content);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pxebootCommand } from "./pxeboot-command.ts";
 import { IN_TFTPD, runPxeboot, startTftpd, type Tftpd } from "./tftpd-hpa.ts";
+import { describeNeeding } from "../gate.ts";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const run = (args: string[]) => runPxeboot(pxebootCommand(), args);
@@ -19,7 +20,7 @@ let server: Tftpd | undefined;
 let port = 0;
 const file = randomBytes(3 * 1024 * 1024 + 777);
 
-describe.skipIf(!IN_TFTPD)("pxeboot get against tftpd-hpa", () => {
+describeNeeding({ present: !!IN_TFTPD, what: "in.tftpd (Debian package tftpd-hpa)" }, "pxeboot get against tftpd-hpa", () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), "pxeboot-get-root-"));
     outDir = mkdtempSync(join(tmpdir(), "pxeboot-get-out-"));

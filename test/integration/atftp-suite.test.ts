@@ -6,10 +6,13 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { run } from "./harness.ts";
+import { testNeeding } from "../gate.ts";
 
 const source = process.env.ATFTP_SRC;
 
-test.if(!!source)("every get and put line of atftp's test.sh passes", async () => {
+const SOURCE = { present: !!source, what: "ATFTP_SRC, an unpacked atftp source tree", optionalInCi: "CI fetches it with apt-get source where a deb-src line allows" };
+
+testNeeding(SOURCE, "every get and put line of atftp's test.sh passes", async () => {
   const r = await run([join(import.meta.dir, "../atftp-suite/run.sh"), source!], 600_000);
   const summary = r.stdout.split("\n").find((l) => l.startsWith("get: ") && l.includes(" of ")) ?? r.stdout + r.stderr;
   expect(summary).toBe("get: 24 of 24 OK, put: 24 of 24 OK (test.sh has 24 of each)");

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer, startWith } from "./harness.ts";
+import { describeNeeding, ROOT } from "../gate.ts";
 
 const running: ServerProcess[] = [];
 const trees: { cleanup(): void }[] = [];
@@ -148,7 +149,6 @@ describe("a client cannot end another host's install", () => {
   });
 });
 
-const asRoot = process.getuid?.() === 0;
 
 /** A tftproot as tftpd-hpa sites have it: made by hand, all root's, 0755. */
 function handMadeTree(name: string, hosts: number[]) {
@@ -223,7 +223,7 @@ async function serveAsNobody(root: string, extra: string[], prefix = AS_NOBODY):
   return s;
 }
 
-describe.if(asRoot)("install-once with privileges dropped, on any tree", () => {
+describeNeeding(ROOT, "install-once with privileges dropped, on any tree", () => {
   test("a hand-made root-owned tree, serve as root with no flag: hosts switch; no process facing clients is root or can regain it", async () => {
     const root = handMadeTree("root-owned", [51, 52]);
     const s = await startWith((port) => [BINARY, "serve", root, "--drain-timeout", "1", "--address", "127.0.0.1", "--port", String(port), "--workers", "2", "--http", `127.0.0.1:${port}`]);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BINARY, randomFile, run, scratchRoot, sha256, sha256File, startServer, type ServerProcess } from "./harness.ts";
+import { describeNeeding } from "../gate.ts";
 
 const isRoot = process.getuid?.() === 0;
 const tag = `pxq${process.pid % 100000}`;
@@ -21,7 +22,7 @@ async function sh(...cmd: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr}`);
 }
 
-describe.if(isRoot)("MTU-aware block size (veth pair, MTU 1400)", () => {
+describeNeeding({ present: isRoot, what: "root (it makes a veth pair in network namespaces)" }, "MTU-aware block size (veth pair, MTU 1400)", () => {
   const { root, cleanup } = scratchRoot("path-mtu");
   const file = randomFile(join(root, "kernel"), 300_000, 7);
   let server: ServerProcess;

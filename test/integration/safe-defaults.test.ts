@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
+import { describeNeeding, ROOT } from "../gate.ts";
 
 const asRoot = process.getuid?.() === 0;
 const running: ServerProcess[] = [];
@@ -59,7 +60,7 @@ async function answerTo(port: number, file: Uint8Array | string, source = "127.0
   }
 }
 
-describe.if(asRoot)("started as root with no flag", () => {
+describeNeeding(ROOT, "started as root with no flag", () => {
   test("init then serve: runs as the default user, and install-once switches the host", async () => {
     const root = tree("defaults-init");
     const init = await pxeboot("init", root, "--profile", "7.2");

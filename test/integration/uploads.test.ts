@@ -13,9 +13,9 @@ import { isTempName } from "../../src/files/temp-name.ts";
 import { decodePacket, encodeData, encodeError, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, eventually, pathExists, pxeboot, randomFile, RawPeer, run, scratchRoot, sha256, sha256File, startServer, type ServerProcess } from "./harness.ts";
+import { describeNeeding, ROOT } from "../gate.ts";
 
 const MiB = 1024 * 1024;
-const asRoot = process.getuid?.() === 0;
 /** Who the server runs as: uploaded files belong to it, and upload directories must be its to write. */
 const serverUser = serviceIdentity(undefined, undefined, process.getuid?.() ?? -1).drop;
 
@@ -262,7 +262,7 @@ describe("--overwrite", () => {
   }, 60_000);
 });
 
-describe.if(asRoot)("install-once", () => {
+describeNeeding(ROOT, "install-once", () => {
   test("an upload of the marker is no install: the host keeps its entry", async () => {
     const t = scratchRoot("uploads-marker");
     trees.push(t);

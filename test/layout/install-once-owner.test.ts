@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { initLayout } from "../../src/layout/init.ts";
 import { canWrite, INSTALL_ONCE_DIRS, unwritableInstallDirs } from "../../src/layout/writable.ts";
 import { cleanup, fakeSysroot, tempDir } from "./fixtures.ts";
+import { ROOT, testNeeding } from "../gate.ts";
 
 afterEach(cleanup);
 
 const NOBODY = { name: "nobody", uid: 65534, gid: 65534 };
-const asRoot = process.getuid?.() === 0;
 
 describe("write permission, as the kernel decides it", () => {
   const dir = (uid: number, gid: number, mode: number) => ({ uid, gid, mode: 0o40000 | mode });
@@ -55,7 +55,7 @@ describe("install-once directories", () => {
     }
   });
 
-  test.if(asRoot)("init --owner gives those directories (and nothing served) to the user", async () => {
+  testNeeding(ROOT, "init --owner gives those directories (and nothing served) to the user", async () => {
     const root = tempDir();
     const report = await initLayout(root, { profiles: ["7.2"], sysroot: fakeSysroot(), owner: NOBODY });
     expect(report.owned).toEqual({ owner: "nobody", dirs: INSTALL_ONCE_DIRS });
