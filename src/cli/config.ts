@@ -4,11 +4,42 @@
  * settings `serve` would run with, as TOML.
  */
 import { defineCommand, type ArgsDef } from "citty";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { fail, UsageError } from "./args.ts";
 import { renderToml } from "./config-show.ts";
-import { DEFAULT_CONFIG, resolveServe } from "./resolve-serve.ts";
+import { DEFAULT_CONFIG, resolveServe, type Resolved } from "./resolve-serve.ts";
+import { describeOrigin } from "./settings.ts";
 import { serveArgs } from "./serve-config.ts";
+
+/** Addresses a socket can bind here: every interface's, and the wildcards. */
+function localAddresses(): Set<string> {
+  const out = new Set(["0.0.0.0", "::"]);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ""));
+  return out;
+}
+
+/**
+ * What would make `serve` fail at start though every value parses: a root that is not a
+ * directory, an address this host does not have. Said as serve would, naming where it was set.
+ */
+function startProblem(r: Resolved): void {
+  const where = (key: string) => {
+    const s = r.merged.get(key);
+    return s ? ` (${describeOrigin(s.origin)})` : "";
+  };
+  const root = r.settings.server.root;
+  let isDir = false;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // said below
+  }
+  if (!isDir) throw new UsageError(`root ${root}${where("root")} is not a directory: create it with pxeboot init ${root}, or name another`);
+  const local = localAddresses();
+  for (const a of r.settings.server.addresses)
+    if (!local.has(a)) throw new UsageError(`address ${a}${where("address")} is not an address of this host (it has ${[...local].join(", ")})`);
+}
 
 const check = defineCommand({
   meta: { name: "check", description: `Validate a config file (default ${DEFAULT_CONFIG}) and the files it names; exit 2 with one line if it is wrong` },
@@ -20,6 +51,7 @@ const check = defineCommand({
       const file = rawArgs[0] ?? DEFAULT_CONFIG;
       if (!existsSync(file)) throw new UsageError(`${file}: no such file${rawArgs[0] ? "" : " (pass the file to check: pxeboot config check FILE)"}`);
       const r = resolveServe(["--config", file], "serve", { command: "pxeboot config check" });
+      startProblem(r);
       const keys = [...r.merged.values()].filter((s) => s.origin.kind === "file").length;
       process.stdout.write(`${r.sources.join(" + ")}: ok (${keys} setting${keys === 1 ? "" : "s"}, root ${r.settings.server.root})\n`);
     } catch (err) {

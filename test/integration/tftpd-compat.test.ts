@@ -267,6 +267,16 @@ describe("pxeboot config", () => {
 
     r = await refused(["config", "check", join(dir, "missing.toml")]);
     expect(r.code).toBe(2);
+
+    // Values that parse but on which serve could not start: said by check, not at boot.
+    writeFileSync(bad, `root = "${join(dir, "nonexistent")}"\n`);
+    r = await refused(["config", "check", bad]);
+    expect([r.code, r.lines]).toEqual([2, [`pxeboot: root ${join(dir, "nonexistent")} (${bad} line 1) is not a directory: create it with pxeboot init ${join(dir, "nonexistent")}, or name another`]]);
+    writeFileSync(bad, `root = "${dir}"\naddress = "198.51.100.254"\n`);
+    r = await refused(["config", "check", bad]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toStartWith(`pxeboot: address 198.51.100.254 (${bad} line 2) is not an address of this host`);
   });
 
   test("show: file + flags + defaults as TOML; serve --config takes the same file", async () => {
