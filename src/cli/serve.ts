@@ -199,19 +199,29 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // SIGHUP re-reads what the server was started from (flags, config file, defaults file, map
   // file). A bad new configuration is logged and the old one stays; running transfers are never
   // touched; what needs a restart is named. Workers get the signal and re-read on their own.
+  // Every process re-reads; the primary's lines speak for all, a worker speaks up (labelled)
+  // only when it failed, so a reload with --workers is one set of lines, not one per process.
+  const worker = process.env.PXEBOOT_WORKER;
+  const said: Pick<Logger, "info" | "warn" | "error"> = worker
+    ? {
+        info: (msg, fields) => log.debug(msg, { ...fields, worker }),
+        warn: (msg, fields) => log.debug(msg, { ...fields, worker }),
+        error: (msg, fields) => log.error(msg, { ...fields, worker }),
+      }
+    : log;
   reload = () => {
     if (!isWorkerChild()) workers?.signal("SIGHUP");
-    if (!opts.reloadSettings && !opts.reloadRemap) return log.info("SIGHUP: nothing to re-read");
+    if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
     if (opts.reloadSettings) {
       try {
         const next = opts.reloadSettings();
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
         if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) needRestart.push("http");
-        log.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
-        if (needRestart.length > 0) log.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
+        said.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
+        if (needRestart.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
       } catch (err) {
-        log.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
+        said.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
         return;
       }
     }
@@ -219,9 +229,9 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       try {
         const rules = opts.reloadRemap();
         server.setRemap(rules);
-        log.info("SIGHUP: remap rules re-read", { rules: rules.length });
+        said.info("SIGHUP: remap rules re-read", { rules: rules.length });
       } catch (err) {
-        log.error("SIGHUP: remap rules not re-read, the old ones stay", { error: (err as Error).message });
+        said.error("SIGHUP: remap rules not re-read, the old ones stay", { error: (err as Error).message });
       }
     }
   };
