@@ -51,7 +51,7 @@ export interface ServeOptions {
   /** Written once the port is bound, removed on a clean stop. */
   pidfile?: string;
   /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
-  reloadRemap?: () => RemapRule[];
+  reloadRemap?: (next?: ServeSettings) => RemapRule[];
   /** SIGHUP re-reads the configuration through this (the same flags and files as at start). */
   reloadSettings?: () => ServeSettings;
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
@@ -212,9 +212,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   reload = () => {
     if (!isWorkerChild()) workers?.signal("SIGHUP");
     if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
+    let next: ServeSettings | undefined;
     if (opts.reloadSettings) {
       try {
-        const next = opts.reloadSettings();
+        next = opts.reloadSettings();
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
         if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) needRestart.push("http");
@@ -226,8 +227,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       }
     }
     if (opts.reloadRemap) {
+      // From what the new configuration names (its remap lines and map file, whichever changed),
+      // not from what the server started with.
       try {
-        const rules = opts.reloadRemap();
+        const rules = opts.reloadRemap(next);
         server.setRemap(rules);
         said.info("SIGHUP: remap rules re-read", { rules: rules.length });
       } catch (err) {
@@ -326,7 +329,6 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
   const observers: TransferObserver[] = installOnce ? [installOnce] : [];
   const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined) : undefined;
   if (metrics) observers.push(metrics.metrics.observe);
-  const { mapFile, inline } = settings.remapSources;
   await serveUntilSignal({
     config,
     log,
@@ -336,7 +338,10 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     workers: settings.workers,
     pidfile: settings.pidfile,
     drainTimeoutMs: settings.drainTimeoutMs,
-    reloadRemap: mapFile === undefined ? undefined : () => loadRemapRules(mapFile, inline),
+    reloadRemap: (next) => {
+      const sources = (next ?? settings).remapSources;
+      return loadRemapRules(sources.mapFile, sources.inline);
+    },
     reloadSettings,
     metrics,
     http: settings.http,

@@ -160,6 +160,31 @@ describe("remap rules through the binary", () => {
   });
 });
 
+describe("SIGHUP and remap rules named in the config file", () => {
+  test("remap lines added, changed, and a map file named later in the TOML all apply at the next SIGHUP", async () => {
+    const root = tree("hup-toml", { "a.txt": "A\n", "b.txt": "B\n", "c.txt": "C\n" });
+    const config = join(out.root, "hup-remap.toml");
+    const map = join(out.root, "hup-later.rules");
+    writeFileSync(map, "r ^x\\.txt$ c.txt\n");
+    // Started with no remap at all: nothing re-read remap rules before.
+    writeFileSync(config, `root = "${root}"\n`);
+    const s = await started(startWith((port) => [BINARY, "serve", "--config", config, "--address", "127.0.0.1", "--port", String(port), "--drain-timeout", "1"]));
+    expect((await tftpGet(s.port, "x.txt")).text).toBeUndefined();
+    const hup = async (text: string, n: number) => {
+      writeFileSync(config, `root = "${root}"\n${text}`);
+      s.proc.kill("SIGHUP");
+      expect(await eventually(() => (s.log().match(/SIGHUP: remap rules re-read/g) ?? []).length >= n)).toBe(true);
+    };
+    await hup('remap = ["r ^x\\\\.txt$ a.txt"]\n', 1);
+    expect((await tftpGet(s.port, "x.txt")).text).toBe("A\n");
+    await hup('remap = ["r ^x\\\\.txt$ b.txt"]\n', 2);
+    expect((await tftpGet(s.port, "x.txt")).text).toBe("B\n");
+    await hup(`map-file = "${map}"\n`, 3);
+    expect((await tftpGet(s.port, "x.txt")).text).toBe("C\n");
+    await s.stop();
+  });
+});
+
 describe("--port-range", () => {
   /** A range of two free ports (nothing else binds in 61000-64999 during the tests). */
   const range = () => {
