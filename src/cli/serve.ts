@@ -54,6 +54,8 @@ export interface ServeOptions {
   reloadRemap?: (next?: ServeSettings) => RemapRule[];
   /** SIGHUP re-reads the configuration through this (the same flags and files as at start). */
   reloadSettings?: () => ServeSettings;
+  /** What the server started with: a reload names every one of these settings that changed. */
+  settings?: ServeSettings;
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
@@ -219,6 +221,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
         if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) needRestart.push("http");
+        if (opts.settings) needRestart.push(...changedProcessSettings(opts.settings, next));
         said.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
         if (needRestart.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
       } catch (err) {
@@ -343,6 +346,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
       return loadRemapRules(sources.mapFile, sources.inline);
     },
     reloadSettings,
+    settings,
     metrics,
     http: settings.http,
     switcher,
@@ -350,6 +354,31 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
   });
   await installOnce?.flush();
   process.exit(0);
+}
+
+/**
+ * Settings of the process rather than the server (who it runs as, how it logs, install-once,
+ * metrics): built in at start, so a reload that changes one names it as waiting for a restart
+ * rather than saying nothing changed. By the names a user writes them.
+ */
+const PROCESS_SETTINGS: [keyof ServeSettings, string][] = [
+  ["logLevel", "verbose/quiet"],
+  ["logFormat", "log-format"],
+  ["user", "user"],
+  ["group", "group"],
+  ["workers", "workers"],
+  ["pidfile", "pidfile"],
+  ["umask", "umask"],
+  ["drainTimeoutMs", "drain-timeout"],
+  ["installOnce", "install-once"],
+  ["installMarker", "install-marker"],
+  ["onInstall", "on-install"],
+  ["metrics", "metrics"],
+  ["metricsAllow", "metrics-allow"],
+];
+
+function changedProcessSettings(before: ServeSettings, after: ServeSettings): string[] {
+  return PROCESS_SETTINGS.filter(([key]) => JSON.stringify(before[key]) !== JSON.stringify(after[key])).map(([, name]) => name);
 }
 
 /** The one start-up line when install-once cannot switch hosts: which directories, whose, and the fix. */
