@@ -175,6 +175,49 @@ export function cidrList(rawArgs: string[], flag: "allow" | "deny" | "metrics-al
   return list;
 }
 
+/**
+ * The setting each field of ServerConfig comes from, as a user writes it (flag and TOML key), so
+ * a reload says `changed=blksize-max`, not the field's name. Typed over every field: a new field
+ * without a name here does not compile.
+ */
+export const SETTING_OF: Record<keyof ServerConfig, string> = {
+  root: "root",
+  addresses: "address",
+  port: "port",
+  maxTransfers: "max-transfers",
+  queueMax: "queue-max",
+  timeoutMs: "timeout",
+  timeoutMaxMs: "timeout",
+  rtoMinMs: "timeout",
+  retries: "retries",
+  blockSizeMax: "blksize-max",
+  blockSizeMaxExplicit: "blksize-max",
+  windowSizeMax: "windowsize-max",
+  rollover: "rollover",
+  quirkMemorySec: "quirk-memory",
+  quirks: "quirks",
+  cacheBytes: "cache-mb",
+  receiveBufferBytes: "rcvbuf-mb",
+  perClientMax: "per-client-max",
+  perClientRate: "per-client-rate",
+  allow: "allow",
+  deny: "deny",
+  permissive: "permissive",
+  create: "create",
+  writable: "writable",
+  overwrite: "overwrite",
+  uploadMaxBytes: "upload-max-mb",
+  reusePort: "workers",
+  portRange: "port-range",
+  processes: "workers",
+  remap: "remap",
+  stripPrefix: "strip-prefix",
+  refuse: "refuse",
+};
+
+/** Field names as settings, each once, in the order given. */
+export const settingNames = (fields: string[]): string[] => [...new Set(fields.map((f) => SETTING_OF[f as keyof ServerConfig] ?? f))];
+
 /** `rawArgs`: the command line as given, for the repeatable flags citty would keep only once. */
 export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConfig {
   if (args.dir && args.root && args.dir !== args.root)

@@ -21,7 +21,7 @@ import { switchHost } from "../layout/switch-host.ts";
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
-import { serveArgs } from "./serve-config.ts";
+import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
@@ -220,10 +220,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         next = opts.reloadSettings();
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
-        if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) needRestart.push("http");
-        if (opts.settings) needRestart.push(...changedProcessSettings(opts.settings, next));
-        said.info("SIGHUP: configuration re-read", { changed: applied.join(",") || "nothing" });
-        if (needRestart.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: needRestart.join(",") });
+        const waiting = settingNames(needRestart);
+        if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) waiting.push("http");
+        if (opts.settings) waiting.push(...changedProcessSettings(opts.settings, next));
+        said.info("SIGHUP: configuration re-read", { changed: settingNames(applied).join(",") || "nothing" });
+        if (waiting.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: waiting.join(",") });
       } catch (err) {
         said.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
         return;

@@ -168,7 +168,7 @@ describe("SIGHUP re-reads the configuration", () => {
       // So are the process's own settings (here the install marker): named, not passed over.
       writeFileSync(config, 'deny = ["127.0.0.56"]\ncache-mb = 8\ninstall-marker = "Install_done"\n');
       s.proc.kill("SIGHUP");
-      await s.waitForLog(/\[warn\] .*SIGHUP: these settings change only with a restart .*keys=cacheBytes,install-marker/);
+      await s.waitForLog(/\[warn\] .*SIGHUP: these settings change only with a restart .*keys=cache-mb,install-marker/);
       expect(s.proc.exitCode).toBeNull();
     } finally {
       await s.stop();
