@@ -22,7 +22,7 @@ import { dispatch } from "./dispatch.ts";
 import { openTransfer } from "./open-transfer.ts";
 import type { RemapRule } from "./remap.ts";
 import { rewriteRequest } from "./request-rewrite.ts";
-import { rateLimited, rateLimitedWarning } from "./rate-limited.ts";
+import { rateLimited, rateLimitedWarning } from "./log-summary.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
 import { pickyClients } from "./picky-clients.ts";
