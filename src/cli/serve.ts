@@ -82,6 +82,7 @@ function startHttp(opts: ServeOptions, listen: HttpListen): RunningHttp {
       listen: l,
       rules: httpRules(opts.config),
       reusePort: (opts.workers ?? 1) > 1,
+      firstProcess: !isWorkerChild(),
       log: opts.log,
       observers: opts.observers,
       events: opts.metrics?.metrics.events,
@@ -174,7 +175,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       await server.close();
       throw err;
     }
-    if (!isWorkerChild()) log.info("HTTP served", { url: http.url, root: opts.config.root });
+    if (!isWorkerChild()) log.info("HTTP served", { url: http.url, root: opts.config.root, maxConnections: http.limits.total, perAddress: http.limits.perAddress });
   }
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of

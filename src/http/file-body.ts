@@ -1,9 +1,9 @@
 /**
- * A response body read from an open file in chunks, which says how it ended. Bun.serve has no
- * hook for "the response went out": a Bun.file() body (sendfile) finishes unseen, so neither the
- * log line (bytes, duration, outcome) nor install-once could tell a complete fetch from a cut one.
- * This stream is pulled one chunk at a time (highWaterMark 0: Bun asks for the next chunk once it
- * took the last), so "ended" means every byte was handed to the socket, and the file is never held
+ * A response body read from an open file in chunks, which says how it ended: a Bun.file() body
+ * (sendfile) finishes unseen, so neither the log line (bytes, duration, outcome) nor install-once
+ * could tell a complete fetch from a cut one. This stream is pulled one chunk at a time
+ * (highWaterMark 0: http-front.ts asks for the next chunk once the socket took the last), so
+ * "ended" means every byte was handed to the socket, and the file is never held
  * whole: one chunk goes out while the next is read (off the event loop, on libuv's threads, so a
  * slow disk or NFS server holds up this client only). Measured against nginx's sendfile in
  * bench/RESULTS.md ("HTTP boot").

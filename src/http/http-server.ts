@@ -4,7 +4,7 @@
  * --permissive), the same --allow/--deny, and one TransferRecord per response handed to the same
  * log line and observers (metrics, install-once).
  */
-import { closeSync, realpathSync } from "node:fs";
+import { closeSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { toByteString } from "../files/bytes-path.ts";
 import { confine, isOutOfFiles, type ConfinedFile } from "../files/confine.ts";
 import type { Logger } from "../log.ts";
@@ -14,7 +14,9 @@ import { plainAddress } from "../server/address.ts";
 import { clientFilter, type ClientFilter } from "../server/client-filter.ts";
 import { reportTransfer } from "../server/transfer-log.ts";
 import type { RequestEvents, TransferObserver, TransferRecord } from "../server/types.ts";
+import { limitsFor, parseOpenFileLimit, type ConnectionLimits } from "./connection-limits.ts";
 import { fileBody } from "./file-body.ts";
+import { listenHttp, type FrontRequest, type FrontTimeouts, type HttpFront } from "./http-front.ts";
 import { fileHeaders, notModified, parseRange, rangeStillValid, type FileFacts } from "./headers.ts";
 import { httpRecord, type HttpExchange } from "./http-record.ts";
 import { decodeRequestPath, rawPath } from "./request-path.ts";
@@ -37,6 +39,14 @@ export interface HttpServerOptions {
   rules: HttpRules;
   /** --workers: every process binds the port (SO_REUSEPORT) and the kernel splits connections. */
   reusePort?: boolean;
+  /**
+   * The process that binds first (the primary): with reusePort it proves the port free with a
+   * plain bind before joining, so it never shares a port another server holds; workers join it.
+   */
+  firstProcess?: boolean;
+  /** Connection bounds; by default derived from the open-file limit (connection-limits.ts). */
+  limits?: ConnectionLimits;
+  timeouts?: Partial<FrontTimeouts>;
   log: Logger;
   observers: TransferObserver[];
   events?: Pick<RequestEvents, "denied">;
@@ -47,6 +57,8 @@ export interface RunningHttp {
   port: number;
   /** Responses whose body is still going out. */
   readonly active: number;
+  /** What the connections are held to. */
+  readonly limits: ConnectionLimits;
   reconfigure(rules: HttpRules): void;
   /** Stops taking connections; bodies under way get `graceMs` to finish, then are cut. */
   stop(graceMs: number): Promise<void>;
@@ -76,10 +88,10 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
 
   const finished = (record: TransferRecord) => reportTransfer(log, observers, record);
 
-  function handle(req: Request, address: string, clientPort: number): Response {
+  function handle(req: FrontRequest, address: string, clientPort: number): Response {
     const t0 = performance.now();
     const base = { clientAddress: address, clientPort };
-    const path = rawPath(req.url);
+    const path = rawPath(req.target);
     const end = (x: Omit<HttpExchange, "clientAddress" | "clientPort" | "durationMs">) => finished(httpRecord({ ...base, ...x, durationMs: performance.now() - t0 }));
     const refuse = (status: number, requested: string, file: string, reason: string, headers: Record<string, string> = {}) => {
       end({ requested, file, status, bytes: 0, size: -1, outcome: "error", reason });
@@ -136,51 +148,51 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
     }
   }
 
-  const serveOn = (hostname: string) =>
-    Bun.serve({
+  const limits = opts.limits ?? defaultLimits();
+  const listen = (hostname: string, reusePort: boolean) =>
+    listenHttp({
       hostname,
       port: opts.listen.port,
-      reusePort: opts.reusePort ?? false,
-      // A boot client that stops reading for this long is gone (TFTP gives up after ~6 s of silence too).
-      idleTimeout: 30,
-      fetch(req, srv) {
-        const ip = srv.requestIP(req);
-        const address = plainAddress(ip?.address ?? "");
+      reusePort,
+      limits,
+      timeouts: opts.timeouts,
+      log,
+      handle(req) {
+        const address = req.address;
         if (filter && !filter.allows(address)) {
           // TFTP stays silent; a TCP peer already knows a server is here, so it is told no.
           opts.events?.denied();
           log.debug("http request from a client not allowed", { client: address });
           return new Response(null, { status: 403 });
         }
-        try {
-          return handle(req, address, ip?.port ?? 0);
-        } catch (err) {
-          log.error("http request failed", { client: address, error: String(err) });
-          return new Response("500 Server Error\n", { status: 500 });
-        }
+        return handle(req, address, req.port);
       },
-      error(err) {
-        log.error("http server error", { error: String(err) });
-        return new Response("500 Server Error\n", { status: 500 });
+      refused({ address, port, status, reason }) {
+        if (filter && !filter.allows(address)) return;
+        finished(httpRecord({ clientAddress: address, clientPort: port, requested: "", file: "", status, bytes: 0, size: -1, outcome: "error", reason, durationMs: 0 }));
       },
     });
 
-  let server: ReturnType<typeof serveOn>;
+  let front: HttpFront;
   try {
-    server = serveOn(opts.listen.address);
+    // SO_REUSEPORT would let this process join another server's group on the port (same user at
+    // bind time) and split its clients between two roots: a plain bind first proves it free.
+    if (opts.reusePort && opts.firstProcess && opts.listen.port !== 0) listen(opts.listen.address, false).closeAll();
+    front = listen(opts.listen.address, opts.reusePort ?? false);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "EACCES" ? `port ${opts.listen.port} needs root (or CAP_NET_BIND_SERVICE); use a port above 1023`
-      : code === "EADDRINUSE" ? `port ${opts.listen.port} is already in use (nginx or another pxeboot?)`
+      : code === "EADDRINUSE" ? `port ${opts.listen.port} is already in use (nginx or another pxeboot?): stop that server or give --http another port`
       : code === "EADDRNOTAVAIL" ? `${opts.listen.address} is not an address of this host`
       : (err as Error).message;
     throw new Error(`--http: cannot listen on ${opts.listen.address} port ${opts.listen.port}: ${why}`);
   }
   const host = opts.listen.address.includes(":") ? `[${opts.listen.address}]` : opts.listen.address;
   return {
-    url: `http://${host}:${server.port}/`,
-    port: server.port ?? opts.listen.port,
+    url: `http://${host}:${front.port}/`,
+    port: front.port,
+    limits,
     get active() {
       return active;
     },
@@ -189,7 +201,7 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
       filter = clientFilter(next.allow, next.deny);
     },
     async stop(graceMs) {
-      void server.stop(false);
+      front.stopListening();
       if (active > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -199,7 +211,20 @@ export function startHttpServer(opts: HttpServerOptions): RunningHttp {
           };
         });
       }
-      await server.stop(true);
+      front.closeAll();
     },
   };
+}
+
+/** The bounds this process can afford: from its open-file limit and the descriptors it holds now. */
+function defaultLimits(): ConnectionLimits {
+  let openFileLimit: number | undefined;
+  let open = 64;
+  try {
+    openFileLimit = parseOpenFileLimit(readFileSync("/proc/self/limits", "latin1"));
+    open = readdirSync("/proc/self/fd").length;
+  } catch {
+    // no /proc: the ceilings alone
+  }
+  return limitsFor(openFileLimit ?? 1024, open);
 }
