@@ -212,8 +212,10 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       session.start();
     } catch (err) {
       // Out of descriptors is the server's own shortage: the request waits for a slot to free
-      // instead of getting an ERROR that would make a PXE ROM give up.
-      if (isOutOfFiles(err) && sessions.size > 1 && queue.push(key, req)) {
+      // instead of getting an ERROR that would make a PXE ROM give up. Even with no other
+      // transfer running: the descriptors may be held by HTTP connections, a cache load or
+      // another request's open, and the retry below tries again until the queue's age limit.
+      if (isOutOfFiles(err) && queue.push(key, req)) {
         if (sessions.delete(key)) clientClosed(key);
         slotLimit = Math.max(1, sessions.size);
         // A shortage is often brief (files held only until the cache has them): try again soon.
