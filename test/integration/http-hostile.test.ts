@@ -63,7 +63,7 @@ async function exchange(port: number, text: string, want: number, ms = 10_000): 
     };
     const timer = setTimeout(finish, ms);
     s.on("connect", () => s.write(text));
-    s.on("data", (d) => {
+    s.on("data", (d: Buffer) => {
       chunks.push(d);
       if (responses(Buffer.concat(chunks)).answers.length >= want) {
         // Stay a moment: a server that then closes, or sends more, is seen.
