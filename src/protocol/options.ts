@@ -99,16 +99,14 @@ export function negotiateWrite(requested: RawOptions, limits: NegotiationLimits)
 }
 
 /**
- * The OACK with the real transfer size filled in (RFC 2349). An empty file's tsize is left out
- * (RFC 2347 lets a server omit any option): curl 7.88 rejects "tsize 0" in an OACK and never
- * acknowledges it, which made an empty install marker unfetchable with the documented command.
- * The result may be empty; then no OACK is sent and DATA 1 answers the request.
+ * The OACK with the real transfer size filled in (RFC 2349). Empty files never get here: they
+ * are answered without an OACK (server/offers.ts), since curl 7.88 rejects "tsize 0" and a
+ * strict client rejects an OACK that leaves the tsize it asked out.
  */
 export function withTsize(oack: RawOptions, size: number): RawOptions {
   if (!oack.has("tsize")) return oack;
   const out: RawOptions = new Map(oack);
-  if (size === 0) out.delete("tsize");
-  else out.set("tsize", String(size));
+  out.set("tsize", String(size));
   return out;
 }
 

@@ -2,6 +2,12 @@
  * The offers one read request may get, most generous first: what the options negotiate to, then
  * the fallback levels (blksize ≤ 1024 without windowsize, then no options) for a client that
  * leaves the OACK unanswered. Each with its OACK encoded, tsize filled in.
+ *
+ * An empty file gets one offer, no options: DATA 1 with zero bytes answers the request, as from
+ * a server that ignores options (RFC 2347). Every OACK upsets some client: a strict one that
+ * asked tsize rejects an OACK without it ("not allowed to change options"), curl 7.88 rejects
+ * "tsize 0"; every client takes an empty DATA 1, and there is nothing a bigger block or a window
+ * would speed up.
  */
 import { fallbackRequests, negotiate, withTsize, type Negotiation, type NegotiationLimits } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
@@ -17,7 +23,7 @@ export interface LeveledOffer extends Offer {
 }
 
 export function offerLadder(requested: RawOptions, limits: NegotiationLimits, size: number): LeveledOffer[] {
-  const requests = [{ level: 0, request: requested }, ...fallbackRequests(requested)];
+  const requests = size === 0 ? [{ level: 0, request: new Map() as RawOptions }] : [{ level: 0, request: requested }, ...fallbackRequests(requested)];
   return requests.map(({ level, request }) => {
     const neg = negotiate(request, limits);
     const filled = withTsize(neg.oack, size);

@@ -64,7 +64,7 @@ describe("every client completes the install marker", () => {
   }
 
   for (const c of CLIENTS) {
-    test(`${c.name}: an empty file completes (no "tsize 0" in the OACK)`, async () => {
+    test(`${c.name}: an empty file completes (no OACK: an empty DATA 1)`, async () => {
       const dest = join(out, `${c.name}.empty`);
       const completed = () => server.log().split("\n").filter((l) => /transfer ok .*file=Empty_end .*outcome=ok/.test(l)).length;
       const before = completed();

@@ -21,6 +21,7 @@ beforeAll(async () => {
   writeFileSync(join(outside.root, "secret"), "secret");
   symlinkSync(join(outside.root, "secret"), join(root, "escape"));
   randomFile(join(root, "big"), 3 * 1024 * 1024, 7);
+  writeFileSync(join(root, "empty"), "");
   server = await startServer(root, ["--verbose", "--log-format", "json"]);
 });
 afterAll(async () => {
@@ -203,4 +204,26 @@ describe("transfers", () => {
       await s.stop();
     }
   }, 30_000);
+
+  test("an empty file asked with options gets no OACK: DATA 1 with zero bytes, the transfer done on ACK 1", async () => {
+    const asked: Record<string, string>[] = [{ tsize: "0" }, { tsize: "0", blksize: "1468", windowsize: "4" }, { blksize: "1468" }];
+    for (const options of asked) {
+      // An address of its own: what the server learned of 127.0.0.1's requests plays no part.
+      const peer = await RawPeer.open("127.0.0.61");
+      try {
+        peer.send(rrq("empty", "octet", options), server.port);
+        const d = await peer.recv();
+        expect(d).toBeDefined();
+        const p = decodePacket(d!.data);
+        expect(p).toMatchObject({ op: Opcode.DATA, block: 1 });
+        if (p.op === Opcode.DATA) expect(p.data.length).toBe(0);
+        peer.send(encodeAck(1), d!.port);
+        // Nothing more comes: the transfer ended on that ACK.
+        expect(await peer.recv(300)).toBeUndefined();
+      } finally {
+        peer.close();
+      }
+    }
+    await server.waitForLog(/"msg":"transfer ok","client":"127\.0\.0\.61:\d+","file":"empty"/);
+  });
 });

@@ -20,12 +20,10 @@ describe("the server answers a request's options (RFC 2347/2348/2349/7440)", () 
     expect(n.options.windowSize).toBe(4);
   });
 
-  test("an empty file's tsize is left out of the OACK (curl rejects tsize 0); nothing else is", () => {
+  test("tsize is filled in with the real size; nothing else changes", () => {
     const n = negotiate(opts({ tsize: "0", blksize: "512", timeout: "6" }), limits);
-    expect([...withTsize(n.oack, 0)]).toEqual([["blksize", "512"], ["timeout", "6"]]);
-    // Only tsize asked: no OACK at all, DATA 1 answers the request.
-    expect(withTsize(negotiate(opts({ tsize: "0" }), limits).oack, 0).size).toBe(0);
-    expect(withTsize(n.oack, 1).get("tsize")).toBe("1");
+    expect([...withTsize(n.oack, 1)]).toEqual([["tsize", "1"], ["blksize", "512"], ["timeout", "6"]]);
+    expect(withTsize(negotiate(opts({ blksize: "512" }), limits).oack, 9).has("tsize")).toBe(false);
   });
 
   test("blksize bounds: below 8 ignored, above the cap lowered", () => {

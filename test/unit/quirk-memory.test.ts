@@ -35,6 +35,11 @@ describe("fallback requests", () => {
     expect(startIndex(ladder.slice(0, 1).concat(ladder.slice(2)), 1)).toBe(1); // level 1 missing: level 2
     expect(startIndex(ladder.slice(0, 1), 2)).toBe(0);
   });
+  test("an empty file: one offer without options (DATA 1 of zero bytes answers), whatever was asked", () => {
+    const ladder = offerLadder(opts({ blksize: "1468", windowsize: "4", tsize: "0" }), LIMITS, 0);
+    expect(ladder.map((o) => [o.level, o.options.blockSize, o.options.windowSize, o.oack, o.probeable])).toEqual([[0, 512, 1, undefined, false]]);
+    expect(startIndex(ladder, 2)).toBe(0);
+  });
 });
 
 describe("QuirkMemory", () => {
