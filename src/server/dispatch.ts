@@ -50,8 +50,11 @@ export interface DispatchState {
   filter?: ClientFilter;
   /** --create: a WRQ begins an upload like an RRQ a read; off, it is refused. */
   uploads?: boolean;
-  /** Told of an RRQ repeated while its transfer runs: how picky firmware says it never took our OACK. */
-  repeated?: (peer: string) => void;
+  /**
+   * Told of an RRQ repeated while its transfer runs (and its size): how picky firmware says it
+   * never took our OACK, and what a client that has not answered yet may be sent more.
+   */
+  repeated?: (peer: string, bytes: number) => void;
 }
 
 /** `peer` names the client's transfer (address and port); `address` is the client's address alone. */
@@ -65,7 +68,7 @@ export function dispatch(data: Uint8Array, peer: string, address: string, state:
   if (pkt.op === Opcode.WRQ && !state.uploads) return { action: "refuse", request: pkt, error: writeRefused() };
   if (pkt.mode !== "octet" && pkt.mode !== "netascii") return { action: "refuse", request: pkt, error: unsupportedMode(pkt.mode) };
   if (state.has(peer)) {
-    if (pkt.op === Opcode.RRQ) state.repeated?.(peer);
+    if (pkt.op === Opcode.RRQ) state.repeated?.(peer, data.length);
     return { action: "fold" };
   }
   if (state.perClientMax && (state.transfersOf?.(address) ?? 0) >= state.perClientMax) return { action: "limit", request: pkt, why: "transfers" };

@@ -79,6 +79,8 @@ export interface TransferRequest {
   packet: RequestPacket;
   /** The name as the client sent it, for the log, when the rules changed it. */
   requested?: string;
+  /** The request datagram's size: until the client answers, what it is sent is budgeted from it. */
+  requestBytes?: number;
 }
 
 export interface OpenContext {
@@ -135,6 +137,7 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
         retries: config.retries,
         giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,
         fallbacks: ladder.slice(first + 1),
+        requestBytes: req.requestBytes,
         onFallback: (step, reason, at) => {
           const next = ladder[first + step]!;
           record.options = next.granted ? Object.fromEntries(next.granted) : {};

@@ -86,10 +86,12 @@ export class PickyClients {
 
   /**
    * The client repeated its request from the same port (dispatch folds it into the running
-   * transfer): if that transfer's OACK is still unanswered, the client never took it.
+   * transfer): if that transfer's OACK is still unanswered, the client never took it. A client
+   * that has not answered may be sent more for each repeat (SendTransfer.requestRepeated).
    */
-  repeated(peer: string, now: number): void {
+  repeated(peer: string, bytes: number, now: number): void {
     const t = this.byPeer.get(peer);
+    if (t && !t.transfer.outcome) t.transfer.requestRepeated(bytes);
     if (!t || t.transfer.outcome || t.transfer.stage !== "oack" || now - t.offeredAt < REPEAT_GUARD_MS) return;
     t.transfer.askFallback("asked again without answering the OACK");
   }

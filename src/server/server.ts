@@ -87,6 +87,8 @@ interface Request {
   address: string;
   port: number;
   packet: RequestPacket;
+  /** The request datagram's size: what a client that never answers may draw is counted from it. */
+  requestBytes: number;
   receivedAt: number;
 }
 
@@ -258,7 +260,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return filter;
     },
     uploads: !!config.create,
-    repeated: (peer: string) => pickyClients.repeated(peer, performance.now()),
+    repeated: (peer: string, bytes: number) => pickyClients.repeated(peer, bytes, performance.now()),
   };
 
   let gated = opts.gate !== undefined;
@@ -291,7 +293,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       events?.limited();
       return (d.why === "rate" ? overRate : overLimit).note(plainAddress(address), d.request.filename);
     }
-    const req: Request = { listener, bindAddress, address, port, packet: d.request, receivedAt: performance.now() };
+    const req: Request = { listener, bindAddress, address, port, packet: d.request, requestBytes: data.length, receivedAt: performance.now() };
     if (d.action === "refuse") return refuse(req, d.error);
     if (d.action === "begin") return void begin(req);
     if (d.action === "queue" && queue.push(key, req)) return;

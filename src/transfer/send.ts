@@ -23,6 +23,18 @@ export interface Offer {
 /** OACK timeouts after which a transfer steps down to its next, more conservative offer. */
 export const OACK_TIMEOUTS_BEFORE_FALLBACK = 2;
 
+/**
+ * Until the client has acknowledged something, what a transfer sends it (first answer,
+ * retransmissions, fallback offers, all counted in bytes) stays within this many times the larger
+ * of its request and the first answer; each repeat of the request adds this many times its size.
+ * A source that never answers (a spoofed RRQ, a client gone) then draws at most 4× what it sent,
+ * 4× the inevitable first answer for a plain RRQ (which is DATA 1, as from every server). The
+ * ladder's plain DATA 1 after unanswered OACKs is what would cost (516 bytes after a 50-byte
+ * request: it used to go 7 times); picky firmware that waits for it repeats its request (RFC
+ * 1350 clients resend the RRQ until something they understand comes), and those repeats pay.
+ */
+export const UNANSWERED_BYTES_FACTOR = 4;
+
 export interface SendConfig {
   /** The client's transfer ID: anyone else at our port is a stranger. */
   peer: Peer;
@@ -43,6 +55,8 @@ export interface SendConfig {
   fallbacks?: Offer[];
   /** A fallback happened: `step` is 1 for the first of `fallbacks`, and so on. */
   onFallback?: (step: number, reason: string, now: number) => void;
+  /** Size of the request datagram: given, what goes out before the client answers is budgeted (`UNANSWERED_BYTES_FACTOR`). */
+  requestBytes?: number;
 }
 
 export interface SendOutcome {
@@ -88,6 +102,11 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   private oackAnswered = false;
   /** A fallback asked for from outside (the client repeated its request): taken at the next timer. */
   private fallbackAsked: string | undefined;
+  /** The client acknowledged something: the unanswered budget no longer applies. */
+  private heard = false;
+  /** Bytes sent before the client answered, and what they may add up to (Infinity: no budget). */
+  private unansweredSent = 0;
+  private unansweredBudget: number;
   private rto: RtoEstimator;
 
   /** Highest block the client acknowledged (0 = the OACK, or nothing yet). */
@@ -141,6 +160,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.sentAt = new Float64Array(this.window);
     this.firstSentAt = new Float64Array(this.window);
     this.resent = new Uint8Array(this.window);
+    this.unansweredBudget = cfg.requestBytes === undefined ? Infinity : UNANSWERED_BYTES_FACTOR * cfg.requestBytes;
   }
 
   /** The options in force (after any fallback). */
@@ -168,6 +188,19 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
    * the offer. The next offer goes at the next timer event (the driver owns when datagrams go),
    * which is at most one retransmission timeout away. False when there is nothing to fall to.
    */
+  /**
+   * The client sent its request again (dispatch folded it into this transfer): while it has not
+   * answered, that raises what may be sent to it by `UNANSWERED_BYTES_FACTOR` times its size.
+   */
+  requestRepeated(bytes: number): void {
+    if (!this.heard) this.unansweredBudget += UNANSWERED_BYTES_FACTOR * bytes;
+  }
+
+  /** Bytes sent to a client that has not acknowledged anything yet (all of them while it is silent). */
+  get bytesUnanswered(): number {
+    return this.unansweredSent;
+  }
+
   askFallback(reason: string): boolean {
     if (this.phase !== "oack" || !this.cfg.fallbacks?.[this.step]) return false;
     this.fallbackAsked ??= reason;
@@ -207,9 +240,29 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   }
 
   /** The current offer goes out: its OACK, or DATA 1 straight away when it has no options. */
+  /** Whether a datagram of `bytes` may go now: always once the client answered, and the first one. */
+  private fits(bytes: number): boolean {
+    return this.heard || this.unansweredSent === 0 || this.unansweredSent + bytes <= this.unansweredBudget;
+  }
+
+  /** Counts a datagram that went; the first one sets the budget's base (the larger of it and the request). */
+  private spend(bytes: number): void {
+    if (this.heard) return;
+    if (this.unansweredSent === 0) this.unansweredBudget = Math.max(this.unansweredBudget, UNANSWERED_BYTES_FACTOR * bytes);
+    this.unansweredSent += bytes;
+  }
+
+  /** Sends the current OACK if it fits the budget. */
+  private sendOack(): boolean {
+    if (!this.fits(this.oack!.length)) return false;
+    this.spend(this.oack!.length);
+    this.outbox.push(this.oack!);
+    return true;
+  }
+
   private offer(now: number): void {
     if (this.oack) {
-      this.outbox.push(this.oack);
+      this.sendOack();
       this.armRto(now);
     } else {
       this.phase = "sending";
@@ -260,6 +313,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     if (this.phase === "done") return;
     if (this.phase === "oack") {
       if (wire !== 0) return;
+      this.heard = true;
       if (this.episodeFrom === 0) this.answeredAfterMs = now - this.startedAt;
       this.ackedAt = now;
       this.oackAnswered = true;
@@ -270,6 +324,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     }
     // After a go-back, ACKs for blocks of the earlier round still count: search up to the highest sent.
     const abs = absoluteBlock(wire, this.acked, Math.min(this.highest, this.acked + this.window), this.rollover);
+    if (abs <= this.highest) this.heard = true;
     // Stale, foreign or duplicate ACKs never trigger a resend: that is how the Sorcerer's
     // Apprentice bug starts. Loss is repaired by partial ACKs and the timer only.
     if (abs <= this.acked) {
@@ -336,8 +391,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       this.episodeTo = this.phase === "oack" ? 0 : this.highest;
       if (this.phase === "oack" && ++this.oackTimeouts >= OACK_TIMEOUTS_BEFORE_FALLBACK && this.fallBack(now, `OACK unanswered ${this.oackTimeouts} times`)) return;
       if (this.phase === "oack") {
-        this.outbox.push(this.oack!);
-        this.retransmits++;
+        if (this.sendOack()) this.retransmits++;
         this.armRto(now);
         return;
       }
@@ -411,11 +465,15 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     const limit = Math.min(this.acked + this.window, this.lastBlock);
     let burst = Math.max(1, Math.ceil(this.cwnd));
     let any = false;
+    /** Over the unanswered budget: nothing more goes until the client answers or asks again. */
+    let held = false;
     this.waitingForData = false;
     try {
       while (this.sent < limit && burst-- > 0) {
-        if (!this.emit(this.sent + 1, now)) {
-          this.waitingForData = true;
+        const r = this.emit(this.sent + 1, now);
+        if (r === "wait") this.waitingForData = true;
+        if (r !== "sent") {
+          held = r === "held";
           break;
         }
         any = true;
@@ -426,23 +484,29 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     // Pace the rest of the window a fraction of a round trip later, so a shrunken cwnd still
     // completes the window the client is counting on (RFC 7440 receivers ACK only full windows).
     const srtt = this.rto.smoothedRttMs ?? 1;
-    this.paceAt = this.sent < limit && !this.waitingForData ? now + Math.min(20, Math.max(1, srtt / 2)) : Infinity;
+    this.paceAt = this.sent < limit && !this.waitingForData && !held ? now + Math.min(20, Math.max(1, srtt / 2)) : Infinity;
     // Waiting on the disk with nothing sent yet still needs a timer: the stall limit in onTimer.
-    if (any || (this.waitingForData && this.rtoAt === Infinity)) {
+    // Held back, the timer goes on too: it counts the retries that end a silent transfer.
+    if (any || held || (this.waitingForData && this.rtoAt === Infinity)) {
       this.heldBack = false;
       this.rtoAt = now + this.rto.timeoutAt(now);
     }
     this.updateDeadline();
   }
 
-  /** False when the block's data is not in memory yet: the source calls back when it lands. */
-  private emit(block: number, now: number): boolean {
+  /**
+   * "wait" when the block's data is not in memory yet (the source calls back when it lands),
+   * "held" when the client has not answered and the block would exceed what it may be sent.
+   */
+  private emit(block: number, now: number): "sent" | "wait" | "held" {
     const slot = block % this.window;
     const offset = (block - 1) * this.blockSize;
     const length = Math.min(this.blockSize, this.source.size - offset);
+    if (!this.fits(4 + length)) return "held";
     let packet = this.slots[slot];
     if (!packet) packet = this.slots[slot] = new Uint8Array(4 + this.blockSize);
-    if (!this.source.read(packet, 4, offset, length)) return false;
+    if (!this.source.read(packet, 4, offset, length)) return "wait";
+    this.spend(4 + length);
     writeDataHeader(packet, wireBlock(block, this.rollover));
     this.outbox.push(length === this.blockSize ? packet : packet.subarray(0, 4 + length));
     this.sentAt[slot] = now;
@@ -455,6 +519,6 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
       this.highest = block;
     }
     this.sent = block;
-    return true;
+    return "sent";
   }
 }

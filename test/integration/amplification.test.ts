@@ -51,6 +51,26 @@ test("a silent 'client' asking for windowsize 64 × blksize 65464 gets one small
   }
 }, 20_000);
 
+test("a client that never answers draws at most 4× its request in bytes over the whole transfer, fallbacks included", async () => {
+  // Short timers so the whole ladder (OACK, its fallback OACK, then plain DATA 1) runs in seconds.
+  const s = await startServer(root, ["--timeout", "0.2", "--retries", "3"]);
+  const victim = await RawPeer.open("127.0.0.78");
+  try {
+    const request = encodeRequest(Opcode.RRQ, "big", "octet", new Map([["blksize", "65464"], ["windowsize", "64"]]));
+    victim.send(request, s.port);
+    await s.waitForLog(/transfer timed out .*client=127\.0\.0\.78:/, 20_000);
+    const sizes = await collect(victim, 300);
+    const sent = sizes.reduce((a, b) => a + b, 0);
+    // Before: 4 copies of a 516-byte DATA 1 after the OACKs, 2,152 bytes for a 40-byte request (54×).
+    expect(sizes.length).toBeGreaterThanOrEqual(2); // the OACK was resent
+    expect(sent).toBeLessThanOrEqual(4 * request.length);
+    expect(Math.max(...sizes)).toBeLessThan(100); // no DATA
+  } finally {
+    victim.close();
+    await s.stop();
+  }
+}, 30_000);
+
 test("one address gets at most --per-client-max transfers; others are served", async () => {
   const ports = await Promise.all([0, 1, 2].map(() => RawPeer.open("127.0.0.88")));
   const other = await RawPeer.open("127.0.0.89");

@@ -1,11 +1,12 @@
 /** Picky firmware: the offer ladder, the per-address memory, and the transfer's fallback, with a fake clock. */
 import { describe, expect, test } from "bun:test";
 import { fallbackRequests } from "../../src/protocol/options.ts";
-import { encodeOack } from "../../src/protocol/packet.ts";
 import { offerLadder, startIndex } from "../../src/server/offers.ts";
 import { PickyClients, REPEAT_GUARD_MS } from "../../src/server/picky-clients.ts";
 import { QuirkMemory } from "../../src/server/quirk-memory.ts";
-import { OACK_TIMEOUTS_BEFORE_FALLBACK, SendTransfer } from "../../src/transfer/send.ts";
+import { encodeOack, encodeRequest } from "../../src/protocol/packet.ts";
+import { Opcode } from "../../src/protocol/types.ts";
+import { OACK_TIMEOUTS_BEFORE_FALLBACK, SendTransfer, UNANSWERED_BYTES_FACTOR } from "../../src/transfer/send.ts";
 import type { BlockSource } from "../../src/transfer/types.ts";
 
 const opts = (o: Record<string, string>) => new Map(Object.entries(o));
@@ -80,7 +81,7 @@ function source(size: number): BlockSource {
 }
 
 /** A transfer for `requested`, starting at ladder index `first`, with its fallbacks recorded. */
-function transferFor(requested: Record<string, string>, size = 5000, first = 0) {
+function transferFor(requested: Record<string, string>, size = 5000, first = 0, requestBytes?: number) {
   const ladder = offerLadder(opts(requested), LIMITS, size);
   const steps: [number, string][] = [];
   const t = new SendTransfer(
@@ -94,6 +95,7 @@ function transferFor(requested: Record<string, string>, size = 5000, first = 0) 
       giveUpMs: 6000,
       fallbacks: ladder.slice(first + 1),
       onFallback: (step, reason) => steps.push([step, reason]),
+      requestBytes,
     },
     source(size),
   );
@@ -169,6 +171,71 @@ describe("SendTransfer falls back while its OACK is unanswered", () => {
   });
 });
 
+describe("what a client that never answers draws (UNANSWERED_BYTES_FACTOR)", () => {
+  /** Runs the timer until the transfer ends; everything it sent, as [opcode, bytes on the wire]. */
+  function silent(t: SendTransfer, repeat?: { every: number; bytes: number }): [number, number][] {
+    const sent: [number, number][] = [];
+    const take = () => sent.push(...t.outbox.map((p): [number, number] => [p[1]!, p.length])) && void (t.outbox.length = 0);
+    t.start(0);
+    take();
+    let nextRepeat = repeat?.every ?? Infinity;
+    for (let i = 0; i < 100 && !t.outcome; i++) {
+      const at = Math.min(t.deadline, nextRepeat);
+      if (at === nextRepeat) {
+        t.requestRepeated(repeat!.bytes);
+        nextRepeat += repeat!.every;
+      } else t.onTimer(at);
+      take();
+    }
+    expect(t.outcome?.kind).toBe("timeout");
+    return sent;
+  }
+  const total = (sent: [number, number][]) => sent.reduce((a, [, n]) => a + n, 0);
+
+  test("blksize 65464, windowsize 64: OACKs within 4× the request, never the fallback's DATA 1", () => {
+    const asked = { blksize: "65464", windowsize: "64", tsize: "0" };
+    const request = encodeRequest(Opcode.RRQ, "vmlinuz", "octet", opts(asked)).length;
+    const sent = silent(transferFor(asked, 40_000_000, 0, request).t);
+    expect(sent.every(([op]) => op === 6)).toBe(true);
+    expect(sent.length).toBeGreaterThanOrEqual(3); // the OACK resent, and the fallback's OACK
+    expect(total(sent)).toBeLessThanOrEqual(UNANSWERED_BYTES_FACTOR * request);
+    // Without a budget (as before): seven copies of a 516-byte DATA 1 after the OACKs.
+    const unbounded = silent(transferFor(asked, 40_000_000).t);
+    expect(unbounded.filter(([op]) => op === 3).length).toBe(7);
+  });
+
+  test("a client that repeats its request (picky firmware waiting for DATA 1) pays for the fallback's DATA 1", () => {
+    const asked = { blksize: "1468", windowsize: "4", tsize: "0" };
+    const request = encodeRequest(Opcode.RRQ, "pxelinux.0", "octet", opts(asked)).length;
+    const { t } = transferFor(asked, 40_000, 0, request);
+    const sent = silent(t, { every: 900, bytes: request });
+    expect(sent.filter(([op]) => op === 3).length).toBeGreaterThanOrEqual(1);
+    expect(sent.find(([op]) => op === 3)![1]).toBe(516);
+  });
+
+  test("a plain RRQ: DATA 1, resent within 4× its own size; once the client answered, no budget", () => {
+    const { t } = transferFor({}, 40_000, 0, 20);
+    const sent = silent(t);
+    expect(sent).toEqual(Array(UNANSWERED_BYTES_FACTOR).fill([3, 516]));
+    // After ACK 1, DATA 2 is resent as often as without a budget.
+    const resends = (requestBytes?: number) => {
+      const answered = transferFor({}, 40_000, 0, requestBytes).t;
+      answered.start(0);
+      answered.onAck(1, 5);
+      answered.outbox.length = 0;
+      let n = 0;
+      for (let i = 0; i < 100 && !answered.outcome; i++) {
+        answered.onTimer(answered.deadline);
+        n += answered.outbox.length;
+        answered.outbox.length = 0;
+      }
+      return n;
+    };
+    expect(resends(20)).toBe(resends(undefined));
+    expect(resends(20)).toBeGreaterThan(UNANSWERED_BYTES_FACTOR);
+  });
+});
+
 describe("PickyClients", () => {
   const MEM = 3_600_000;
   test("a repeated request from the same port asks the running transfer to fall back, after the guard", () => {
@@ -176,10 +243,10 @@ describe("PickyClients", () => {
     const { t, ladder } = transferFor({ blksize: "1468", tsize: "0" });
     t.start(0);
     p.track("10.0.0.5|2000", "10.0.0.5", "f", t, { level: 0 }, ladder.at(-1)!.level, 0, MEM);
-    p.repeated("10.0.0.5|2000", REPEAT_GUARD_MS - 1); // may have crossed the OACK
+    p.repeated("10.0.0.5|2000", 40, REPEAT_GUARD_MS - 1); // may have crossed the OACK
     t.onTimer(REPEAT_GUARD_MS);
     expect(t.fallbackStep).toBe(0);
-    p.repeated("10.0.0.5|2000", REPEAT_GUARD_MS + 1);
+    p.repeated("10.0.0.5|2000", 40, REPEAT_GUARD_MS + 1);
     t.onTimer(REPEAT_GUARD_MS + 2);
     expect(t.fallbackStep).toBe(1);
   });
