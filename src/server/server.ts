@@ -19,6 +19,7 @@ import { clientFilter } from "./client-filter.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { Deadlines } from "./deadlines.ts";
 import { dispatch } from "./dispatch.ts";
+import { UnreachableWatch } from "./icmp-unreachable.ts";
 import { openTransfer } from "./open-transfer.ts";
 import type { RemapRule } from "./remap.ts";
 import { rewriteRequest } from "./request-rewrite.ts";
@@ -98,6 +99,12 @@ const SHORTAGE_RETRY_MS = 200;
 /** Queued requests older than this are dropped when their turn comes. */
 const QUEUE_STALE_MS = 30_000;
 
+/**
+ * How often, while transfers run, ICMP port unreachables are read: well under the 200 ms floor of
+ * the retransmission timer, so a client that closed its socket gets no resend.
+ */
+const ICMP_POLL_MS = 20;
+
 export async function startServer(config: ServerConfig, opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
   const observers = opts.observers ?? [];
@@ -139,6 +146,22 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
   const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
 
+  // Opened while still privileged (CAP_NET_RAW); polled only while transfers run.
+  const icmp = UnreachableWatch.open();
+  if (!icmp) log.debug("ICMP port unreachable not watched (no CAP_NET_RAW): a vanished client's transfer ends after its retries");
+  let icmpTimer: ReturnType<typeof setInterval> | undefined;
+  const onUnreachable = (u: { localPort: number; address: string; port: number }) => void transferPorts.unreachable(u.localPort, u.address, u.port);
+  function watchUnreachable(on: boolean): void {
+    if (!icmp || on === (icmpTimer !== undefined)) return;
+    if (!on) {
+      clearInterval(icmpTimer);
+      icmpTimer = undefined;
+      return;
+    }
+    icmp.poll(() => {}); // what came while idle belongs to transfers that are over
+    icmpTimer = setInterval(() => icmp.poll(onUnreachable), ICMP_POLL_MS);
+  }
+
   /** Transfers running or opening per client address (the key of `sessions` is address|port). */
   const perClient = new Map<string, number>();
   function clientClosed(key: string): void {
@@ -153,6 +176,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
     if (sessions.delete(key)) clientClosed(key);
+    if (sessions.size === 0) watchUnreachable(false);
     if (closing) drained.finished++;
     if (closing && sessions.size === 0) drained.wake();
     // Probe for descriptors again, one slot per finished transfer, after a shortage lowered the limit.
@@ -203,6 +227,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     if (rewritten instanceof TftpError) return refuse(req, rewritten);
     const toOpen = { ...req, packet: rewritten, requested: req.packet.filename };
     sessions.set(key, "opening");
+    watchUnreachable(true);
     perClient.set(req.address, (perClient.get(req.address) ?? 0) + 1);
     try {
       const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts }, (record) => finished(key, record));
@@ -329,6 +354,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   } catch (err) {
     for (const l of listeners) l.close();
     transferPorts.close();
+    icmp?.close();
     throw err;
   }
 
@@ -352,6 +378,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     const cut = [...sessions.values()].filter((s) => s !== "opening");
     for (const s of cut) s.shutdown();
     deadlines.close();
+    watchUnreachable(false);
+    icmp?.close();
     // After the cut: the shutdown ERRORs queued above go out as the sockets close.
     transferPorts.close();
     return { finished, cut: cut.length };

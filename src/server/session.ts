@@ -14,6 +14,8 @@ import type { TransferRecord } from "./types.ts";
 export interface DrivenTransfer extends TransferMachine<unknown> {
   /** The socket took only the first datagrams of the outbox: the last `count` go again on resume. */
   unsent?(count: number): void;
+  /** The client's socket is gone (ICMP port unreachable): end without sending anything more. */
+  clientGone?(reason: string): void;
 }
 
 /** The file side: a source being read or an upload being written; closed once, however it ends. */
@@ -115,6 +117,12 @@ export class Session implements Timed, PortTenant {
 
   onWritable(): void {
     if (!this.ended && this.blocked) this.resume();
+  }
+
+  onUnreachable(): void {
+    if (this.ended || !this.init.transfer.clientGone) return;
+    this.init.transfer.clientGone("client port unreachable (ICMP): its socket closed");
+    this.flush();
   }
 
   private resume(): void {

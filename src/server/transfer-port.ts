@@ -39,6 +39,8 @@ export interface PortTenant {
   onUnsent(count: number): void;
   /** The socket takes datagrams again after a short send. */
   onWritable(): void;
+  /** The client's port answered with ICMP port unreachable: its socket is gone. */
+  onUnreachable?(): void;
 }
 
 /** How the port defers work; the server passes setImmediate/setTimeout, tests a manual clock. */
@@ -158,6 +160,13 @@ export class TransferPort {
     // A stranger: only a DATA or ACK (someone speaking TFTP to a TID it does not own) is answered.
     if (data.length >= 4 && data[0] === 0 && (data[1] === Opcode.ACK || data[1] === Opcode.DATA))
       this.queue(null, UNKNOWN_TID_PACKET, port, address);
+  }
+
+  /** An ICMP port unreachable from this client endpoint (icmp-unreachable.ts): its transfer ends. */
+  unreachable(address: string, port: number): boolean {
+    const tenant = this.find(address, port) ?? this.find(`::ffff:${address}`, port);
+    tenant?.onUnreachable?.();
+    return tenant !== undefined;
   }
 
   /** Queues a datagram for this turn's batch; `owner` null for replies nobody will resend. */

@@ -68,6 +68,12 @@ export class TransferPorts {
     return best;
   }
 
+  /** An ICMP port unreachable quoting a datagram from `localPort`: the transfer to that client ends. */
+  unreachable(localPort: number, address: string, port: number): boolean {
+    for (const ports of this.byAddress.values()) for (const p of ports) if (p.localPort === localPort && p.unreachable(address, port)) return true;
+    return false;
+  }
+
   /** Local ports per address, for the start-up log. */
   get bound(): { address: string; ports: number[] }[] {
     return [...this.byAddress].map(([address, ports]) => ({ address, ports: ports.map((p) => p.localPort) }));

@@ -455,6 +455,11 @@ export class ReceiveTransfer implements TransferMachine<ReceiveOutcome> {
     this.finish({ ok: false, kind: "protocol", reason, code: error.code, tsize: this.negotiated.tsize });
   }
 
+  /** The client's socket is gone (the driver saw ICMP port unreachable): ends, sending nothing. */
+  clientGone(reason: string): void {
+    if (this.phase !== "finished") this.finish({ ok: false, kind: "remote", reason, tsize: this.negotiated.tsize });
+  }
+
   private finish(outcome: ReceiveOutcome): void {
     this.phase = "finished";
     this.outcome = outcome;

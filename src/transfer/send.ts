@@ -418,6 +418,11 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     if (this.phase === "sending") this.sendMore(now);
   }
 
+  /** The client's socket is gone (the driver saw ICMP port unreachable): ends, sending nothing. */
+  clientGone(reason: string): void {
+    if (this.phase !== "done") this.finish({ kind: "error", reason });
+  }
+
   cancel(error: TftpError, reason: string): void {
     if (this.phase === "done") return;
     this.outbox.push(error.encode());

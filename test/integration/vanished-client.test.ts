@@ -1,14 +1,18 @@
 /**
  * A client whose socket vanished mid-transfer (its host answers our DATA with ICMP port
- * unreachable) ends only its own transfer: another client on the same server, sharing nothing
- * with it, finishes intact.
+ * unreachable) ends only its own transfer, at the first ICMP (the server reads them on a raw
+ * socket, which needs root): another client on the same server, sharing nothing with it,
+ * finishes intact.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
+import { UnreachableWatch, type Unreachable } from "../../src/server/icmp-unreachable.ts";
 import { eventually, RawPeer, randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
 
+/** Only root (CAP_NET_RAW) reads ICMP; otherwise a vanished client's transfer ends after its retries. */
+const asRoot = process.getuid?.() === 0;
 let server: ServerProcess;
 const { root, cleanup } = scratchRoot("vanished");
 let file: Uint8Array;
@@ -60,8 +64,42 @@ test("ICMP port unreachable for one client leaves the others alone", async () =>
   peer.close();
   expect(pos).toBe(file.length);
   expect(sha256(got)).toBe(sha256(file));
-  // The vanished one ended on its own (timed out), and the server is still up.
-  expect(await eventually(() => /transfer timed out .*client=127\.0\.0\.31:/.test(server.log()), 20_000)).toBe(true);
+  // The vanished one ended on its own (at the ICMP, or timed out without root), and the server is still up.
+  const ended = asRoot ? /transfer failed .*client=127\.0\.0\.31:.*client port unreachable \(ICMP\)/ : /transfer timed out .*client=127\.0\.0\.31:/;
+  expect(await eventually(() => ended.test(server.log()), 20_000)).toBe(true);
   expect(server.proc.exitCode).toBeNull();
   expect(server.log()).toMatch(/transfer ok .*client=127\.0\.0\.32:/);
 }, 60_000);
+
+test.skipIf(!asRoot)("a client that closes its socket after ACK 0 gets the window in flight and no more: ICMP ends its transfer at once", async () => {
+  // A server of its own with the default timers: before, it resent windows into the closed port for ~30 s.
+  const s = await startServer(root, ["--log-format", "json"]);
+  const watch = UnreachableWatch.open()!;
+  expect(watch).not.toBeNull();
+  try {
+    const seen: Unreachable[] = [];
+    watch.poll(() => {});
+    const gone = await RawPeer.open("127.0.0.33");
+    const clientPort = gone.socket.port;
+    gone.send(encodeRequest(Opcode.RRQ, "payload", "octet", new Map([["blksize", "1024"], ["windowsize", "16"]])), s.port);
+    const oack = (await gone.recv())!;
+    expect(decodePacket(oack.data).op).toBe(Opcode.OACK);
+    gone.send(encodeAck(0), oack.port);
+    gone.close();
+    // Every ICMP port unreachable the client's host sent back is one datagram that reached the closed port.
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      watch.poll((u) => u.address === "127.0.0.33" && u.port === clientPort && seen.push(u));
+      await Bun.sleep(20);
+    }
+    // The window that left with the answer to ACK 0 (16 blocks), nothing after; before: 48 in these 3 s.
+    console.log(`datagrams that reached the closed port in 3 s: ${seen.length}`);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBeLessThanOrEqual(16);
+    const line = await s.waitForLog(/"msg":"transfer failed","client":"127\.0\.0\.33:\d+".*/, 1000);
+    expect(line).toContain("client port unreachable (ICMP)");
+  } finally {
+    watch.close();
+    await s.stop();
+  }
+}, 30_000);
