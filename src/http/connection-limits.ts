@@ -16,16 +16,18 @@ export interface ConnectionLimits {
 
 /** Past this many a process's connections cost more memory than a boot farm needs. */
 const TOTAL_CEILING = 4096;
-const PER_ADDRESS_CEILING = 16;
 
 /**
  * Half the descriptors still free at start-up (the other half is TFTP's: a transfer holds its
- * file until the cache has it), at most TOTAL_CEILING; one address gets an eighth of that, 2 to 16.
+ * file until the cache has it), at most TOTAL_CEILING; one address gets an eighth of that, at
+ * least 2. An eighth, not a small fixed number: one address may be many clients (a NAT, a proxy,
+ * a test rig with 100 curls), and a bound that scales with the limit still keeps one address
+ * from taking every descriptor (nofile 256: 13; 1024: 61; systemd's 65536: 512).
  */
 export function limitsFor(openFileLimit: number, openAtStart: number): ConnectionLimits {
   const free = Math.max(0, openFileLimit - openAtStart);
   const total = Math.max(1, Math.min(TOTAL_CEILING, Math.floor(free / 2)));
-  const perAddress = Math.max(1, Math.min(PER_ADDRESS_CEILING, total, Math.max(2, Math.floor(total / 8))));
+  const perAddress = Math.max(1, Math.min(total, Math.max(2, Math.floor(total / 8))));
   return { total, perAddress };
 }
 

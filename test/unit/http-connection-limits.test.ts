@@ -6,8 +6,8 @@ const conn = (address: string, busy: boolean, idleSinceMs: number) => ({ address
 describe("HTTP connection limits", () => {
   test.each([
     [256, 40, { total: 108, perAddress: 13 }],
-    [1024, 40, { total: 492, perAddress: 16 }],
-    [1_048_576, 40, { total: 4096, perAddress: 16 }],
+    [1024, 40, { total: 492, perAddress: 61 }],
+    [1_048_576, 40, { total: 4096, perAddress: 512 }],
     [64, 60, { total: 2, perAddress: 2 }],
     [50, 60, { total: 1, perAddress: 1 }],
   ])("limit %d with %d open: %o", (limit, open, want) => {
