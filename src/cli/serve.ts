@@ -26,6 +26,7 @@ import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
+import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -258,7 +259,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const c = opts.config;
   for (const l of server.listening) {
     if (isWorkerChild()) {
-      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port, transferPorts: server.transferPorts.find((t) => t.address === l.address)?.ports.join(",") });
+      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port, ...transferPool(server, l.address) });
       continue;
     }
     log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
@@ -271,17 +272,33 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       rollover: c.rollover,
       cacheMb: Math.round(c.cacheBytes / 1048576),
       rcvbuf: l.receiveBufferBytes,
-      transferPorts: server.transferPorts.find((t) => t.address === l.address)?.ports.join(","),
+      ...transferPool(server, l.address),
       workers: opts.workers ?? 1,
+    });
+  }
+  const smallest = Math.min(...server.transferPorts.map((t) => t.ports.length));
+  if (!isWorkerChild() && server.transferPoolShortBy) {
+    const need = POOL_PER_ADDRESS * server.transferPorts.length * (opts.workers ?? 1);
+    log.warn("fewer transfer ports than wanted: a spoofer who saw one port guesses a transfer's more often", {
+      by: server.transferPoolShortBy,
+      portsPerAddressAndWorker: smallest,
+      wanted: POOL_PER_ADDRESS,
+      blindGuessHits: `1 in ${smallest}`,
+      fix: /range/.test(server.transferPoolShortBy)
+        ? `a --port-range of at least ${need} free ports (${POOL_PER_ADDRESS} per address and worker)`
+        : `an open-file limit of at least ${4 * POOL_PER_ADDRESS * server.transferPorts.length} per process (ulimit -n, systemd LimitNOFILE=)`,
     });
   }
   if (!isWorkerChild()) logUploadRules(log, c, server.writable);
   const files = openFileLimit();
   const perProcess = Math.ceil(c.maxTransfers / (opts.workers ?? 1));
-  if (files !== undefined && files < perProcess + 64) {
-    log.warn("open-file limit is below --max-transfers: transfers of files not cached yet wait for descriptors past it", {
+  // Every process also holds its transfer sockets (POOL_PER_ADDRESS per address) and listeners.
+  const sockets = server.transferPorts.reduce((n, t) => n + t.ports.length, 0) + server.listening.length;
+  if (files !== undefined && files < perProcess + sockets + 64) {
+    log.warn("open-file limit is below --max-transfers plus the transfer sockets: transfers of files not cached yet wait for descriptors past it", {
       nofile: files,
       maxTransfersPerProcess: perProcess,
+      socketsPerProcess: sockets,
       fix: "raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-transfers",
     });
   }
@@ -301,6 +318,13 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const removeError = pidfile && !pidError ? removePidfile(pidfile) : undefined;
   if (removeError) log.debug("--pidfile left behind", { file: pidfile, error: removeError });
   metricsEndpoint?.stop();
+}
+
+/** The start-up log's view of an address's transfer sockets: how many, and the span of their ports. */
+function transferPool(server: RunningServer, address: string): { transferPorts?: number; transferPortSpan?: string } {
+  const ports = server.transferPorts.find((t) => t.address === address)?.ports;
+  if (!ports || ports.length === 0) return {};
+  return { transferPorts: ports.length, transferPortSpan: `${Math.min(...ports)}-${Math.max(...ports)}` };
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */

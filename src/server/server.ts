@@ -27,6 +27,7 @@ import { rateLimited, rateLimitedWarning } from "./log-summary.ts";
 import type { Session } from "./session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
 import { pickyClients } from "./picky-clients.ts";
+import { openFileLimit } from "./limits.ts";
 import { steerByClientAddress } from "./steer.ts";
 import { TransferPorts } from "./transfer-ports.ts";
 import { reportTransfer } from "./transfer-log.ts";
@@ -51,8 +52,10 @@ export interface ServerOptions {
 export interface RunningServer {
   /** Bound request sockets as "address port" pairs (port 0 in the config picks a free one). */
   readonly listening: { address: string; port: number; receiveBufferBytes?: number }[];
-  /** The shared transfer sockets' ports, per listening address. */
+  /** The shared transfer sockets' ports, per listening address (a transfer gets one at random). */
   readonly transferPorts: { address: string; ports: number[] }[];
+  /** Why the pool of transfer sockets is smaller than wanted (--port-range, the open-file limit); undefined when it is not. */
+  readonly transferPoolShortBy?: string;
   /** With --create: the --writable directories as checked (empty: anywhere), for the start-up log. */
   readonly writable: WritableDir[];
   readonly activeTransfers: number;
@@ -331,6 +334,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     range: config.portRange,
     processes: config.processes,
     receiveBufferBytes: config.receiveBufferBytes,
+    openFiles: openFileLimit(),
   });
   const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];
   const listeners: udp.Socket<"uint8array">[] = [];
@@ -388,6 +392,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   return {
     listening,
     transferPorts: transferPorts.bound,
+    transferPoolShortBy: transferPorts.shortBy,
     writable,
     get activeTransfers() {
       return sessions.size;

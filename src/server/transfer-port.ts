@@ -5,8 +5,9 @@
  * here instead:
  *
  * - demultiplexing: a datagram goes to the transfer whose client address and port sent it;
- *   a stranger sending DATA or ACK gets ERROR 5, anything else from a stranger is dropped
- *   (no reply bigger than what provoked it, to nobody who did not speak TFTP first);
+ *   a stranger sending DATA or ACK gets ERROR 5 while the process's budget of such replies
+ *   lasts (a spoofer spraying ACKs at the pool must not turn it into a reflector), anything else
+ *   from a stranger is dropped (no reply to nobody who did not speak TFTP first);
  * - a client port that just finished a transfer here is not a stranger for a while: its late
  *   duplicates are dropped silently, as a closed socket would have (ICMP aside);
  * - batching: what transfers send during one event-loop turn leaves in one `sendMany`, in the
@@ -53,6 +54,39 @@ export interface PortScheduler {
   now(): number;
 }
 
+/** How many ERROR 5 replies to strangers may go out now; shared by a process's sockets. */
+export interface StrangerReplies {
+  allow(now: number): boolean;
+}
+
+const UNLIMITED: StrangerReplies = { allow: () => true };
+
+/**
+ * A scheduler for many ports at once: every `soon` of a turn runs from one callback of `base`,
+ * so a pool of sockets costs one deferred call per turn, not one per socket.
+ */
+export function sharedTurn(base: PortScheduler): PortScheduler {
+  let pending: (() => void)[] = [];
+  let scheduled = false;
+  const run = () => {
+    scheduled = false;
+    const due = pending;
+    pending = [];
+    for (const fn of due) fn();
+  };
+  return {
+    soon(fn) {
+      pending.push(fn);
+      if (!scheduled) {
+        scheduled = true;
+        base.soon(run);
+      }
+    },
+    later: (fn, ms) => base.later(fn, ms),
+    now: () => base.now(),
+  };
+}
+
 export const REAL_SCHEDULER: PortScheduler = {
   soon: (fn) => void setImmediate(fn),
   later: (fn, ms) => {
@@ -89,6 +123,7 @@ export class TransferPort {
   constructor(
     private readonly socket: DatagramSocket,
     private readonly scheduler: PortScheduler = REAL_SCHEDULER,
+    private readonly strangers: StrangerReplies = UNLIMITED,
   ) {}
 
   get closed(): boolean {
@@ -158,7 +193,7 @@ export class TransferPort {
     }
     if (this.isClosed || this.recentlyEnded(address, port)) return;
     // A stranger: only a DATA or ACK (someone speaking TFTP to a TID it does not own) is answered.
-    if (data.length >= 4 && data[0] === 0 && (data[1] === Opcode.ACK || data[1] === Opcode.DATA))
+    if (data.length >= 4 && data[0] === 0 && (data[1] === Opcode.ACK || data[1] === Opcode.DATA) && this.strangers.allow(this.scheduler.now()))
       this.queue(null, UNKNOWN_TID_PACKET, port, address);
   }
 

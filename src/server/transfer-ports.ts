@@ -1,51 +1,101 @@
 /**
- * The transfer sockets of one server process: two shared TransferPorts per listening address,
- * bound at start-up (so before privileges are dropped, and from --port-range when one is given).
+ * The transfer sockets of one server process: a pool of shared TransferPorts per listening
+ * address, bound at start-up (so before privileges are dropped, and from --port-range when one is
+ * given, each process taking its share).
  *
- * Two, not one: a client that starts a new transfer from the client port it has just used is
- * given the other socket, so a late datagram of its old transfer (a duplicate final ACK, say)
- * can't be taken for the new one's, the guarantee a new socket per transfer used to give.
+ * Each new transfer gets a socket of the pool chosen uniformly at random (crypto-random): the
+ * server's transfer ID is what RFC 1350 §4 asks it to be, a port someone who did not receive the
+ * transfer's first reply cannot know. One ordinary request shows a spoofer one port of the pool;
+ * a transfer it starts from a victim's address then runs on that port only 1 time in the pool's
+ * size, and ACKs it sends to any other port are a stranger's (nothing advances; issue 21).
+ *
+ * A client that starts a new transfer from the client port it has just used is never given the
+ * socket of its previous transfer, so a late datagram of the old transfer (a duplicate final ACK,
+ * say) can't be taken for the new one's, the guarantee a new socket per transfer used to give.
  */
 import type { udp } from "bun";
+import { randomInt } from "node:crypto";
 import { PortRange, PortsBusy } from "./ports.ts";
+import { RateLimiter } from "./rate-limit.ts";
 import { disableRecvErr, setReceiveBuffer, setSendBuffer, socketFd } from "./sockopt.ts";
-import { TransferPort, type DatagramSocket } from "./transfer-port.ts";
-
-export const PORTS_PER_ADDRESS = 2;
+import { REAL_SCHEDULER, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type StrangerReplies } from "./transfer-port.ts";
 
 /**
- * Socket buffers of a shared transfer socket: one turn's batch for thousands of transfers leaves
- * at once, and their ACKs arrive together. Capped by net.core.[rw]mem_max unless root.
+ * Transfer sockets per listening address and process. A blind guess of a transfer's port hits 1
+ * in this many; descriptors: this × addresses per process (256 with the default `::`), × workers
+ * for the whole server (at most 2048 with 8 workers).
  */
-const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+export const POOL_PER_ADDRESS = 256;
+
+/**
+ * ERROR 5 to strangers, per process and second (burst the same): a reply to a datagram nobody
+ * answers for must not become a reflector at a spoofed address, whichever pool port it hits.
+ */
+export const STRANGER_REPLIES_PER_SECOND = 50;
+
+/**
+ * Socket buffers of the pool: one turn's batch for thousands of transfers leaves at once, and
+ * their ACKs arrive together, spread over the pool's sockets. What two shared sockets had (4 MiB
+ * to send, --rcvbuf-mb to receive, each) is split over the pool, at least 256 KiB a socket (the
+ * kernel's default holds ~95 full datagrams). Capped by net.core.[rw]mem_max unless root; the
+ * kernel charges only what is queued.
+ */
+const POOL_SEND_BUFFER_BYTES = 2 * 4 * 1024 * 1024;
+const MIN_SOCKET_BUFFER_BYTES = 256 * 1024;
+const perSocket = (poolBytes: number, sockets: number) => Math.max(MIN_SOCKET_BUFFER_BYTES, Math.ceil(poolBytes / sockets));
 
 export interface TransferPortsOptions {
   /** --port-range: sockets bind there, each process taking its share. */
   range?: { low: number; high: number };
-  /** Processes sharing the range (--workers): with too few ports for two each, each takes one. */
+  /** Processes sharing the range (--workers): each takes an equal share of it, at least one port per address. */
   processes?: number;
+  /** This process's open-file limit: the pool takes at most a quarter of it (files and HTTP need the rest). */
+  openFiles?: number;
+  /** The request socket's receive buffer (--rcvbuf-mb): the pool of each address shares twice that. */
   receiveBufferBytes: number;
 }
 
+/** Picks an integer in [0, n): crypto-random in the server, scripted in tests. */
+export type RandomIndex = (n: number) => number;
+
 export class TransferPorts {
-  private constructor(private readonly byAddress: Map<string, TransferPort[]>) {}
+  constructor(
+    private readonly byAddress: Map<string, TransferPort[]>,
+    /** Why the pool is smaller than POOL_PER_ADDRESS (a small or busy --port-range, the open-file limit); undefined when it is not. */
+    readonly shortBy?: string,
+    private readonly random: RandomIndex = randomInt,
+  ) {}
 
   static async bind(addresses: readonly string[], opts: TransferPortsOptions): Promise<TransferPorts> {
     const range = opts.range ? new PortRange(opts.range.low, opts.range.high) : undefined;
-    const perAddress = range && range.size < PORTS_PER_ADDRESS * (opts.processes ?? 1) * addresses.length ? 1 : PORTS_PER_ADDRESS;
+    const rangeShare = range ? Math.floor(range.size / ((opts.processes ?? 1) * addresses.length)) : Infinity;
+    const fileShare = opts.openFiles !== undefined ? Math.floor(opts.openFiles / 4 / addresses.length) : Infinity;
+    const perAddress = Math.max(1, Math.min(POOL_PER_ADDRESS, rangeShare, fileShare));
+    const why = perAddress === POOL_PER_ADDRESS ? undefined : rangeShare <= fileShare ? "--port-range" : "open-file limit";
+    // Every socket of the process flushes at the end of the same turn, and shares one budget of
+    // replies to strangers.
+    const scheduler = sharedTurn(REAL_SCHEDULER);
+    const limiter = new RateLimiter(STRANGER_REPLIES_PER_SECOND, STRANGER_REPLIES_PER_SECOND, 1);
+    const strangers: StrangerReplies = { allow: (now) => limiter.allow("", now) };
     const byAddress = new Map<string, TransferPort[]>();
     const all: TransferPort[] = [];
+    let shortBy = why;
     try {
       for (const address of addresses) {
         const ports: TransferPort[] = [];
         for (let i = 0; i < perAddress; i++) {
           try {
-            const port = range ? await range.bind((p) => open(address, p, opts.receiveBufferBytes)) : await open(address, 0, opts.receiveBufferBytes);
+            const buffers = { send: perSocket(POOL_SEND_BUFFER_BYTES, perAddress), receive: perSocket(2 * opts.receiveBufferBytes, perAddress) };
+            const open = (p: number) => openPort(address, p, buffers, scheduler, strangers);
+            const port = range ? await range.bind(open) : await open(0);
             ports.push(port);
             all.push(port);
           } catch (err) {
-            // The second socket is a nicety; with the range this full, one serves every transfer.
-            if (err instanceof PortsBusy && ports.length > 0) break;
+            // A smaller pool still works (the start-up log says so); none at all does not.
+            if ((err instanceof PortsBusy || (err as NodeJS.ErrnoException).code === "EMFILE") && ports.length > 0) {
+              shortBy ??= err instanceof PortsBusy ? "--port-range (ports held by others)" : "open-file limit";
+              break;
+            }
             throw err;
           }
         }
@@ -56,14 +106,24 @@ export class TransferPorts {
       if (err instanceof PortsBusy) throw new Error(`${err.message} (by other programs or workers): transfers need at least one port per address and worker; widen the range`);
       throw err;
     }
-    return new TransferPorts(byAddress);
+    return new TransferPorts(byAddress, shortBy);
   }
 
-  /** The socket a new transfer with this client uses: one this client endpoint is a stranger to. */
+  /**
+   * The socket a new transfer with this client uses: uniformly random among those this client
+   * endpoint is a stranger to (all but its previous transfer's, as a rule).
+   */
   pick(bindAddress: string, clientAddress: string, clientPort: number): TransferPort {
     const ports = this.byAddress.get(bindAddress)!;
+    // Rejection sampling keeps the choice uniform over the sockets that qualify.
+    for (let tries = 0; tries < 8; tries++) {
+      const p = ports[this.random(ports.length)]!;
+      if (!p.knows(clientAddress, clientPort)) return p;
+    }
+    const fresh = ports.filter((p) => !p.knows(clientAddress, clientPort));
+    if (fresh.length > 0) return fresh[this.random(fresh.length)]!;
+    // A pool this small that every socket knows the endpoint: the least busy one.
     let best = ports[0]!;
-    for (const p of ports) if (!p.knows(clientAddress, clientPort)) return p;
     for (const p of ports) if (p.size < best.size) best = p;
     return best;
   }
@@ -79,12 +139,19 @@ export class TransferPorts {
     return [...this.byAddress].map(([address, ports]) => ({ address, ports: ports.map((p) => p.localPort) }));
   }
 
+  /** Sockets held, every address together (descriptors). */
+  get count(): number {
+    let n = 0;
+    for (const ports of this.byAddress.values()) n += ports.length;
+    return n;
+  }
+
   close(): void {
     for (const ports of this.byAddress.values()) for (const p of ports) p.close();
   }
 }
 
-async function open(address: string, port: number, receiveBufferBytes: number): Promise<TransferPort> {
+async function openPort(address: string, port: number, buffers: { send: number; receive: number }, scheduler: PortScheduler, strangers: StrangerReplies): Promise<TransferPort> {
   let tp: TransferPort | undefined;
   const socket = await Bun.udpSocket({
     hostname: address,
@@ -99,8 +166,8 @@ async function open(address: string, port: number, receiveBufferBytes: number): 
   });
   const fd = socketFd(socket);
   disableRecvErr(fd);
-  setSendBuffer(fd, SEND_BUFFER_BYTES);
-  setReceiveBuffer(fd, receiveBufferBytes);
-  tp = new TransferPort(socket as unknown as DatagramSocket & udp.Socket<"uint8array">);
+  setSendBuffer(fd, buffers.send);
+  setReceiveBuffer(fd, buffers.receive);
+  tp = new TransferPort(socket as unknown as DatagramSocket & udp.Socket<"uint8array">, scheduler, strangers);
   return tp;
 }

@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { decodePacket, encodeAck } from "../../src/protocol/packet.ts";
 import { ErrorCode, Opcode } from "../../src/protocol/types.ts";
-import { RECENT_MS, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/transfer-port.ts";
+import { RECENT_MS, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/transfer-port.ts";
+import { RateLimiter } from "../../src/server/rate-limit.ts";
 
 type Sent = { data: Uint8Array; port: number; address: string };
 
@@ -118,6 +119,43 @@ describe("demultiplexing", () => {
       ["10.0.0.1", 3000],
     ]);
     for (const s of socket.all) expect(decodePacket(s.data)).toMatchObject({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID });
+  });
+
+  test("ERROR 5 to strangers comes from one budget shared by the sockets: ACKs sprayed at a pool are not reflected", () => {
+    const clock = new ManualScheduler();
+    const limiter = new RateLimiter(5, 5, 1);
+    const budget = { allow: (now: number) => limiter.allow("", now) };
+    const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    const ports = sockets.map((s) => new TransferPort(s, clock, budget));
+    // A spoofer sprays ACK n, from a victim's address, at every socket of the pool.
+    for (let n = 0; n < 20; n++) for (const p of ports) p.receive(encodeAck(n), 4000, "10.0.0.66");
+    clock.endTurn();
+    expect(sockets.reduce((sum, s) => sum + s.all.length, 0)).toBe(5);
+    clock.advance(1000);
+    for (const p of ports) p.receive(encodeAck(99), 4000, "10.0.0.66");
+    clock.endTurn();
+    expect(sockets.reduce((sum, s) => sum + s.all.length, 0)).toBe(8);
+  });
+
+  test("a shared turn: sockets that queued during a turn flush from one deferred call, each its own sendMany", () => {
+    const clock = new ManualScheduler();
+    let deferred = 0;
+    const counting: PortScheduler = { soon: (fn) => (deferred++, clock.soon(fn)), later: (fn, ms) => clock.later(fn, ms), now: () => clock.now() };
+    const turn = sharedTurn(counting);
+    const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    const ports = sockets.map((s) => new TransferPort(s, turn));
+    const tenants = ports.map((p, i) => {
+      const t = new Tenant({ address: "10.0.0.1", port: 2000 + i });
+      p.attach(t);
+      return t;
+    });
+    ports.forEach((p, i) => (p.queue(tenants[i]!, packet(i), 2000 + i, "10.0.0.1"), p.queue(tenants[i]!, packet(10 + i), 2000 + i, "10.0.0.1")));
+    expect(deferred).toBe(1);
+    clock.endTurn();
+    expect(sockets.map((s) => s.calls.length)).toEqual([1, 1, 1]);
+    expect(sockets.map((s) => s.all.length)).toEqual([2, 2, 2]);
+    ports[0]!.queue(tenants[0]!, packet(7), 2000, "10.0.0.1");
+    expect(deferred).toBe(2);
   });
 
   test("a finished transfer's client is not a stranger for a while: its late duplicates are dropped silently", () => {
