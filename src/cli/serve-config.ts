@@ -78,7 +78,7 @@ export const serveArgs = {
   writable: { type: "string", valueHint: "DIR", description: "uploads only into this directory of the root, subdirectories too (repeatable; default: anywhere); naming pxelinux.cfg, grub or ipxe opens that boot-control directory to uploads" },
   overwrite: { type: "boolean", description: "uploads may replace existing files (otherwise ERROR 6)" },
   "upload-max-mb": { type: "string", valueHint: "MIB", description: "largest upload, MiB (0: no cap)" },
-  "port-range": { type: "string", valueHint: "LOW:HIGH", description: "transfer ports from this range, for firewalls (tftpd-hpa -R); transfers past its size wait in the queue" },
+  "port-range": { type: "string", valueHint: "LOW:HIGH", description: "transfer ports from this range, for firewalls (tftpd-hpa -R); each worker takes its share, up to 256 per address, one at random per transfer" },
   "map-file": { type: "string", valueHint: "FILE", description: "remap requested names with tftpd-hpa -m rules (re-read on SIGHUP)" },
   remap: { type: "string", valueHint: "RULE", description: "a remap rule in -m syntax, run before the --map-file rules (repeatable)" },
   "strip-prefix": { type: "string", valueHint: "DIR", description: "serve '/DIR/FILE' as FILE (clients of an in.tftpd run without -s)" },
