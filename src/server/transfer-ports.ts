@@ -64,7 +64,12 @@ export class TransferPorts {
     /** Why the pool is smaller than POOL_PER_ADDRESS (a small or busy --port-range, the open-file limit); undefined when it is not. */
     readonly shortBy?: string,
     private readonly random: RandomIndex = randomInt,
-  ) {}
+  ) {
+    for (const ports of byAddress.values()) for (const p of ports) this.byLocalPort.set(p.localPort, [...(this.byLocalPort.get(p.localPort) ?? []), p]);
+  }
+
+  /** The sockets on each local port (one per address family may share a number): an ICMP message names the port. */
+  private readonly byLocalPort = new Map<number, TransferPort[]>();
 
   static async bind(addresses: readonly string[], opts: TransferPortsOptions): Promise<TransferPorts> {
     const range = opts.range ? new PortRange(opts.range.low, opts.range.high) : undefined;
@@ -130,7 +135,7 @@ export class TransferPorts {
 
   /** An ICMP port unreachable quoting a datagram from `localPort`: the transfer to that client ends. */
   unreachable(localPort: number, address: string, port: number): boolean {
-    for (const ports of this.byAddress.values()) for (const p of ports) if (p.localPort === localPort && p.unreachable(address, port)) return true;
+    for (const p of this.byLocalPort.get(localPort) ?? []) if (p.unreachable(address, port)) return true;
     return false;
   }
 
