@@ -68,12 +68,17 @@ export function dropBoundingSet(keep: number[] = []): boolean {
   return ok;
 }
 
+/** Set on every thread already (the filter synced): a second call changes nothing. */
+let noNewPrivsSet = false;
+
 /**
  * Sets no-new-privs on the main thread and, through an allow-all seccomp filter synced to every
  * thread, on all of them. Returns false where it could not (no libc, or a kernel without seccomp:
  * then only the main thread and what it spawns carry the flag).
  */
 export function setNoNewPrivs(): boolean {
+  // Once is enough: the flag can't be cleared, and each filter stacked would cost every call again.
+  if (noNewPrivsSet) return true;
   const c = load();
   if (!c || c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) !== 0) return false;
   const nr = SYS_SECCOMP[process.arch];
@@ -85,7 +90,8 @@ export function setNoNewPrivs(): boolean {
   const prog = new Uint8Array(16);
   new DataView(prog.buffer).setUint16(0, 1, true);
   new DataView(prog.buffer).setBigUint64(8, BigInt(ptr(filter)), true);
-  return Number(c.syscall(nr, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ptr(prog))) === 0;
+  noNewPrivsSet = Number(c.syscall(nr, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ptr(prog))) === 0;
+  return noNewPrivsSet;
 }
 
 /**
