@@ -28,6 +28,7 @@ import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound
 import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
+import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
@@ -429,7 +430,7 @@ async function startBootControl(root: string, settings: ServeSettings, log: Logg
     return helper.switcher;
   }
   log.info("boot control: hosts are switched by a separate process, as the owner of the tree's boot entries", { pid: helper.pid, uid: ready.uid, owner: owner.dir });
-  const dirs = ["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ");
+  const dirs = BOOT_CONTROL_DIRS.map((d) => join(root, d)).join(" ");
   if (ready.problems.length > 0 && hasMarker)
     log.warn(
       cannotSwitch(

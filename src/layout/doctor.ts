@@ -9,6 +9,7 @@ import { isTempName } from "./atomic.ts";
 import { decodeHexName, formatIPv4 } from "./hexip.ts";
 import { resolveInside } from "./hosts.ts";
 import { LOADER_FILES, installHint } from "./loaders.ts";
+import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
 import { GRUB_DIR, IPXE_DIR, LOCK_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
 import { bootControlOwner, ownershipFix, probeInstallDirs, unwritableInstallDirs, type Identity } from "./writable.ts";
 
@@ -119,7 +120,7 @@ function checkInstallOnceWriter(root: string, opts: CheckOptions, add: Add): voi
       b.now.startsWith(`${owner.uid}:`) ? `chmod u+wx ${join(root, b.dir)}` : `chown ${owner.uid}:${owner.gid} ${join(root, b.dir)}`,
     );
   if (opts.user && opts.user.uid === owner.uid)
-    add("warning", owner.dir, `belongs to ${opts.user.name}, the user serving clients: a fault in client-facing code could change what hosts boot`, `chown -R root: ${["pxelinux.cfg", "grub", "ipxe", ".pxeboot"].map((d) => join(root, d)).join(" ")}`);
+    add("warning", owner.dir, `belongs to ${opts.user.name}, the user serving clients: a fault in client-facing code could change what hosts boot`, `chown -R root: ${BOOT_CONTROL_DIRS.map((d) => join(root, d)).join(" ")}`);
   if (opts.uid !== undefined && opts.uid !== 0)
     for (const b of probeInstallDirs(root))
       add(

@@ -32,7 +32,7 @@ export type SwitchResult =
   | { outcome: "installed"; key: string; profile: string; time: string; removed: string[]; mac?: Mac; macFrom?: MacSource }
   /** No entries left: never registered, or another server switched it. `macEntries`: MAC entries we could not match. */
   | { outcome: "nothing"; mac?: Mac; macEntries: number }
-  /** Another server kept the host's lock past every retry. */
+  /** Another server holds the host's lock (past every retry, when switchHost returns it). */
   | { outcome: "busy"; lock: string }
   | { outcome: "failed"; error: string };
 
@@ -49,18 +49,15 @@ const RETRIES = 100;
 export async function switchHost(opts: SwitchOptions, address: string): Promise<SwitchResult> {
   if (typeof address !== "string" || isIP(address) === 0) return { outcome: "failed", error: `not a client address: ${String(address)}` };
   for (let retry = 0; ; retry++) {
-    let result: SwitchResult | "busy";
+    let result: SwitchResult;
     try {
       result = finishInstall(opts, address);
     } catch (err) {
       return { outcome: "failed", error: err instanceof Error ? err.message : String(err) };
     }
-    if (result !== "busy") {
-      // Used up: a reinstall is bound again by `host add … --ip`.
-      if (result.outcome === "installed") unbindQuietly(opts.root, address);
-      return result;
-    }
-    if (retry >= RETRIES) return { outcome: "busy", lock: lockFile(hostKey(address, lookupMac(opts.root, address, opts.neighbourTable)?.mac)!) };
+    // Used up: a reinstall is bound again by `host add … --ip`.
+    if (result.outcome === "installed") unbindQuietly(opts.root, address);
+    if (result.outcome !== "busy" || retry >= RETRIES) return result;
     await Bun.sleep(RETRY_MS);
   }
 }
@@ -91,7 +88,7 @@ function present(root: string, names: HostEntryName[]): HostEntryName[] {
   });
 }
 
-function finishInstall(opts: SwitchOptions, host: string): SwitchResult | "busy" {
+function finishInstall(opts: SwitchOptions, host: string): SwitchResult {
   const found = lookupMac(opts.root, host, opts.neighbourTable);
   const mac = found?.mac;
   const ip = parseIPv4(host);
@@ -104,7 +101,7 @@ function finishInstall(opts: SwitchOptions, host: string): SwitchResult | "busy"
   let release: (() => void) | undefined;
   try {
     release = tryLock(join(opts.root, lockFile(key)), LOCK_STALE_MS);
-    if (!release) return "busy";
+    if (!release) return { outcome: "busy", lock: lockFile(key) };
   } catch (err) {
     // No lock directory (read-only .pxeboot, say): switching the host matters more than the lock.
     opts.log.warn("install-once could not take the host lock, going ahead without it", {
