@@ -21,6 +21,7 @@ import type { HostSwitcher } from "../layout/install-once.ts";
 import { dropBoundingSet, setNoNewPrivs } from "./lockdown.ts";
 import { selfCommand } from "./workers.ts";
 
+/** main.ts reads these two before loading any command (the role needs no CLI). */
 const ROLE = "switch";
 const ROLE_ENV = "PXEBOOT_ROLE";
 const CONFIG_ENV = "PXEBOOT_SWITCH";
@@ -45,8 +46,6 @@ export interface SwitchReady {
 
 type Request = { id: number; address: string };
 type Reply = { id: number; result: SwitchResult } | { ready: SwitchReady };
-
-export const isSwitchProcess = () => process.env[ROLE_ENV] === ROLE;
 
 export interface SwitchProcess {
   switcher: HostSwitcher;
