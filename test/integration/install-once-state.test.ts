@@ -250,7 +250,9 @@ describeNeeding(ROOT, "install-once with privileges dropped, on any tree", () =>
     expect(await marker(51, s.port)).toBe("ok");
     expect((await run(["curl", "-sS", "-o", "/dev/null", "--interface", "127.0.0.52", `http://127.0.0.1:${s.port}/Kickstart_end`])).code).toBe(0);
     expect(await eventually(() => !pathExists(join(root, "pxelinux.cfg/7F000033")) && !pathExists(join(root, "pxelinux.cfg/7F000034")))).toBe(true);
-    expect(readdirSync(join(root, ".pxeboot/installed")).sort()).toEqual(["7F000033", "7F000034"]);
+    // The record is written after the links go (switch-host.ts): wait for it as for them.
+    const records = (dir: string) => readdirSync(join(dir, ".pxeboot/installed")).sort().join(",");
+    expect(await eventually(() => records(root) === "7F000033,7F000034")).toBe(true);
     expect(s.log()).not.toMatch(/\[(warn|error)\]/);
   });
 
@@ -317,6 +319,7 @@ describeNeeding(ROOT, "install-once with privileges dropped, on any tree", () =>
     const gone = (rel: string) => !pathExists(join(tree.root, rel));
     expect(await eventually(() => gone(pxelinuxMacName(55)) && gone("pxelinux.cfg/7F000038"))).toBe(true);
     expect(s.log()).not.toMatch(/\[(warn|error)\]/);
-    expect(readdirSync(join(tree.root, ".pxeboot/installed")).sort()).toEqual(["7F000037", "7F000038"]);
+    // The record is written after the links go (switch-host.ts): wait for it as for them.
+    expect(await eventually(() => readdirSync(join(tree.root, ".pxeboot/installed")).sort().join(",") === "7F000037,7F000038")).toBe(true);
   });
 });
