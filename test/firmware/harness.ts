@@ -8,7 +8,7 @@
  * on close, after a failed boot as well (and at process exit, if a test was cut short).
  */
 import { spawnSync, type Subprocess } from "bun";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HOST, pxebootBinary } from "./tools.ts";
 import { scratchDir } from "./payload.ts";
@@ -102,6 +102,9 @@ function run(argv: string[]): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a console may stay unchanged, with no DHCP or TFTP request made, before the one power cycle. */
+const FIRMWARE_STALL_MS = 45_000;
 
 function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, "latin1") : "";
@@ -365,11 +368,39 @@ export class Lab {
     mkdirSync(bootDir, { recursive: true });
     const serialPath = join(bootDir, "serial.log");
     const started = Date.now();
-    const proc = this.spawnInNs(`qemu ${spec.name}`, this.machineArgv(spec.machine, serialPath, bootDir), join(bootDir, "qemu.out"));
+    let deadlineFrom = started;
+    const spawn = () => this.spawnInNs(`qemu ${spec.name}`, this.machineArgv(spec.machine, serialPath, bootDir), join(bootDir, "qemu.out"));
+    let proc = spawn();
     const console = () => plainConsole(readText(serialPath));
+    // Under TCG on a loaded CI host the emulated firmware itself has been seen to hang before its
+    // first network packet (U-Boot, once, after "Loading Environment"). Nothing in that run asked
+    // the server or the DHCP server anything, so it says nothing about pxeboot: power-cycle once,
+    // loudly. A stall after the first DHCP packet is a failure like any other.
+    // dnsmasq logs router adverts on its own and the server logs its start-up: count requests only.
+    const requests = () => (readText(this.dhcpLogPath).match(/DHCP(DISCOVER|REQUEST|INFORM)/g)?.length ?? 0) + (this.serverLog().match(/"file":/g)?.length ?? 0);
+    const requestsAtStart = requests();
+    let lastText = "";
+    let lastChange = Date.now();
+    let powerCycled = false;
     let why = "";
     for (;;) {
       const text = console();
+      if (text !== lastText) {
+        lastText = text;
+        lastChange = Date.now();
+      }
+      if (!powerCycled && Date.now() - lastChange > FIRMWARE_STALL_MS && requests() === requestsAtStart) {
+        powerCycled = true;
+        process.stderr.write(`firmware lab: "${spec.name}" stalled ${FIRMWARE_STALL_MS} ms before any network request; power-cycling it once\n`);
+        await this.stop(proc);
+        this.procs = this.procs.filter((r) => r.proc !== proc);
+        writeFileSync(serialPath, "");
+        lastText = "";
+        lastChange = Date.now();
+        deadlineFrom = Date.now();
+        proc = spawn();
+        continue;
+      }
       const bad = [...ALWAYS_FAIL_ON, ...(spec.failOn ?? [])].find((m) => matches(text, m));
       if (bad) {
         why = `failure marker ${bad} on the console`;
@@ -380,7 +411,7 @@ export class Lab {
         why = `QEMU exited (${proc.exitCode}) before every marker appeared`;
         break;
       }
-      if (Date.now() - started > spec.timeoutMs) {
+      if (Date.now() - deadlineFrom > spec.timeoutMs) {
         why = `no success after ${spec.timeoutMs} ms`;
         break;
       }

@@ -63,7 +63,7 @@ firmwareTest(
       }
     });
   },
-  180_000,
+  240_000,
 );
 
 /**
@@ -83,5 +83,5 @@ firmwareTest(
       for (const l of ok) expect(`${l.file}: ${l.options}`).toMatch(/blksize=1368\b/);
     });
   },
-  180_000,
+  240_000,
 );
