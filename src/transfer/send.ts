@@ -144,6 +144,11 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   private answeredAfterMs = 0;
   /** When `acked` last moved. */
   private ackedAt = 0;
+  /**
+   * The last go-back on a partial ACK resent up to here (the highest block out then); -1 when no
+   * go-back is under way. Until an ACK reaches it, further partial ACKs only slide the window.
+   */
+  private recoverTo = -1;
 
   constructor(
     private readonly cfg: SendConfig,
@@ -347,10 +352,31 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.progress(now);
     if (abs === this.lastBlock) return this.finish({ kind: "ok" });
     if (fullWindow) this.cwnd = Math.min(this.window, this.cwnd + 1);
-    // Resume right after the ACK: for a partial ACK (the client saw a gap, or gave up waiting)
-    // that goes back; for a late ACK of an earlier round it skips what the client already has.
-    this.sent = abs;
+    if (abs < this.sent && this.goesBack(abs)) {
+      // A partial ACK: the client saw a gap (or gave up waiting) after `abs`; resend from there.
+      this.recoverTo = this.highest;
+      this.sent = abs;
+    } else {
+      // A full ACK, a late one of an earlier round (skip what the client has), or a partial ACK
+      // inside a go-back already under way: the window slides, only new blocks go.
+      if (this.recoverTo >= 0 && abs >= this.recoverTo) this.recoverTo = -1;
+      this.sent = Math.max(this.sent, abs);
+    }
     this.sendMore(now);
+  }
+
+  /**
+   * Whether a partial ACK for `abs` sends the rest of the window again. A real receiver ACKs the
+   * end of a window, or the block before its first gap and then waits for the resend: it does not
+   * send partial ACKs one after another. Resending a whole window for each would let a blind
+   * spoofer who guessed a transfer's port draw a window per 4-byte ACK (ACKs 1, 2, 3, …; issue
+   * 21). So one go-back at a time: another only once an ACK has reached what the last one resent.
+   * A second loss among the resent blocks is the timer's (the timer goes back to the first
+   * unacknowledged block whatever the go-back state). The round-trip estimate is no guard here:
+   * its samples are the ACKs' timing, which the spoofer sets.
+   */
+  private goesBack(abs: number): boolean {
+    return this.recoverTo < 0 || abs >= this.recoverTo;
   }
 
   /** An ERROR from the peer, already decoded. */
@@ -396,6 +422,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
         return;
       }
       this.sent = this.acked; // go back to the first unacknowledged block
+      this.recoverTo = -1;
       this.sendMore(now);
       return;
     }

@@ -200,6 +200,53 @@ describe("windows (RFC 7440): bursts, go-back and pacing", () => {
     expect(t.retransmits).toBe(2);
   });
 
+  test("partial ACKs one after another (a blind spoofer's 1, 2, 3, …) draw two blocks per ACK, not a window each", () => {
+    const window = 16;
+    const { t } = make(512 * 4000, { windowSize: window });
+    t.start(0);
+    drain(t);
+    let sent = 0;
+    const acks = 200;
+    // An ACK every 2 ms for the next block, never for a window's end: what a spoofer can compute.
+    for (let k = 1; k <= acks; k++) {
+      t.onAck(k, k * 2);
+      sent += drain(t).length;
+    }
+    // Without the rule each ACK resent the whole window: 16 per ACK.
+    expect(sent / acks).toBeLessThanOrEqual(2.2);
+    expect(t.bytesAcked).toBe(acks * 512);
+  });
+
+  test("a second loss inside the resent blocks is repaired by the timer, from the first missing block", () => {
+    const { t } = make(512 * 400, { windowSize: 8 });
+    t.start(0);
+    drain(t);
+    t.onAck(8, 10);
+    drain(t); // 9..16 out at 10
+    t.onAck(10, 20); // 11 lost: go back
+    expect(drain(t).map((x) => x[0])).toEqual([11, 12, 13, 14, 15, 16, 17, 18]);
+    // 13 lost again: the ACK for 12 only slides the window.
+    t.onAck(12, 21);
+    expect(drain(t).map((x) => x[0])).toEqual([19, 20]);
+    t.onAck(12, 40);
+    expect(drain(t)).toEqual([]); // a duplicate never resends
+    t.onTimer(t.deadline);
+    expect(drain(t)[0]![0]).toBe(13);
+    expect(t.bytesAcked).toBe(12 * 512);
+  });
+
+  test("a window's full ACK after a go-back ends it: the next partial ACK goes back at once", () => {
+    const { t } = make(512 * 400, { windowSize: 4 });
+    t.start(0);
+    drain(t);
+    t.onAck(2, 1); // go back: 3..6
+    expect(drain(t).map((x) => x[0])).toEqual([3, 4, 5, 6]);
+    t.onAck(6, 2); // the resent window arrived whole
+    expect(drain(t).map((x) => x[0])).toEqual([7, 8, 9, 10]);
+    t.onAck(8, 3); // 9 lost
+    expect(drain(t).map((x) => x[0])).toEqual([9, 10, 11, 12]);
+  });
+
   test("duplicate ACK of the window start does not resend", () => {
     const { t } = make(512 * 10 + 1, { windowSize: 4 });
     t.start(0);
