@@ -153,7 +153,7 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
       onEnd(r);
     };
     return Session.open({
-      port: ctx.ports.pick(req.bindAddress, req.address, req.port),
+      port: await ctx.ports.forTransfer(req.bindAddress, req.address, req.port, neg.options.windowSize > 1),
       transfer,
       file: source,
       report: () => sendEnd(transfer),

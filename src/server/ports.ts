@@ -6,6 +6,7 @@
  * port is busy, binding fails with PortsBusy, which the server treats as a shortage: the request
  * waits in the admission queue until a transfer ends.
  */
+import { randomInt } from "node:crypto";
 
 export class PortsBusy extends Error {
   constructor(range: PortRange) {
@@ -38,8 +39,13 @@ export class PortRange {
     return this.high - this.low + 1;
   }
 
-  /** Binds with `bind(port)` on the first free port of the range. */
-  async bind<S extends Bound>(bind: (port: number) => Promise<S>): Promise<S> {
+  /**
+   * Binds with `bind(port)` on the first free port of the range, walking on from the last one
+   * handed out, or from a random port with `randomStart` (a transfer ID nobody can predict from
+   * the port the previous transfer got).
+   */
+  async bind<S extends Bound>(bind: (port: number) => Promise<S>, opts: { randomStart?: boolean } = {}): Promise<S> {
+    if (opts.randomStart) this.next = this.low + randomInt(this.size);
     for (let tried = 0; tried < this.size; tried++) {
       const port = this.next;
       this.next = port === this.high ? this.low : port + 1;

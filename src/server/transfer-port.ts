@@ -124,6 +124,8 @@ export class TransferPort {
     private readonly socket: DatagramSocket,
     private readonly scheduler: PortScheduler = REAL_SCHEDULER,
     private readonly strangers: StrangerReplies = UNLIMITED,
+    /** A transfer's own socket: called (and the socket closed) when its transfer detaches. */
+    private readonly onEmpty?: (port: TransferPort) => void,
   ) {}
 
   get closed(): boolean {
@@ -168,6 +170,11 @@ export class TransferPort {
     this.recent.delete(key);
     this.recent.set(key, this.scheduler.now());
     if (this.recent.size > RECENT_MAX) this.forgetOld(true);
+    if (this.count === 0 && this.onEmpty) {
+      // Late datagrams of the transfer now meet a closed port, as with tftpd-hpa (ICMP).
+      this.close();
+      this.onEmpty(this);
+    }
   }
 
   /** Whether this client endpoint has a transfer here, or finished one within RECENT_MS. */

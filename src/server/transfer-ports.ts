@@ -44,6 +44,14 @@ const POOL_SEND_BUFFER_BYTES = 2 * 4 * 1024 * 1024;
 const MIN_SOCKET_BUFFER_BYTES = 256 * 1024;
 const perSocket = (poolBytes: number, sockets: number) => Math.max(MIN_SOCKET_BUFFER_BYTES, Math.ceil(poolBytes / sockets));
 
+/**
+ * A windowed transfer's own socket sends its window in one batch: 64 blocks of 1468 bytes is
+ * ~96 KiB, of 8,972 (jumbo frames) ~580 KiB. The kernel charges only what is queued.
+ */
+const OWN_SEND_BUFFER_BYTES = 1024 * 1024;
+/** Own sockets per process at most (also at most a quarter of the open-file limit). */
+const OWN_SOCKETS_MAX = 16_384;
+
 export interface TransferPortsOptions {
   /** --port-range: sockets bind there, each process taking its share. */
   range?: { low: number; high: number };
@@ -58,14 +66,40 @@ export interface TransferPortsOptions {
 /** Picks an integer in [0, n): crypto-random in the server, scripted in tests. */
 export type RandomIndex = (n: number) => number;
 
+/**
+ * Opens a socket of a transfer's own on a port nobody can predict (the kernel's random ephemeral
+ * choice, or a random start in --port-range); `onEmpty` closes it when its transfer leaves.
+ */
+export type OwnSocketOpener = (address: string, onEmpty: (port: TransferPort) => void) => Promise<TransferPort>;
+
+export interface OwnSockets {
+  open: OwnSocketOpener;
+  /** At most this many open at once per process; past it windowed transfers share the pool too. */
+  max: number;
+}
+
 export class TransferPorts {
   constructor(
     private readonly byAddress: Map<string, TransferPort[]>,
     /** Why the pool is smaller than POOL_PER_ADDRESS (a small or busy --port-range, the open-file limit); undefined when it is not. */
     readonly shortBy?: string,
     private readonly random: RandomIndex = randomInt,
+    private readonly own?: OwnSockets,
   ) {
-    for (const ports of byAddress.values()) for (const p of ports) this.byLocalPort.set(p.localPort, [...(this.byLocalPort.get(p.localPort) ?? []), p]);
+    for (const ports of byAddress.values()) for (const p of ports) this.index(p);
+  }
+
+  /** Own sockets open now. */
+  private ownOpen = 0;
+
+  private index(p: TransferPort): void {
+    this.byLocalPort.set(p.localPort, [...(this.byLocalPort.get(p.localPort) ?? []), p]);
+  }
+
+  private unindex(p: TransferPort): void {
+    const list = (this.byLocalPort.get(p.localPort) ?? []).filter((x) => x !== p);
+    if (list.length > 0) this.byLocalPort.set(p.localPort, list);
+    else this.byLocalPort.delete(p.localPort);
   }
 
   /** The sockets on each local port (one per address family may share a number): an ICMP message names the port. */
@@ -111,7 +145,48 @@ export class TransferPorts {
       if (err instanceof PortsBusy) throw new Error(`${err.message} (by other programs or workers): transfers need at least one port per address and worker; widen the range`);
       throw err;
     }
-    return new TransferPorts(byAddress, shortBy);
+    const ownMax = opts.openFiles !== undefined ? Math.floor(opts.openFiles / 4) : OWN_SOCKETS_MAX;
+    const ownBuffers = { send: OWN_SEND_BUFFER_BYTES, receive: MIN_SOCKET_BUFFER_BYTES };
+    const own: OwnSockets = {
+      max: Math.min(OWN_SOCKETS_MAX, ownMax),
+      open: (address, onEmpty) => {
+        const open = (p: number) => openPort(address, p, ownBuffers, scheduler, strangers, onEmpty);
+        return range ? range.bind(open, { randomStart: true }) : open(0);
+      },
+    };
+    return new TransferPorts(byAddress, shortBy, randomInt, own);
+  }
+
+  /**
+   * The socket for a new transfer. One that sends windows (windowsize above 1) gets a socket of
+   * its own, as tftpd-hpa gives every transfer: a spoofer who guesses a windowed transfer's port
+   * draws up to a window per 4-byte ACK (about 23,500× at windowsize 64, blksize 1468), which a
+   * 1-in-pool-size guess does not bring under the 5× a never-answering client draws; a 1-in-28,000
+   * guess does. Lockstep transfers, where a guess draws one block per ACK, share the pool, which
+   * is where sharing saves the most (one datagram per transfer per turn, batched). Past the own
+   * sockets' cap, or when a bind fails for want of descriptors or ports, the pool serves.
+   */
+  async forTransfer(bindAddress: string, clientAddress: string, clientPort: number, windowed: boolean): Promise<TransferPort> {
+    if (windowed && this.own && this.ownOpen < this.own.max) {
+      this.ownOpen++;
+      try {
+        const port = await this.own.open(bindAddress, (p) => {
+          this.ownOpen--;
+          this.unindex(p);
+        });
+        this.index(port);
+        return port;
+      } catch (err) {
+        this.ownOpen--;
+        if (!(err instanceof PortsBusy) && (err as NodeJS.ErrnoException).code !== "EMFILE" && (err as NodeJS.ErrnoException).code !== "ENFILE") throw err;
+      }
+    }
+    return this.pick(bindAddress, clientAddress, clientPort);
+  }
+
+  /** Own sockets open now (windowed transfers running). */
+  get ownSockets(): number {
+    return this.ownOpen;
   }
 
   /**
@@ -156,7 +231,14 @@ export class TransferPorts {
   }
 }
 
-async function openPort(address: string, port: number, buffers: { send: number; receive: number }, scheduler: PortScheduler, strangers: StrangerReplies): Promise<TransferPort> {
+async function openPort(
+  address: string,
+  port: number,
+  buffers: { send: number; receive: number },
+  scheduler: PortScheduler,
+  strangers: StrangerReplies,
+  onEmpty?: (port: TransferPort) => void,
+): Promise<TransferPort> {
   let tp: TransferPort | undefined;
   const socket = await Bun.udpSocket({
     hostname: address,
@@ -173,6 +255,6 @@ async function openPort(address: string, port: number, buffers: { send: number; 
   disableRecvErr(fd);
   setSendBuffer(fd, buffers.send);
   setReceiveBuffer(fd, buffers.receive);
-  tp = new TransferPort(socket as unknown as DatagramSocket & udp.Socket<"uint8array">, scheduler, strangers);
+  tp = new TransferPort(socket as unknown as DatagramSocket & udp.Socket<"uint8array">, scheduler, strangers, onEmpty);
   return tp;
 }

@@ -120,3 +120,51 @@ test("a blind spoofer's ACKs to a transfer port it learned draw at most 5× thei
   expect(missed.length).toBeGreaterThan(0);
   for (const r of missed) expect(r.victimBytes / r.spooferBytes).toBeLessThanOrEqual(5);
 }, 60_000);
+
+/** The UDP ports the server process holds now, from `ss` (its pool, its listener, any own sockets). */
+function serverPorts(): Set<number> {
+  const out = Bun.spawnSync(["ss", "-Hunap"]).stdout.toString();
+  const ports = new Set<number>();
+  for (const line of out.split("\n")) {
+    if (!line.includes(`pid=${server.proc.pid},`)) continue;
+    const local = line.trim().split(/\s+/)[3] ?? "";
+    ports.add(Number(local.slice(local.lastIndexOf(":") + 1)));
+  }
+  return ports;
+}
+
+test("a windowed transfer runs on a socket of its own, on a port none of the pool's, closed when it ends", async () => {
+  const pool = serverPorts();
+  expect(pool.size).toBeGreaterThan(200);
+  const seen: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const client = await RawPeer.open("127.0.0.70");
+    try {
+      client.send(encodeRequest(Opcode.RRQ, "big", "octet", new Map([["windowsize", "4"]])), server.port);
+      const oack = await client.recv(3000);
+      expect(oack?.data[1]).toBe(Opcode.OACK);
+      const own = oack!.port;
+      seen.push(own);
+      // Not a pool socket a request of anyone else's could have shown, and held only while it runs.
+      expect(pool.has(own)).toBe(false);
+      expect(serverPorts().has(own)).toBe(true);
+      client.send(new Uint8Array([0, 5, 0, 0, 0]), own);
+      const deadline = Date.now() + 3000;
+      while (serverPorts().has(own) && Date.now() < deadline) await Bun.sleep(50);
+      expect(serverPorts().has(own)).toBe(false);
+    } finally {
+      client.close();
+    }
+  }
+  expect(new Set(seen).size).toBe(3);
+  // Lockstep transfers still share the pool.
+  const lockstep = await RawPeer.open("127.0.0.71");
+  try {
+    lockstep.send(encodeRequest(Opcode.RRQ, "big", "octet"), server.port);
+    const data = await lockstep.recv(3000);
+    expect(pool.has(data!.port)).toBe(true);
+    lockstep.send(new Uint8Array([0, 5, 0, 0, 0]), data!.port);
+  } finally {
+    lockstep.close();
+  }
+}, 30_000);

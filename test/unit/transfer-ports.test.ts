@@ -63,3 +63,56 @@ describe("TransferPorts.pick", () => {
     expect(p.pick("0.0.0.0", "10.0.0.5", 2000)).toBe(ports[0]!);
   });
 });
+
+describe("TransferPorts.forTransfer: windowed transfers get a socket of their own", () => {
+  function withOwn(max: number, fail?: string) {
+    const ports = Array.from({ length: 4 }, (_, i) => new TransferPort(new FakeSocket(50000 + i)));
+    let next = 40000;
+    const opened: TransferPort[] = [];
+    const p = new TransferPorts(new Map([["0.0.0.0", ports]]), undefined, randomInt, {
+      max,
+      open: async (_address, onEmpty) => {
+        if (fail) throw Object.assign(new Error(fail), { code: fail });
+        const port = new TransferPort(new FakeSocket(next++), undefined, undefined, onEmpty);
+        opened.push(port);
+        return port;
+      },
+    });
+    return { ports, p, opened };
+  }
+
+  test("windowed: a new socket, closed and forgotten when its transfer detaches; lockstep: the pool", async () => {
+    const { ports, p, opened } = withOwn(8);
+    const own = await p.forTransfer("0.0.0.0", "10.0.0.5", 2000, true);
+    expect(ports).not.toContain(own);
+    expect(p.ownSockets).toBe(1);
+    const t = tenant("10.0.0.5", 2000);
+    own.attach(t);
+    own.detach(t);
+    expect(own.closed).toBe(true);
+    expect(p.ownSockets).toBe(0);
+    expect(p.unreachable(own.localPort, "10.0.0.5", 2000)).toBe(false);
+    expect(ports).toContain(await p.forTransfer("0.0.0.0", "10.0.0.5", 2001, false));
+    expect(opened.length).toBe(1);
+  });
+
+  test("past the cap, or out of descriptors, windowed transfers share the pool", async () => {
+    const { ports, p } = withOwn(1);
+    const first = await p.forTransfer("0.0.0.0", "10.0.0.5", 2000, true);
+    first.attach(tenant("10.0.0.5", 2000));
+    expect(ports).not.toContain(first);
+    expect(ports).toContain(await p.forTransfer("0.0.0.0", "10.0.0.6", 2000, true));
+    const starved = withOwn(8, "EMFILE");
+    expect(starved.ports).toContain(await starved.p.forTransfer("0.0.0.0", "10.0.0.5", 2000, true));
+    expect(starved.p.ownSockets).toBe(0);
+  });
+
+  test("an ICMP port unreachable for an own socket reaches its transfer", async () => {
+    const { p } = withOwn(8);
+    const own = await p.forTransfer("0.0.0.0", "10.0.0.5", 2000, true);
+    let gone = false;
+    own.attach({ ...tenant("10.0.0.5", 2000), onUnreachable: () => (gone = true) });
+    expect(p.unreachable(own.localPort, "10.0.0.5", 2000)).toBe(true);
+    expect(gone).toBe(true);
+  });
+});
