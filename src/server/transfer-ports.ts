@@ -184,6 +184,11 @@ export class TransferPorts {
     return this.pick(bindAddress, clientAddress, clientPort);
   }
 
+  /** How many windowed transfers at once get a socket of their own (0: all share the pool). */
+  get ownSocketsMax(): number {
+    return this.own?.max ?? 0;
+  }
+
   /** Own sockets open now (windowed transfers running). */
   get ownSockets(): number {
     return this.ownOpen;
