@@ -76,6 +76,13 @@ type Phase = "oack" | "sending" | "done";
  * event loop to read the socket first.
  */
 export const LATE_TIMER_MS = 2;
+/**
+ * Inside a go-back, a partial ACK that shows a new gap is answered by the next go-back no sooner
+ * than this (or a smoothed round trip, if longer) after the last one: a second loss among the
+ * resent blocks is repaired in tens of milliseconds, not a retransmission timeout (200 ms at
+ * least), while ACKs 1, 2, 3, … from a spoofer draw a window per this interval, not per ACK.
+ */
+export const GO_BACK_SPACING_MS = 20;
 export const LATE_TIMER_RECHECK_MS = 1;
 
 export class SendTransfer implements TransferMachine<SendOutcome> {
@@ -149,6 +156,9 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
    * go-back is under way. Until an ACK reaches it, further partial ACKs only slide the window.
    */
   private recoverTo = -1;
+  /** When the last go-back on a partial ACK went, and when the next one is due (Infinity: none asked). */
+  private lastGoBackAt = -Infinity;
+  private goBackAt = Infinity;
 
   constructor(
     private readonly cfg: SendConfig,
@@ -352,31 +362,44 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.progress(now);
     if (abs === this.lastBlock) return this.finish({ kind: "ok" });
     if (fullWindow) this.cwnd = Math.min(this.window, this.cwnd + 1);
-    if (abs < this.sent && this.goesBack(abs)) {
+    if (this.recoverTo >= 0 && abs >= this.recoverTo) this.endGoBack();
+    if (abs < this.sent && this.recoverTo < 0) {
       // A partial ACK: the client saw a gap (or gave up waiting) after `abs`; resend from there.
-      this.recoverTo = this.highest;
-      this.sent = abs;
-    } else {
-      // A full ACK, a late one of an earlier round (skip what the client has), or a partial ACK
-      // inside a go-back already under way: the window slides, only new blocks go.
-      if (this.recoverTo >= 0 && abs >= this.recoverTo) this.recoverTo = -1;
-      this.sent = Math.max(this.sent, abs);
+      this.goBack(now);
+      return;
     }
+    if (abs < this.sent) {
+      // A new gap inside a go-back under way: the next go-back, spaced (see goBack).
+      const srtt = this.rto.smoothedRttMs ?? 0;
+      this.goBackAt = Math.min(this.goBackAt, this.lastGoBackAt + Math.max(GO_BACK_SPACING_MS, srtt));
+      if (now >= this.goBackAt) return this.goBack(now);
+    }
+    // A full ACK, a late one of an earlier round (skip what the client has), or a partial ACK
+    // waiting for its go-back: the window slides, only new blocks go.
+    this.sent = Math.max(this.sent, abs);
     this.sendMore(now);
   }
 
   /**
-   * Whether a partial ACK for `abs` sends the rest of the window again. A real receiver ACKs the
+   * Sends the window again from the first block the client is missing. A real receiver ACKs the
    * end of a window, or the block before its first gap and then waits for the resend: it does not
    * send partial ACKs one after another. Resending a whole window for each would let a blind
    * spoofer who guessed a transfer's port draw a window per 4-byte ACK (ACKs 1, 2, 3, …; issue
-   * 21). So one go-back at a time: another only once an ACK has reached what the last one resent.
-   * A second loss among the resent blocks is the timer's (the timer goes back to the first
-   * unacknowledged block whatever the go-back state). The round-trip estimate is no guard here:
-   * its samples are the ACKs' timing, which the spoofer sets.
+   * 21). So one go-back at a time: until an ACK reaches what it resent, a partial ACK showing a
+   * new gap only books the next go-back, GO_BACK_SPACING_MS (or a round trip) after this one. The
+   * round-trip estimate alone is no guard: its samples are the ACKs' timing, which a spoofer sets.
    */
-  private goesBack(abs: number): boolean {
-    return this.recoverTo < 0 || abs >= this.recoverTo;
+  private goBack(now: number): void {
+    this.recoverTo = this.highest;
+    this.lastGoBackAt = now;
+    this.goBackAt = Infinity;
+    this.sent = this.acked;
+    this.sendMore(now);
+  }
+
+  private endGoBack(): void {
+    this.recoverTo = -1;
+    this.goBackAt = Infinity;
   }
 
   /** An ERROR from the peer, already decoded. */
@@ -422,10 +445,11 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
         return;
       }
       this.sent = this.acked; // go back to the first unacknowledged block
-      this.recoverTo = -1;
+      this.endGoBack();
       this.sendMore(now);
       return;
     }
+    if (now >= this.goBackAt) return this.goBack(now);
     if (now >= this.paceAt) this.sendMore(now);
     else this.updateDeadline();
   }
@@ -479,7 +503,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
     this.phase = "done";
     this.outcome = outcome;
     this.deadline = Infinity;
-    this.rtoAt = this.paceAt = Infinity;
+    this.rtoAt = this.paceAt = this.goBackAt = Infinity;
   }
 
   private armRto(now: number): void {
@@ -489,7 +513,7 @@ export class SendTransfer implements TransferMachine<SendOutcome> {
   }
 
   private updateDeadline(): void {
-    this.deadline = Math.min(this.rtoAt, this.paceAt);
+    this.deadline = Math.min(this.rtoAt, this.paceAt, this.goBackAt);
   }
 
   /** Sends the next burst of the window: at most cwnd blocks now, the rest paced after it. */

@@ -4,7 +4,7 @@ import { notFound, shuttingDown, UNKNOWN_TID_PACKET } from "../../src/protocol/e
 import { encodeAck, encodeError, encodeOack } from "../../src/protocol/packet.ts";
 import { ErrorCode, type TransferOptions } from "../../src/protocol/types.ts";
 import { SharedRtoFloor } from "../../src/transfer/rto.ts";
-import { SendTransfer, type SendConfig } from "../../src/transfer/send.ts";
+import { GO_BACK_SPACING_MS, SendTransfer, type SendConfig } from "../../src/transfer/send.ts";
 import type { BlockSource, Peer } from "../../src/transfer/types.ts";
 
 const CLIENT: Peer = { address: "10.0.0.7", port: 2070 };
@@ -211,13 +211,18 @@ describe("windows (RFC 7440): bursts, go-back and pacing", () => {
     for (let k = 1; k <= acks; k++) {
       t.onAck(k, k * 2);
       sent += drain(t).length;
+      while (t.deadline <= k * 2 + 1) {
+        t.onTimer(t.deadline);
+        sent += drain(t).length;
+      }
     }
-    // Without the rule each ACK resent the whole window: 16 per ACK.
-    expect(sent / acks).toBeLessThanOrEqual(2.2);
+    // Without the rule each ACK resent the whole window: 16 per ACK. With it, a window per
+    // GO_BACK_SPACING_MS (10 ACKs here) and one new block per ACK.
+    expect(sent / acks).toBeLessThanOrEqual(1 + window / (GO_BACK_SPACING_MS / 2) + 0.2);
     expect(t.bytesAcked).toBe(acks * 512);
   });
 
-  test("a second loss inside the resent blocks is repaired by the timer, from the first missing block", () => {
+  test("a second loss inside the resent blocks: the next go-back comes GO_BACK_SPACING_MS after the first, not a timeout later", () => {
     const { t } = make(512 * 400, { windowSize: 8 });
     t.start(0);
     drain(t);
@@ -225,13 +230,14 @@ describe("windows (RFC 7440): bursts, go-back and pacing", () => {
     drain(t); // 9..16 out at 10
     t.onAck(10, 20); // 11 lost: go back
     expect(drain(t).map((x) => x[0])).toEqual([11, 12, 13, 14, 15, 16, 17, 18]);
-    // 13 lost again: the ACK for 12 only slides the window.
+    // 13 lost again: the ACK for 12 slides the window and books the next go-back.
     t.onAck(12, 21);
     expect(drain(t).map((x) => x[0])).toEqual([19, 20]);
-    t.onAck(12, 40);
+    t.onAck(12, 22);
     expect(drain(t)).toEqual([]); // a duplicate never resends
+    expect(t.deadline).toBe(20 + GO_BACK_SPACING_MS);
     t.onTimer(t.deadline);
-    expect(drain(t)[0]![0]).toBe(13);
+    expect(drain(t).map((x) => x[0])).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
     expect(t.bytesAcked).toBe(12 * 512);
   });
 
