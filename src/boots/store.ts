@@ -1,0 +1,100 @@
+/**
+ * Where boot events are kept: one file of JSON lines per host in the state directory, appended
+ * to (O_APPEND: lines from several workers, or several servers of a local root, do not
+ * interleave), so any server of a shared root and `pxeboot host log` read the same events.
+ * Bounded: a host's file is cut to its newest half past HOST_FILE_MAX_BYTES, and past
+ * HOSTS_MAX files the least recently written go.
+ */
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BootEvent } from "./types.ts";
+
+export const BOOTS_DIR = ".pxeboot/boots";
+/** About 200 events, a dozen boots of a pxelinux host with its config search. */
+export const HOST_FILE_MAX_BYTES = 64 * 1024;
+export const HOSTS_MAX = 10_000;
+
+/** A host's key as a file name: a MAC as aa-bb-cc-dd-ee-ff, an address as written (IPv6 ':' → '_'). */
+export function hostFileName(key: string): string {
+  return key.toLowerCase().replace(/:/g, key.includes(".") || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(key) ? "_" : "-") + ".jsonl";
+}
+
+export function appendEvents(root: string, key: string, events: readonly BootEvent[]): void {
+  const dir = join(root, BOOTS_DIR);
+  const file = join(dir, hostFileName(key));
+  const text = events.map((e) => JSON.stringify(e)).join("\n") + "\n";
+  appendFileSync(file, text, { mode: 0o644 });
+  const size = statSync(file).size;
+  if (size > HOST_FILE_MAX_BYTES) trimToNewestHalf(file);
+}
+
+/** Keeps the newest half of the file's lines (whole lines), replacing it by rename. */
+function trimToNewestHalf(file: string): void {
+  const text = readFileSync(file, "utf8");
+  const cut = text.indexOf("\n", Math.floor(text.length / 2));
+  if (cut < 0) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text.slice(cut + 1), { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+/** Removes the least recently written host files past `max`. */
+export function pruneHosts(root: string, max = HOSTS_MAX): number {
+  const dir = join(root, BOOTS_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith(".jsonl"));
+  } catch {
+    return 0;
+  }
+  if (names.length <= max) return 0;
+  const aged = names.map((n) => ({ n, m: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => a.m - b.m);
+  let removed = 0;
+  for (const { n } of aged.slice(0, names.length - max)) {
+    try {
+      unlinkSync(join(dir, n));
+      removed++;
+    } catch {
+      // Another server of the root removed it first.
+    }
+  }
+  return removed;
+}
+
+export function ensureBootsDir(root: string): string {
+  const dir = join(root, BOOTS_DIR);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+/** A host's events; lines that do not parse (a write cut by a crash) are skipped. */
+export function readEvents(root: string, key: string): BootEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(join(root, BOOTS_DIR, hostFileName(key)), "utf8");
+  } catch {
+    return [];
+  }
+  const out: BootEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as BootEvent;
+      if (typeof e.t === "number" && typeof e.f === "string") out.push(e);
+    } catch {
+      // skipped
+    }
+  }
+  return out;
+}
+
+/** Every host with a record: its key as stored in the file name. */
+export function listHostKeys(root: string): string[] {
+  try {
+    return readdirSync(join(root, BOOTS_DIR))
+      .filter((n) => n.endsWith(".jsonl"))
+      .map((n) => n.slice(0, -".jsonl".length));
+  } catch {
+    return [];
+  }
+}

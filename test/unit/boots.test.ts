@@ -1,0 +1,181 @@
+/** Boot records: what each file is to a boot, and how a host's requests fold into boots with verdicts. */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { classify } from "../../src/boots/classify.ts";
+import { foldBoots, QUIET_GAP_MS } from "../../src/boots/fold.ts";
+import { createBootRecorder, eventOf } from "../../src/boots/recorder.ts";
+import { BOOTS_DIR, HOST_FILE_MAX_BYTES, appendEvents, hostFileName, pruneHosts, readEvents, ensureBootsDir, listHostKeys } from "../../src/boots/store.ts";
+import type { BootEvent } from "../../src/boots/types.ts";
+import type { TransferRecord } from "../../src/server/types.ts";
+
+const M = "Kickstart_end";
+
+describe("classify", () => {
+  test.each([
+    ["pxelinux.0", "loader"],
+    ["undionly.kpxe", "loader"],
+    ["shimx64.efi", "loader"],
+    ["grubx64.efi", "loader"],
+    ["syslinux.efi", "loader"],
+    ["ldlinux.c32", "module"],
+    ["ldlinux.e64", "module"],
+    ["revocations_sbat.efi", "module"],
+    ["grub/x86_64-efi/command.lst", "module"],
+    ["pxelinux.cfg/01-52-54-00-12-34-56", "config"],
+    ["pxelinux.cfg/C0A8000B", "config"],
+    ["pxelinux.cfg/default", "config"],
+    ["grub/grub.cfg", "config"],
+    ["grub/mac-52:54:00:12:34:56.cfg", "config"],
+    ["boot.ipxe", "config"],
+    ["ipxe/mac-52-54-00-12-34-56.ipxe", "config"],
+    ["vmlinuz-7.2", "kernel"],
+    ["debian-installer/amd64/linux", "kernel"],
+    ["initrd-7.2.img", "initrd"],
+    ["debian-installer/amd64/initrd.gz", "initrd"],
+    ["Kickstart_end", "marker"],
+    ["notes.txt", "other"],
+  ])("%s is a %s", (file, kind) => {
+    expect(classify(file, M)).toBe(kind as never);
+  });
+});
+
+let clock = 1_000_000;
+function ev(f: string, o = "ok", extra: Partial<BootEvent> = {}): BootEvent {
+  clock += 100;
+  return { t: clock, a: "192.168.0.11", f, k: classify(f, M), via: "tftp", o, b: 1000, s: 1000, d: 10, bs: 1408, ...extra };
+}
+const missing = (f: string) => ev(f, "error", { c: 1, b: 0, why: "File not found" });
+const pxelinuxStart = () => [ev("pxelinux.0", "probe"), ev("pxelinux.0"), ev("ldlinux.c32"), missing("pxelinux.cfg/01-52-54-00-12-34-56"), missing("pxelinux.cfg/C0A8000B")];
+const later = (ms = QUIET_GAP_MS + 1) => clock + ms;
+
+describe("foldBoots", () => {
+  test("a pxelinux boot to its kernel and initrd is booted, its steps in order", () => {
+    const events = [...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz"), ev("initrd.img")];
+    const [boot] = foldBoots(events, { now: clock + 1 });
+    expect(boot!.verdict).toBe("booted");
+    expect(boot!.steps.map((s) => s.file)).toEqual(events.map((e) => e.f));
+  });
+
+  test("the marker makes it installed; the next loader fetch starts a new boot, which goes local", () => {
+    const first = [...pxelinuxStart(), ev("pxelinux.cfg/default.netboot-7.2"), ev("vmlinuz"), ev("initrd.img"), ev(M)];
+    clock += 600_000;
+    const second = [...pxelinuxStart(), ev("pxelinux.cfg/default")];
+    const boots = foldBoots([...second, ...first], { now: later() });
+    expect(boots.length).toBe(2);
+    expect(boots[0]!.verdict).toBe("installed");
+    expect(boots[1]!.steps[0]!.file).toBe("pxelinux.0");
+    expect(boots[1]).toMatchObject({ verdict: "local-boot", detail: "config=pxelinux.cfg/default" });
+  });
+
+  test("a PXE ROM's size probe, then shim then GRUB, stay one boot", () => {
+    const events = [ev("shimx64.efi", "probe"), ev("shimx64.efi"), missing("revocations_sbat.efi"), ev("grubx64.efi"), ev("grub/grub.cfg"), ev("vmlinuz"), ev("initrd.img")];
+    const boots = foldBoots(events, { now: clock + 1 });
+    expect(boots.length).toBe(1);
+    expect(boots[0]!.verdict).toBe("booted");
+  });
+
+  test("a kernel that stops being ACKed: transfer-timeout naming the file and the block", () => {
+    const events = [...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz", "timeout", { b: 1408 * 99, why: "no ACK after 6 retransmissions" })];
+    const [boot] = foldBoots(events, { now: clock + 1 });
+    expect(boot!.verdict).toBe("transfer-timeout");
+    expect(boot!.detail).toBe("file=vmlinuz block=100");
+  });
+
+  test("a kernel missing over TFTP is file-missing, over HTTP http-404, each naming the file", () => {
+    const tftp = [...pxelinuxStart(), ev("pxelinux.cfg/default"), missing("vmlinuz-9")];
+    expect(foldBoots(tftp, { now: clock + 1 })[0]).toMatchObject({ verdict: "file-missing", detail: "file=vmlinuz-9" });
+    clock += 10 * QUIET_GAP_MS;
+    const http = [ev("undionly.kpxe"), ev("boot.ipxe"), ev("vmlinuz-9", "error", { via: "http", c: 404, b: 0 })];
+    expect(foldBoots(http, { now: clock + 1 })[0]).toMatchObject({ verdict: "http-404", detail: "file=vmlinuz-9" });
+  });
+
+  test("a failure repaired later in the boot (a retry that worked) does not decide it", () => {
+    const events = [...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz", "timeout", { b: 5000 }), ev("vmlinuz"), ev("initrd.img")];
+    expect(foldBoots(events, { now: clock + 1 })[0]!.verdict).toBe("booted");
+  });
+
+  test("every config name missed, then silence: config-missing", () => {
+    const events = [...pxelinuxStart(), missing("pxelinux.cfg/default")];
+    expect(foldBoots(events, { now: clock + 1 })[0]!.verdict).toBe("in-progress");
+    expect(foldBoots(events, { now: later() })[0]).toMatchObject({ verdict: "config-missing" });
+  });
+
+  test("a loader that fails, or is delivered and followed by nothing, is loader-failed", () => {
+    expect(foldBoots([ev("pxelinux.0", "timeout", { b: 0 })], { now: later() })[0]!.verdict).toBe("transfer-timeout");
+    clock += 10 * QUIET_GAP_MS;
+    expect(foldBoots([ev("pxelinux.0", "error", { c: 2 })], { now: later() })[0]!.verdict).toBe("loader-failed");
+    clock += 10 * QUIET_GAP_MS;
+    expect(foldBoots([ev("pxelinux.0")], { now: later() })[0]!.verdict).toBe("loader-failed");
+  });
+
+  test("a quiet gap starts a new boot even without a loader", () => {
+    const a = [ev("vmlinuz"), ev("initrd.img")];
+    clock += QUIET_GAP_MS * 2;
+    const b = [ev("vmlinuz")];
+    expect(foldBoots([...a, ...b], { now: clock + 1 }).length).toBe(2);
+  });
+});
+
+describe("store and recorder", () => {
+  const root = mkdtempSync(join(tmpdir(), "pxeboot-boots-"));
+  const record = (file: string, extra: Partial<TransferRecord> = {}): TransferRecord => ({
+    direction: "read",
+    clientAddress: "192.168.0.11",
+    clientPort: 2070,
+    requested: file,
+    file,
+    mode: "octet",
+    options: { blksize: "1408" },
+    bytes: 100,
+    size: 100,
+    durationMs: 3.2,
+    outcome: "ok",
+    retransmits: 0,
+    ...extra,
+  });
+
+  test("file names: a MAC with dashes, an IPv4 as written, IPv6 colons as underscores", () => {
+    expect(hostFileName("52:54:00:AA:bb:cc")).toBe("52-54-00-aa-bb-cc.jsonl");
+    expect(hostFileName("192.168.0.11")).toBe("192.168.0.11.jsonl");
+    expect(hostFileName("fd00::1")).toBe("fd00__1.jsonl");
+  });
+
+  test("HTTP records carry their status as the code; TFTP ones their block size", () => {
+    const http = eventOf(record("vmlinuz", { mode: "http", options: { status: "404" }, outcome: "error" }), M, 5);
+    expect(http).toMatchObject({ via: "http", c: 404, k: "kernel" });
+    expect(eventOf(record("vmlinuz"), M, 5).bs).toBe(1408);
+  });
+
+  test("the recorder keys by the MAC the neighbour table gives, batches, and a fold reads it back", () => {
+    const arp = join(root, "arp");
+    require("node:fs").writeFileSync(arp, "IP address       HW type     Flags       HW address            Mask     Device\n192.168.0.11     0x1         0x2         52:54:00:12:34:56     *        br0\n");
+    let t = 2_000_000;
+    const r = createBootRecorder({ root, marker: M, neighbourTable: arp, now: () => (t += 50) });
+    for (const f of ["pxelinux.0", "ldlinux.c32", "pxelinux.cfg/default", "vmlinuz", "initrd.img"]) r.observe(record(f));
+    r.observe({ ...record("upload.bin"), direction: "write" });
+    expect(listHostKeys(root)).toEqual([]); // nothing written until the batch goes
+    r.stop();
+    expect(listHostKeys(root)).toEqual(["52-54-00-12-34-56"]);
+    const events = readEvents(root, "52:54:00:12:34:56");
+    expect(events.map((e) => e.f)).toEqual(["pxelinux.0", "ldlinux.c32", "pxelinux.cfg/default", "vmlinuz", "initrd.img"]);
+    expect(foldBoots(events, { now: t + 1 })[0]!.verdict).toBe("booted");
+  });
+
+  test("a host's file stays under its cap (newest half kept, whole lines); hosts past the cap go oldest first", () => {
+    ensureBootsDir(root);
+    for (let i = 0; i < 2000; i++) appendEvents(root, "10.0.0.9", [ev(`file-${i}`)]);
+    const file = join(root, BOOTS_DIR, "10.0.0.9.jsonl");
+    expect(statSync(file).size).toBeLessThanOrEqual(HOST_FILE_MAX_BYTES);
+    const kept = readEvents(root, "10.0.0.9");
+    expect(kept[kept.length - 1]!.f).toBe("file-1999");
+    expect(readFileSync(file, "utf8").split("\n").filter(Boolean).length).toBe(kept.length);
+    for (let i = 0; i < 5; i++) appendEvents(root, `10.0.1.${i}`, [ev("x")]);
+    const before = listHostKeys(root).length;
+    expect(before).toBe(7);
+    expect(pruneHosts(root, 3)).toBe(4);
+    expect(listHostKeys(root).length).toBe(3);
+    rmSync(root, { recursive: true, force: true });
+  });
+});
