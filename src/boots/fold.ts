@@ -66,14 +66,13 @@ function judge(events: BootEvent[], now: number, gap: number): Boot {
   // The last failure that matters: one whose file was never delivered later in the boot.
   const failed = [...events].reverse().find((e) => e.o !== "ok" && e.o !== "probe" && e.k !== "config" && e.k !== "other" && !events.some((x) => x.f === e.f && x.o === "ok" && x.t >= e.t));
   if (failed && (quiet || failed === events[events.length - 1])) {
-    if (failed.o === "timeout") {
-      const block = failed.bs ? Math.floor(failed.b / failed.bs) + 1 : undefined;
-      return boot("transfer-timeout", `file=${failed.f}${block !== undefined ? ` block=${block}` : ""}`);
-    }
+    // The block a TFTP transfer stopped at: the one after the last the client acknowledged.
+    const at = failed.bs && failed.b > 0 ? ` block=${Math.floor(failed.b / failed.bs) + 1}` : failed.bs && failed.o === "timeout" ? " block=1" : "";
+    if (failed.o === "timeout") return boot("transfer-timeout", `file=${failed.f}${at}`);
     if (failed.via === "http" && failed.c === 404) return boot("http-404", `file=${failed.f}`);
     if (failed.via === "tftp" && failed.c === 1) return boot("file-missing", `file=${failed.f}`);
     if (failed.k === "loader" && !events.some((e) => e.t > failed.t && e.k !== "loader")) return boot("loader-failed", `file=${failed.f}`);
-    return boot("transfer-failed", `file=${failed.f}${failed.why ? ` (${failed.why})` : ""}`);
+    return boot("transfer-failed", `file=${failed.f}${at}${failed.why ? ` (${failed.why})` : ""}`);
   }
   if (!quiet) return boot("in-progress");
   const configs = events.filter((e) => e.k === "config");

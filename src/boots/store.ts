@@ -5,7 +5,7 @@
  * Bounded: a host's file is cut to its newest half past HOST_FILE_MAX_BYTES, and past
  * HOSTS_MAX files the least recently written go.
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootEvent } from "./types.ts";
 
@@ -61,9 +61,15 @@ export function pruneHosts(root: string, max = HOSTS_MAX): number {
   return removed;
 }
 
-export function ensureBootsDir(root: string): string {
+/**
+ * Makes the directory; given an owner (the user the server drops to, when it starts as root),
+ * hands it to that user, so every process of the server can write records after the drop
+ * while the rest of the state directory stays the boot-control owner's.
+ */
+export function ensureBootsDir(root: string, owner?: { uid: number; gid: number }): string {
   const dir = join(root, BOOTS_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (owner) chownSync(dir, owner.uid, owner.gid);
   return dir;
 }
 

@@ -7,6 +7,8 @@ import { bindMac, unbindMac } from "../layout/macs.ts";
 import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
 import { requireProfile } from "../layout/profiles.ts";
 import { guarded, UsageError } from "./args.ts";
+import { hostLog } from "./host-log.ts";
+import { hostBoots, keysOf } from "../boots/host-boots.ts";
 
 const rootArg = { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" } as const;
 
@@ -85,6 +87,16 @@ const remove = guarded(
   }),
 );
 
+/** The verdict of a host's last recorded boot and when it ended, for `host list`. */
+function lastBootText(root: string, host: string, now: number): string {
+  const client = parseClientName(host);
+  if (!client) return "-";
+  const keys = keysOf(root, "mac" in client ? { mac: client.mac } : { address: formatIPv4(client.ip) });
+  const boots = hostBoots(root, keys, now);
+  const boot = boots[boots.length - 1];
+  return boot ? `${boot.verdict} ${new Date(boot.endedAt).toISOString().slice(0, 16).replace("T", " ")}Z` : "-";
+}
+
 const list = guarded(
   "host list",
   defineCommand({
@@ -92,19 +104,21 @@ const list = guarded(
     args: { root: rootArg },
     async run({ args }) {
       const root = requireRoot(args.root);
+      const now = Date.now();
       const rows = listHosts(root).map((h) => [
         h.host,
         h.file,
         h.profile,
         h.state === "installed" ? `installed ${h.installedAt ?? ""}`.trim() : "pending",
+        lastBootText(root, h.host, now),
       ]);
       if (rows.length === 0) {
         process.stdout.write(`no hosts in ${root}: add one with pxeboot host add HOST PROFILE --root ${root}\n`);
         return;
       }
-      const table = [["HOST", "FILE", "PROFILE", "STATE"], ...rows];
+      const table = [["HOST", "FILE", "PROFILE", "STATE", "LAST BOOT"], ...rows];
       const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-      process.stdout.write(table.map((r) => r.map((v, c) => (c < 3 ? v.padEnd(widths[c]!) : v)).join("  ") + "\n").join(""));
+      process.stdout.write(table.map((r) => r.map((v, c) => (c < 4 ? v.padEnd(widths[c]!) : v)).join("  ") + "\n").join(""));
     },
   }),
 );
@@ -159,5 +173,5 @@ const which = guarded(
 export default defineCommand({
   // The name nested usage lines start with ("pxeboot host add"), not the key main.ts lists it under.
   meta: { name: "pxeboot host", description: "Choose which hosts netboot which profile" },
-  subCommands: { add, remove, list, which },
+  subCommands: { add, remove, list, which, log: hostLog },
 });

@@ -5,6 +5,8 @@ import { blockSizeLimiter } from "../server/path-mtu.ts";
 import { learnedQuirks, pickyClients, type LearnedQuirk } from "../server/picky-clients.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
+import { createBootRecorder } from "../boots/recorder.ts";
+import { BOOTS_DIR, ensureBootsDir } from "../boots/store.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
 import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
 import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
@@ -328,6 +330,19 @@ function transferPool(server: RunningServer, address: string): { transferPorts?:
   return { transferPorts: ports.length, transferPortSpan: `${Math.min(...ports)}-${Math.max(...ports)}`, windowedOwnSockets: server.ownSocketsMax };
 }
 
+/**
+ * The boot records' directory, made before the privilege drop and given to the serving user
+ * (the records are a view: they decide nothing another host boots). A root the server may not
+ * write (a read-only NFS export) serves as before, without records, said once.
+ */
+function prepareBootRecords(root: string, user: { uid: number; gid: number } | undefined, log: Logger): void {
+  try {
+    ensureBootsDir(root, user);
+  } catch (err) {
+    log.debug("boot records directory not made", { dir: BOOTS_DIR, error: (err as Error).message });
+  }
+}
+
 /** Runs the server as `settings` say until a signal stops it; exits the process. */
 async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettings): Promise<never> {
   const config = settings.server;
@@ -350,13 +365,16 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     const bad = probeInstallDirs(config.root);
     if (bad.length > 0) log.warn(cannotSwitch(config.root, process.getuid?.() ?? -1, bad, "start pxeboot as root (it then switches hosts as the owner of pxelinux.cfg/)"));
   }
-  const beforeDrop = separate
-    ? async () => {
-        const started = await startBootControl(config.root, settings, log, user!, hasMarker);
-        switchTo = started;
-      }
-    : undefined;
-  const observers: TransferObserver[] = installOnce ? [installOnce] : [];
+  const beforeDrop = async () => {
+    prepareBootRecords(config.root, user, log);
+    if (separate) switchTo = await startBootControl(config.root, settings, log, user!, hasMarker);
+  };
+  const bootRecords = createBootRecorder({
+    root: config.root,
+    marker,
+    onWriteError: (error) => log.warn("boot records are not written: `pxeboot host log` shows nothing new", { dir: BOOTS_DIR, error, fix: `let the serving user write ${BOOTS_DIR} in the root` }),
+  });
+  const observers: TransferObserver[] = installOnce ? [installOnce, bootRecords.observe] : [bootRecords.observe];
   const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined) : undefined;
   if (metrics) observers.push(metrics.metrics.observe);
   await serveUntilSignal({
@@ -380,6 +398,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     beforeDrop,
   });
   await installOnce?.flush();
+  bootRecords.stop();
   process.exit(0);
 }
 
