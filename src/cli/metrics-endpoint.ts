@@ -41,6 +41,8 @@ export function startMetricsEndpoint(
   extra: Record<string, () => string | Promise<string>> = {},
   /** Who may scrape (undefined: everyone who can reach the address). */
   filter?: ClientFilter,
+  /** More routes (the farm page and its API): a response for the paths they own, else undefined. */
+  route?: (path: string) => { status: number; type: string; body: string } | undefined,
 ): MetricsEndpoint {
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -53,6 +55,8 @@ export function startMetricsEndpoint(
         const path = new URL(req.url).pathname;
         const json = extra[path];
         if (json && req.method === "GET") return new Response(await json(), { headers: { "content-type": "application/json" } });
+        const page = req.method === "GET" ? route?.(path) : undefined;
+        if (page) return new Response(page.body, { status: page.status, headers: { "content-type": page.type, "x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'" } });
         if (path !== "/metrics") return new Response("pxeboot: metrics are at /metrics\n", { status: 404 });
         if (req.method !== "GET" && req.method !== "HEAD") return new Response("GET only\n", { status: 405 });
         return new Response(await render(), { headers: { "content-type": CONTENT_TYPE } });

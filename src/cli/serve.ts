@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from "../server/server.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createBootRecorder } from "../boots/recorder.ts";
 import { BOOTS_DIR, ensureBootsDir } from "../boots/store.ts";
+import { farmRoute } from "../boots/farm.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
 import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
 import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
@@ -164,7 +165,9 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     try {
       const allow = opts.metrics.allow;
       const filter = allow.length > 0 ? clientFilter(allow, []) : clientFilter(opts.config.allow ?? [], opts.config.deny ?? []);
-      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": quirks }, filter);
+      // The farm page: the records every process writes, the primary's own counters beside them.
+      const serverNow = () => ({ "active transfers (this process)": server.activeTransfers, "queued requests": server.queuedRequests, workers: opts.workers ?? 1, root: opts.config.root });
+      metricsEndpoint = startMetricsEndpoint(listen, render, log, { "/quirks": quirks }, filter, (path) => farmRoute(opts.config.root, path, serverNow));
     } catch (err) {
       await server.close();
       throw err;

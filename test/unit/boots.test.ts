@@ -1,13 +1,15 @@
 /** Boot records: what each file is to a boot, and how a host's requests fold into boots with verdicts. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { classify } from "../../src/boots/classify.ts";
 import { foldBoots, QUIET_GAP_MS } from "../../src/boots/fold.ts";
 import { createBootRecorder, eventOf } from "../../src/boots/recorder.ts";
 import { BOOTS_DIR, HOST_FILE_MAX_BYTES, appendEvents, hostFileName, pruneHosts, readEvents, ensureBootsDir, listHostKeys } from "../../src/boots/store.ts";
-import type { BootEvent } from "../../src/boots/types.ts";
+import type { Boot, BootEvent } from "../../src/boots/types.ts";
+import { escapeHtml, farmOrder, renderFarmPage } from "../../src/boots/farm-page.ts";
+import { farmRoute } from "../../src/boots/farm.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 
 const M = "Kickstart_end";
@@ -150,7 +152,7 @@ describe("store and recorder", () => {
 
   test("the recorder keys by the MAC the neighbour table gives, batches, and a fold reads it back", () => {
     const arp = join(root, "arp");
-    require("node:fs").writeFileSync(arp, "IP address       HW type     Flags       HW address            Mask     Device\n192.168.0.11     0x1         0x2         52:54:00:12:34:56     *        br0\n");
+    writeFileSync(arp, "IP address       HW type     Flags       HW address            Mask     Device\n192.168.0.11     0x1         0x2         52:54:00:12:34:56     *        br0\n");
     let t = 2_000_000;
     const r = createBootRecorder({ root, marker: M, neighbourTable: arp, now: () => (t += 50) });
     for (const f of ["pxelinux.0", "ldlinux.c32", "pxelinux.cfg/default", "vmlinuz", "initrd.img"]) r.observe(record(f));
@@ -177,5 +179,51 @@ describe("store and recorder", () => {
     expect(pruneHosts(root, 3)).toBe(4);
     expect(listHostKeys(root).length).toBe(3);
     rmSync(root, { recursive: true, force: true });
+  });
+});
+
+describe("farm page", () => {
+  const boot = (verdict: string, endedAt: number, file = "vmlinuz"): Boot => ({
+    startedAt: endedAt - 1000,
+    endedAt,
+    address: "192.168.0.11",
+    verdict: verdict as never,
+    detail: `file=${file}`,
+    steps: [{ at: endedAt - 1000, file, kind: "kernel", via: "tftp", outcome: verdict === "booted" ? "ok" : "timeout", bytes: 1, size: 1, ms: 1 }],
+  });
+
+  test("booting hosts first, then failed, then the rest, newest first", () => {
+    const hosts = [
+      { id: "a", last: boot("booted", 5), boots: 1 },
+      { id: "b", last: boot("transfer-timeout", 3), boots: 1 },
+      { id: "c", last: boot("in-progress", 1), boots: 1 },
+      { id: "d", last: boot("booted", 9), boots: 1 },
+    ];
+    expect(farmOrder(hosts).map((h) => h.id)).toEqual(["c", "b", "d", "a"]);
+  });
+
+  test("every client-chosen string is escaped: a file or host named <script> is text", () => {
+    const html = renderFarmPage({ now: 10_000, server: { "<b>": "<i>" }, hosts: [{ id: "<script>alert(1)</script>", profile: '"x"', last: boot("transfer-timeout", 5000, "<script>alert(2)</script>"), boots: 1 }] });
+    expect(html).not.toContain("<script>");
+    expect(html).not.toContain("<b>");
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("%3Cscript%3E"); // the link's path is URI-encoded
+    expect(escapeHtml(`<&>"'`)).toBe("&lt;&amp;&gt;&quot;&#39;");
+  });
+
+  test("routes: the page, the host list and one host's boots; an id the store lacks is 404", () => {
+    const r = mkdtempSync(join(tmpdir(), "pxeboot-farm-"));
+    ensureBootsDir(r);
+    appendEvents(r, "52:54:00:12:34:56", [ev("pxelinux.0"), ev("pxelinux.cfg/default"), ev("vmlinuz"), ev("initrd.img")]);
+    const page = farmRoute(r, "/", () => ({ workers: 2 }), clock + 1)!;
+    expect(page.type).toContain("text/html");
+    expect(page.body).toContain("52-54-00-12-34-56");
+    const list = JSON.parse(farmRoute(r, "/api/hosts", () => ({}), clock + 1)!.body);
+    expect(list[0]).toMatchObject({ id: "52-54-00-12-34-56", verdict: "booted" });
+    expect(JSON.parse(farmRoute(r, "/api/hosts/52-54-00-12-34-56/boots", () => ({}), clock + 1)!.body)[0].steps.length).toBe(4);
+    expect(farmRoute(r, "/api/hosts/..%2F..%2Fetc%2Fpasswd/boots", () => ({}))!.status).toBe(404);
+    expect(farmRoute(r, "/api/hosts/%E0%A4%A/boots", () => ({}))!.status).toBe(400);
+    expect(farmRoute(r, "/other", () => ({}))).toBeUndefined();
+    rmSync(r, { recursive: true, force: true });
   });
 });
