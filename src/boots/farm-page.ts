@@ -82,7 +82,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#66
 <h1>pxeboot farm</h1>
 <p id="summary">${p.hosts.length} hosts recorded, ${booting} booting now, ${failed} whose last boot failed. JSON: <a href="/api/hosts">/api/hosts</a>, <a href="/metrics">/metrics</a>.</p>
 <dl id="server">${server}</dl>
-<table id="hosts"><thead><tr><th>host</th><th>address</th><th>profile</th><th>last boot</th><th>where it stopped</th><th>when</th><th>steps (L loader, M module, C config, K kernel, I initrd)</th></tr></thead>
+<table id="hosts"><thead><tr><th>host</th><th>address</th><th>profile</th><th>last boot</th><th>where it stopped</th><th>when</th><th>steps (L loader, M module, C config, K kernel, I initrd, O other)</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
