@@ -39,7 +39,9 @@ export function foldBoots(events: readonly BootEvent[], opts: FoldOptions): Boot
     const last = current?.[current.length - 1];
     // Modules and shim's extras belong to the loader stage; a config, kernel or marker is past it.
     const pastLoaders = current?.some((x) => x.k === "config" || x.k === "kernel" || x.k === "initrd" || x.k === "marker") ?? false;
-    if (!current || !last || e.t - last.t > gap || (e.k === "loader" && pastLoaders)) {
+    // The marker comes at the end of an install, often long after the kernel: it ends that boot.
+    const markerOfThisBoot = e.k === "marker" && (current?.some((x) => x.k === "kernel") ?? false);
+    if (!current || !last || (e.t - last.t > gap && !markerOfThisBoot) || (e.k === "loader" && pastLoaders)) {
       current = [];
       groups.push(current);
     }

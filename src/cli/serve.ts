@@ -8,6 +8,7 @@ import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createBootRecorder } from "../boots/recorder.ts";
 import { BOOTS_DIR, ensureBootsDir } from "../boots/store.ts";
 import { farmRoute } from "../boots/farm.ts";
+import { createBootMetrics } from "../boots/boot-metrics.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
 import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
 import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
@@ -156,9 +157,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   if (opts.metrics && !isWorkerChild()) {
     const { metrics, listen } = opts.metrics;
     const answers = async () => (workerSet ? ((await workerSet.ask()).filter(Boolean) as WorkerAnswer[]) : []);
+    const bootMetrics = createBootMetrics(opts.config.root);
     const render = async () => {
       const theirs = (await answers()).map((a) => a.metrics).filter(Boolean) as FamilySnapshot[][];
-      return renderSnapshots([metrics.snapshot(), ...theirs]);
+      return renderSnapshots([metrics.snapshot(), ...theirs]) + bootMetrics.render();
     };
     // Clients are steered to workers by address, so every worker's entries are distinct clients.
     const quirks = async () => JSON.stringify([...learnedQuirks(), ...(await answers()).flatMap((a) => a.quirks ?? [])]);

@@ -10,6 +10,7 @@ import { BOOTS_DIR, HOST_FILE_MAX_BYTES, appendEvents, hostFileName, pruneHosts,
 import type { Boot, BootEvent } from "../../src/boots/types.ts";
 import { escapeHtml, farmOrder, renderFarmPage } from "../../src/boots/farm-page.ts";
 import { farmRoute } from "../../src/boots/farm.ts";
+import { createBootMetrics } from "../../src/boots/boot-metrics.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 
 const M = "Kickstart_end";
@@ -110,6 +111,14 @@ describe("foldBoots", () => {
     expect(foldBoots([ev("pxelinux.0", "error", { c: 2 })], { now: later() })[0]!.verdict).toBe("loader-failed");
     clock += 10 * QUIET_GAP_MS;
     expect(foldBoots([ev("pxelinux.0")], { now: later() })[0]!.verdict).toBe("loader-failed");
+  });
+
+  test("the marker fetched long after the kernel (an install takes a while) ends that boot as installed", () => {
+    const boot = [...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz"), ev("initrd.img")];
+    clock += 40 * 60_000;
+    const boots = foldBoots([...boot, ev(M)], { now: clock + 1 });
+    expect(boots.length).toBe(1);
+    expect(boots[0]!.verdict).toBe("installed");
   });
 
   test("a quiet gap starts a new boot even without a loader", () => {
@@ -224,6 +233,26 @@ describe("farm page", () => {
     expect(farmRoute(r, "/api/hosts/..%2F..%2Fetc%2Fpasswd/boots", () => ({}))!.status).toBe(404);
     expect(farmRoute(r, "/api/hosts/%E0%A4%A/boots", () => ({}))!.status).toBe(400);
     expect(farmRoute(r, "/other", () => ({}))).toBeUndefined();
+    rmSync(r, { recursive: true, force: true });
+  });
+});
+
+describe("boot metrics", () => {
+  test("each final boot counted once by verdict; booted ones in the time histogram", () => {
+    const r = mkdtempSync(join(tmpdir(), "pxeboot-bm-"));
+    ensureBootsDir(r);
+    appendEvents(r, "10.0.0.1", [...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz"), ev("initrd.img")]);
+    appendEvents(r, "10.0.0.2", [...pxelinuxStart(), missing("vmlinuz")]);
+    const m = createBootMetrics(r);
+    const first = m.render(clock + 1);
+    expect(first).toContain('pxeboot_boots_total{verdict="booted"} 1');
+    // The missing kernel is not final until the quiet gap passes (pxelinux may retry).
+    expect(first).not.toContain('verdict="file-missing"');
+    const later = m.render(clock + QUIET_GAP_MS + 10);
+    expect(later).toContain('pxeboot_boots_total{verdict="booted"} 1');
+    expect(later).toContain('pxeboot_boots_total{verdict="file-missing"} 1');
+    expect(later).toContain("pxeboot_boot_seconds_count 1");
+    expect(later).toMatch(/pxeboot_boot_seconds_bucket\{le="5"\} 1/);
     rmSync(r, { recursive: true, force: true });
   });
 });
