@@ -28,6 +28,7 @@ const step = (e: BootEvent): BootStep => ({
   code: e.c,
   retransmits: e.r,
   reason: e.why,
+  ...(e.lb ? { localBoot: true } : {}),
 });
 
 export function foldBoots(events: readonly BootEvent[], opts: FoldOptions): Boot[] {
@@ -65,6 +66,9 @@ function judge(events: BootEvent[], now: number, gap: number): Boot {
     if (initrdAsked || now - lastAt > gap) return boot("booted");
   }
   const quiet = now - lastAt > gap;
+  // The config served last sends the host to its disk, and nothing was asked after it: done.
+  const lastConfig = [...events].reverse().find((e) => e.k === "config" && e.o === "ok");
+  if (lastConfig?.lb && !events.some((e) => e.t > lastConfig.t && (e.k === "kernel" || e.k === "initrd" || e.o !== "ok"))) return boot("local-boot", `config=${lastConfig.f}`);
   // The last failure that matters: one whose file was never delivered later in the boot.
   const failed = [...events].reverse().find((e) => e.o !== "ok" && e.o !== "probe" && e.k !== "config" && e.k !== "other" && !events.some((x) => x.f === e.f && x.o === "ok" && x.t >= e.t));
   if (failed && (quiet || failed === events[events.length - 1])) {

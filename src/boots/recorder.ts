@@ -6,11 +6,37 @@
  */
 import type { TransferRecord } from "../server/types.ts";
 import { lookupMac } from "../layout/macs.ts";
+import { closeSync, readSync, realpathSync } from "node:fs";
+import { O_RDONLY, openBeneath, rootFd } from "../files/beneath.ts";
 import { classify } from "./classify.ts";
+import { configBootsLocally } from "./config-intent.ts";
 import { appendEvents, ensureBootsDir, pruneHosts } from "./store.ts";
 import type { BootEvent } from "./types.ts";
 
 const FLUSH_MS = 500;
+/** Configs are small; a bigger file is not read to judge it. */
+const CONFIG_READ_MAX = 64 * 1024;
+
+/**
+ * Read here, in the batch, not on the transfer path, beneath the root by descriptor as the
+ * server reads (a link swapped meanwhile cannot point it outside); a file that went away, or a
+ * kernel without openat2, judges nothing.
+ */
+function bootsLocally(root: string, file: string): boolean {
+  try {
+    const fd = openBeneath(rootFd(realpathSync(root)), file, O_RDONLY);
+    if (fd === null) return false;
+    try {
+      const buf = Buffer.alloc(CONFIG_READ_MAX);
+      const n = readSync(fd, buf, 0, CONFIG_READ_MAX, 0);
+      return configBootsLocally(file, buf.subarray(0, n).toString("latin1"));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
 /** A neighbour-table answer is reused this long (one read of /proc/net/arp per host and boot step, not per file). */
 const MAC_CACHE_MS = 60_000;
 const PRUNE_EVERY_MS = 60_000;
@@ -79,6 +105,7 @@ export function createBootRecorder(opts: BootRecorderOptions): BootRecorder {
     pending.clear();
     try {
       ensureBootsDir(opts.root);
+      for (const [, events] of batch) for (const e of events) if (e.k === "config" && e.o === "ok" && bootsLocally(opts.root, e.f)) e.lb = true;
       for (const [key, events] of batch) appendEvents(opts.root, key, events);
       if (now() - lastPrune > PRUNE_EVERY_MS) {
         lastPrune = now();

@@ -34,6 +34,8 @@ export interface BootEvent {
   bs?: number;
   /** The reason logged for a failure, shortened. */
   why?: string;
+  /** A served config that sends the host to its local disk (config-intent.ts). */
+  lb?: true;
 }
 
 export type Verdict =
@@ -62,6 +64,8 @@ export interface BootStep {
   code?: number;
   retransmits?: number;
   reason?: string;
+  /** A config that boots the local disk. */
+  localBoot?: boolean;
 }
 
 export interface Boot {

@@ -10,6 +10,7 @@ import { MARK, payloads } from "./payload.ts";
 import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
 import { HOST } from "./tools.ts";
+import { deliveredFiles, recordedBoots } from "./boot-record.ts";
 
 firmwareTest(
   "BIOS iPXE ROM boots pxelinux, which picks pxelinux.cfg by hex IP and boots kernel + initrd",
@@ -36,6 +37,11 @@ firmwareTest(
       // Granted as asked (iPXE 1432, pxelinux 1408), with the size: without tsize iPXE gets slow.
       expect(grantedOptions(lab, "pxelinux.0")).toEqual({ blksize: "1432", tsize: String(Bun.file(HOST.pxelinux).size) });
       expect(grantedOptions(lab, "vmlinuz")).toEqual({ tsize: String(Bun.file(p.kernel).size), blksize: "1408" });
+      // The boot record: one boot, booted, its delivered files the ones the server log shows, in order.
+      const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
+      expect(boots.length).toBe(1);
+      expect(boots[0]!.verdict).toBe("booted");
+      expect(deliveredFiles(boots[0]!)).toEqual(servedFiles(lab));
     });
   },
   180_000,

@@ -20,6 +20,7 @@ import { firmwareTest } from "./gate.ts";
 import { CLIENT_HEX, CLIENT_IP, withLab } from "./harness.ts";
 import { HOST_CURL, MARK, payloads } from "./payload.ts";
 import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
+import { deliveredFiles, recordedBoots } from "./boot-record.ts";
 import { kernelArgs, type TreeSpec } from "./tree.ts";
 
 const PROFILE = "7.2";
@@ -87,6 +88,11 @@ async function installThenBootLocally(p: Payloads, installer: Installer, tree: T
     expect(secondBoot).toContain("pxelinux.cfg/default");
     expect(secondBoot).not.toContain(`pxelinux.cfg/${CLIENT_HEX}`);
     expect(secondBoot).not.toContain(`vmlinuz-${PROFILE}`);
+    // The boot records: the install boot ends installed, the next one boots the disk.
+    const boots = await recordedBoots(lab, (b) => b.length >= 2 && b.at(-1)!.verdict === "local-boot");
+    expect(boots.map((b) => b.verdict)).toEqual(["installed", "local-boot"]);
+    expect(deliveredFiles(boots[0]!)).toEqual(servedFiles(lab).slice(0, afterFirst));
+    expect(deliveredFiles(boots[1]!)).toEqual(secondBoot);
   });
 }
 

@@ -11,6 +11,7 @@ import type { Boot, BootEvent } from "../../src/boots/types.ts";
 import { escapeHtml, farmOrder, renderFarmPage } from "../../src/boots/farm-page.ts";
 import { farmRoute } from "../../src/boots/farm.ts";
 import { createBootMetrics } from "../../src/boots/boot-metrics.ts";
+import { configBootsLocally } from "../../src/boots/config-intent.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 
 const M = "Kickstart_end";
@@ -254,5 +255,27 @@ describe("boot metrics", () => {
     expect(later).toContain("pxeboot_boot_seconds_count 1");
     expect(later).toMatch(/pxeboot_boot_seconds_bucket\{le="5"\} 1/);
     rmSync(r, { recursive: true, force: true });
+  });
+});
+
+describe("configs that boot the local disk", () => {
+  test.each([
+    ["pxelinux.cfg/default", "DEFAULT local\nPROMPT 0\nLABEL local\n  LOCALBOOT 0\n", true],
+    ["pxelinux.cfg/default", "DEFAULT menu.c32\nLABEL local\n LOCALBOOT 0\nLABEL install\n KERNEL vmlinuz\n", false],
+    ["pxelinux.cfg/default", "DEFAULT install\nLABEL local\n LOCALBOOT 0\nLABEL install\n KERNEL vmlinuz\n", false],
+    ["pxelinux.cfg/C0A8000B", "DEFAULT install\nLABEL install\n  KERNEL vmlinuz-7.2\n  INITRD initrd-7.2.img\n", false],
+    ["pxelinux.cfg/default", "DEFAULT vmlinuz initrd=initrd.img\n", false],
+    ["grub/grub.cfg", "set timeout=0\nmenuentry local { exit }\n", true],
+    ["grub/grub.cfg", "menuentry install {\n linux /vmlinuz\n initrd /initrd.img\n}\n", false],
+    ["boot.ipxe", "#!ipxe\nexit\n", true],
+    ["boot.ipxe", "#!ipxe\nkernel http://x/vmlinuz\nboot\n", false],
+    ["boot.ipxe", "#!ipxe\nchain ipxe/mac-${mac:hexhyp}.ipxe || exit\n", false],
+  ])("%s: %j → %p", (file, text, local) => {
+    expect(configBootsLocally(file, text)).toBe(local);
+  });
+
+  test("a local-boot config served and nothing after: local-boot at once, not after the quiet gap", () => {
+    const events = [...pxelinuxStart(), ev("pxelinux.cfg/default", "ok", { lb: true })];
+    expect(foldBoots(events, { now: clock + 1 })[0]).toMatchObject({ verdict: "local-boot", detail: "config=pxelinux.cfg/default" });
   });
 });
