@@ -8,6 +8,17 @@ import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
 import { requireProfile } from "../layout/profiles.ts";
 import { guarded, UsageError } from "./args.ts";
 import { hostLog } from "./host-log.ts";
+import { bootChain } from "../layout/boot-chain.ts";
+import { defaultServiceUser, lookupUser } from "./privileges.ts";
+
+/** The uid a server started as root would serve as; undefined when this host has neither default user. */
+function safeDefaultUid(): number | undefined {
+  try {
+    return defaultServiceUser().uid;
+  } catch {
+    return undefined;
+  }
+}
 import { hostBoots, keysOf } from "../boots/host-boots.ts";
 
 const rootArg = { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" } as const;
@@ -126,9 +137,11 @@ const list = guarded(
 const which = guarded(
   "host which",
   defineCommand({
-    meta: { name: "which", description: "Show the files pxelinux tries for HOST, in order, and which one it boots" },
+    meta: { name: "which", description: "Dry run of HOST's boot: the DHCP boot file, the loader, the config pxelinux's search picks, the kernel and initrds it names, each checked" },
     args: {
       host: { type: "positional", description: "The client's IPv4 address or MAC", required: true },
+      arch: { type: "string", description: "The client's firmware: bios (pxelinux.0) or efi64 (syslinux.efi)", default: "bios", valueHint: "bios|efi64" },
+      user: { type: "string", description: "The user the server serves as (readability is checked for it); default as serve started as root picks", valueHint: "USER" },
       mac: { type: "string", description: "The client's MAC too (pxelinux tries 01-MAC first)", valueHint: "MAC" },
       ip: { type: "string", description: "The client's IPv4 too, when HOST is a MAC", valueHint: "IP" },
       uuid: { type: "string", description: "The client's SMBIOS UUID (tried before the MAC)", valueHint: "UUID" },
@@ -150,9 +163,12 @@ const which = guarded(
       const uuid = args.uuid !== undefined ? parseUuid(args.uuid) : undefined;
       if (args.uuid !== undefined && !uuid)
         throw new UsageError(`--uuid '${args.uuid}' is not a UUID: use the 8-4-4-4-12 hex form`);
-      const steps = whichHost(root, { ip, mac, uuid });
+      if (args.arch !== "bios" && args.arch !== "efi64") throw new UsageError(`--arch must be bios or efi64, got '${args.arch}'`);
+      const servingUid = args.user !== undefined ? lookupUser(args.user).uid : process.getuid?.() === 0 ? safeDefaultUid() : process.getuid?.();
+      const chain = bootChain(root, { ip, mac, uuid }, args.arch, servingUid);
+      const steps = chain.search;
       const width = Math.max(...steps.map((s) => s.path.length));
-      const lines: string[] = [];
+      const lines: string[] = [`DHCP: the answer must name ${chain.dhcpBootFile} (${args.arch}) and this server as next-server`];
       steps.forEach((s, i) => {
         const state = s.exists
           ? `found${s.linkTarget ? ` -> ${s.linkTarget}` : ""}${s.resolved && s.resolved !== s.path ? ` (${s.resolved})` : ""}`
@@ -164,6 +180,14 @@ const which = guarded(
       });
       const chosen = steps.find((s) => s.chosen);
       lines.push(chosen ? `boots ${chosen.resolved}` : `no config found: pxelinux will fail; run pxeboot init ${root}`);
+      if (chosen) lines.push(`which ${chain.outcome}`);
+      lines.push("files the boot fetches, in order:");
+      const fw = Math.max(...chain.files.map((f) => f.path.length));
+      for (const f of chain.files) {
+        const state = !f.present ? "MISSING" : !f.readable ? "present, NOT readable by the serving user" : `ok (${f.size} B)`;
+        lines.push(`  ${f.role.padEnd(7)} ${f.path.padEnd(fw)}  ${state}`);
+      }
+      if (chain.append) lines.push(`  append  ${chain.append}`);
       // One write: a reader that stops early (| head) must not break a half-written listing.
       process.stdout.write(lines.join("\n") + "\n");
     },

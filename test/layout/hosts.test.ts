@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { lstatSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bootChain } from "../../src/layout/boot-chain.ts";
+import { pxelinuxEntry } from "../../src/layout/pxelinux-config.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { atomicSymlink } from "../../src/layout/atomic.ts";
 import { parseIPv4, parseMac } from "../../src/layout/hexip.ts";
@@ -154,5 +157,37 @@ describe("host which", () => {
     const steps = whichHost(root, { ip: parseIPv4("192.168.0.11") });
     expect(steps[0]).toMatchObject({ exists: false, linkTarget: "default.netboot-gone", resolved: "(dangling)" });
     expect(steps.find((s) => s.chosen)!.path).toBe("pxelinux.cfg/C0A8");
+  });
+});
+
+describe("host which: the whole chain", () => {
+
+  test.each([
+    ["DEFAULT install\nLABEL install\n  KERNEL vmlinuz-7.2\n  INITRD initrd-7.2.img\n  APPEND ks=http://x/ks.cfg\n", { kernel: "vmlinuz-7.2", initrds: ["initrd-7.2.img"], append: "ks=http://x/ks.cfg", localBoot: false }],
+    ["DEFAULT local\nLABEL local\n LOCALBOOT 0\n", { localBoot: true, initrds: [] }],
+    ["DEFAULT vmlinuz initrd=a.img,b.img quiet\n", { kernel: "vmlinuz", initrds: ["a.img", "b.img"], localBoot: false }],
+    ["default menu.c32\nlabel local\n localboot 0\nlabel netboot\n menu default\n linux vmlinuz\n append initrd=i.img\n", { kernel: "vmlinuz", initrds: ["i.img"], menu: "menu.c32", label: "netboot" }],
+  ])("%j", (text, want) => {
+    expect(pxelinuxEntry(text)).toMatchObject(want);
+  });
+
+  test("the config the search picks, its kernel and initrd, each checked present and readable", () => {
+    const root = mkdtempSync(join(tmpdir(), "pxeboot-chain-"));
+    mkdirSync(join(root, "pxelinux.cfg"));
+    writeFileSync(join(root, "pxelinux.0"), "x");
+    writeFileSync(join(root, "ldlinux.c32"), "x");
+    writeFileSync(join(root, "vmlinuz"), "kernel");
+    writeFileSync(join(root, "pxelinux.cfg/C0A8000B"), "DEFAULT i\nLABEL i\n KERNEL vmlinuz\n INITRD initrd.img\n");
+    const chain = bootChain(root, { ip: parseIPv4("192.168.0.11")! }, "bios");
+    expect(chain.files.map((f) => [f.role, f.path, f.present])).toEqual([
+      ["loader", "pxelinux.0", true],
+      ["module", "ldlinux.c32", true],
+      ["config", "pxelinux.cfg/C0A8000B", true],
+      ["kernel", "vmlinuz", true],
+      ["initrd", "initrd.img", false],
+    ]);
+    chmodSync(join(root, "vmlinuz"), 0o600);
+    expect(bootChain(root, { ip: parseIPv4("192.168.0.11")! }, "bios", 4242).files[3]!.readable).toBe(false);
+    rmSync(root, { recursive: true, force: true });
   });
 });
