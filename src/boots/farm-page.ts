@@ -11,7 +11,6 @@ export interface FarmHost {
   id: string;
   profile?: string;
   last: Boot;
-  boots: number;
 }
 
 export interface FarmPage {
@@ -21,6 +20,10 @@ export interface FarmPage {
   server: Record<string, string | number>;
   /** Seconds between the page's refreshes. */
   refreshS?: number;
+  /** Hosts whose records are still to be read (a cold start with many hosts). */
+  unread?: number;
+  /** Rows at most (booting and failed hosts come first); the counts cover every host. */
+  limit?: number;
 }
 
 export function escapeHtml(s: string): string {
@@ -56,7 +59,9 @@ function bar(boot: Boot): string {
 }
 
 export function renderFarmPage(p: FarmPage): string {
-  const rows = farmOrder(p.hosts)
+  const ordered = farmOrder(p.hosts);
+  const shown = ordered.slice(0, p.limit ?? ordered.length);
+  const rows = shown
     .map((h) => {
       const v = h.last.verdict;
       const cls = v === "in-progress" ? "run" : FAILED.has(v) ? "fail" : "good";
@@ -80,7 +85,7 @@ tr.run .v{color:#06c;font-weight:bold}tr.fail .v{color:#b00;font-weight:bold}tr.
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#666}
 </style></head><body>
 <h1>pxeboot farm</h1>
-<p id="summary">${p.hosts.length} hosts recorded, ${booting} booting now, ${failed} whose last boot failed. JSON: <a href="/api/hosts">/api/hosts</a>, <a href="/metrics">/metrics</a>.</p>
+<p id="summary">${p.hosts.length} hosts recorded${shown.length < p.hosts.length ? ` (the first ${shown.length} shown: booting and failed first)` : ""}, ${booting} booting now, ${failed} whose last boot failed.${p.unread ? ` ${p.unread} more not read yet: they appear over the next refreshes.` : ""} JSON: <a href="/api/hosts">/api/hosts</a>, <a href="/metrics">/metrics</a>.</p>
 <dl id="server">${server}</dl>
 <table id="hosts"><thead><tr><th>host</th><th>address</th><th>profile</th><th>last boot</th><th>where it stopped</th><th>when</th><th>steps (L loader, M module, C config, K kernel, I initrd, O other)</th></tr></thead>
 <tbody>

@@ -5,13 +5,16 @@
  * Bounded: a host's file is cut to its newest half past HOST_FILE_MAX_BYTES, and past
  * HOSTS_MAX files the least recently written go.
  */
-import { appendFileSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, closeSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootEvent } from "./types.ts";
 
 export const BOOTS_DIR = ".pxeboot/boots";
-/** About 200 events, a dozen boots of a pxelinux host with its config search. */
-export const HOST_FILE_MAX_BYTES = 64 * 1024;
+/**
+ * About 170 events: a dozen or more boots of a pxelinux host with its config search (at least
+ * half of it stays when the file is cut). With HOSTS_MAX, at most ~320 MB of disk.
+ */
+export const HOST_FILE_MAX_BYTES = 32 * 1024;
 export const HOSTS_MAX = 10_000;
 
 /** A host's key as a file name: a MAC as aa-bb-cc-dd-ee-ff, an address as written (IPv6 ':' → '_'). */
@@ -81,6 +84,10 @@ export function readEvents(root: string, key: string): BootEvent[] {
   } catch {
     return [];
   }
+  return parseEvents(text);
+}
+
+function parseEvents(text: string): BootEvent[] {
   const out: BootEvent[] = [];
   for (const line of text.split("\n")) {
     if (!line) continue;
@@ -92,6 +99,30 @@ export function readEvents(root: string, key: string): BootEvent[] {
     }
   }
   return out;
+}
+
+/**
+ * A host's newest events only: the last `bytes` of its file, from the first whole line in them.
+ * The farm page needs each host's last boot, not its whole ring.
+ */
+export function readTailEvents(root: string, key: string, bytes: number): BootEvent[] {
+  let fd: number;
+  try {
+    fd = openSync(join(root, BOOTS_DIR, hostFileName(key)), "r");
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    let text = buf.subarray(0, n).toString("utf8");
+    if (start > 0) text = text.slice(text.indexOf("\n") + 1);
+    return parseEvents(text);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Every host with a record: its key as stored in the file name. */

@@ -204,16 +204,16 @@ describe("farm page", () => {
 
   test("booting hosts first, then failed, then the rest, newest first", () => {
     const hosts = [
-      { id: "a", last: boot("booted", 5), boots: 1 },
-      { id: "b", last: boot("transfer-timeout", 3), boots: 1 },
-      { id: "c", last: boot("in-progress", 1), boots: 1 },
-      { id: "d", last: boot("booted", 9), boots: 1 },
+      { id: "a", last: boot("booted", 5) },
+      { id: "b", last: boot("transfer-timeout", 3) },
+      { id: "c", last: boot("in-progress", 1) },
+      { id: "d", last: boot("booted", 9) },
     ];
     expect(farmOrder(hosts).map((h) => h.id)).toEqual(["c", "b", "d", "a"]);
   });
 
   test("every client-chosen string is escaped: a file or host named <script> is text", () => {
-    const html = renderFarmPage({ now: 10_000, server: { "<b>": "<i>" }, hosts: [{ id: "<script>alert(1)</script>", profile: '"x"', last: boot("transfer-timeout", 5000, "<script>alert(2)</script>"), boots: 1 }] });
+    const html = renderFarmPage({ now: 10_000, server: { "<b>": "<i>" }, hosts: [{ id: "<script>alert(1)</script>", profile: '"x"', last: boot("transfer-timeout", 5000, "<script>alert(2)</script>") }] });
     expect(html).not.toContain("<script>");
     expect(html).not.toContain("<b>");
     expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
