@@ -8,6 +8,7 @@ import { CLIENT_HEX, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
+import { deliveredFiles, recordedBoots } from "./boot-record.ts";
 
 firmwareTest(
   "OVMF UEFI boots syslinux.efi, which reads pxelinux.cfg by hex IP and boots kernel + initrd",
@@ -20,7 +21,8 @@ firmwareTest(
         "pxelinux.cfg/default": pxelinuxConfig({ label: "fallback", kernel: "vmlinuz", initrd: "initrd.img", append: kernelArgs("default") }),
       },
     };
-    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" } }, async (lab) => {
+    // Four workers: the boot record must come out whole whichever processes served its files.
+    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "syslinux.efi" }, serverArgs: ["--workers", "4"] }, async (lab) => {
       const boot = await lab.boot({
         name: "uefi-hexip",
         machine: { firmware: "uefi", memoryMiB: 512 },
@@ -33,6 +35,9 @@ firmwareTest(
       expect(servedFiles(lab)).not.toContain("pxelinux.cfg/default");
       // EDK2 asks for windowsize 4: its NBP download is the firmware test of the windowed send path.
       expect(grantedOptions(lab, "syslinux.efi")).toEqual({ blksize: "1468", windowsize: "4" });
+      const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
+      expect(boots.map((b) => b.verdict)).toEqual(["booted"]);
+      expect(deliveredFiles(boots[0]!)).toEqual(servedFiles(lab));
     });
   },
   200_000,
