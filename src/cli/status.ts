@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { guarded } from "./args.ts";
 import { DEFAULT_METRICS_PORT } from "./metrics-endpoint.ts";
 import { isPxebootMetrics, parseMetrics, statusScreen, type MetricSample } from "./status-screen.ts";
+import { fetchHosts, hostsSection } from "./status-hosts.ts";
 
 const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`;
 /** Two scrapes this far apart give the rates. */
@@ -40,7 +41,8 @@ export default guarded(
       await Bun.sleep(INTERVAL_MS);
       const after = await scrape(url);
       const seconds = (performance.now() - start) / 1000;
-      process.stdout.write(statusScreen(before, after, seconds, url, Date.now() / 1000));
+      const hosts = await fetchHosts(url);
+      process.stdout.write(statusScreen(before, after, seconds, url, Date.now() / 1000) + (hosts ? `\n${hostsSection(hosts, Date.now())}` : ""));
     },
   }),
 );

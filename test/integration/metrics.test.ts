@@ -71,6 +71,9 @@ describe("serve --metrics", () => {
     expect(status.stdout).toMatch(/top files +transfers +bytes sent +file\n/);
     expect(status.stdout).toMatch(/\n +1 +100\.0 kB +file\n/);
     expect(status.stdout).toMatch(/\n +1 +0 B +missing-kernel\n/);
+    // The hosts, from the farm API on the same listener: this client's boot is still going.
+    expect(status.stdout).toContain("hosts: 1 recorded, 1 booting now, 0 whose last boot failed");
+    expect(status.stdout).toMatch(/booting now:\n +127\.0\.0\.1 +127\.0\.0\.1 +at missing-kernel/);
   }, 60_000);
 
   test("status against nothing listening is one line and exit 1", async () => {

@@ -12,6 +12,7 @@ import { escapeHtml, farmOrder, renderFarmPage } from "../../src/boots/farm-page
 import { farmRoute } from "../../src/boots/farm.ts";
 import { createBootMetrics } from "../../src/boots/boot-metrics.ts";
 import { configBootsLocally } from "../../src/boots/config-intent.ts";
+import { hostsSection } from "../../src/cli/status-hosts.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 
 const M = "Kickstart_end";
@@ -277,5 +278,23 @@ describe("configs that boot the local disk", () => {
   test("a local-boot config served and nothing after: local-boot at once, not after the quiet gap", () => {
     const events = [...pxelinuxStart(), ev("pxelinux.cfg/default", "ok", { lb: true })];
     expect(foldBoots(events, { now: clock + 1 })[0]).toMatchObject({ verdict: "local-boot", detail: "config=pxelinux.cfg/default" });
+  });
+});
+
+describe("status: hosts booting and failed", () => {
+  test("booting first by recency, failed with verdict and detail, names escaped", () => {
+    const now = Date.parse("2026-12-08T00:01:00Z");
+    const text = hostsSection(
+      [
+        { id: "a", address: "10.0.0.1", verdict: "booted", detail: null, endedAt: "2026-12-08T00:00:00Z", steps: [{ file: "initrd.img" }] },
+        { id: "b", address: "10.0.0.2", verdict: "in-progress", detail: null, endedAt: "2026-12-08T00:00:50Z", steps: [{ file: "vmlinuz" }] },
+        { id: "c\u001b[2J", address: "10.0.0.3", verdict: "transfer-timeout", detail: "file=vmlinuz block=9", endedAt: "2026-12-08T00:00:30Z", steps: [{ file: "vmlinuz" }] },
+      ],
+      now,
+    );
+    expect(text).toContain("hosts: 3 recorded, 1 booting now, 1 whose last boot failed");
+    expect(text).toMatch(/booting now:\n +b +10\.0\.0\.2 +at vmlinuz \(10 s ago\)/);
+    expect(text).toMatch(/c\\x1b\[2J +10\.0\.0\.3 +transfer-timeout file=vmlinuz block=9 \(30 s ago\)/);
+    expect(text).not.toContain("\u001b");
   });
 });
