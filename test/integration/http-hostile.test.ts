@@ -10,6 +10,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
+import { ROOT, testNeeding } from "../gate.ts";
 import { BINARY, RawPeer, randomFile, scratchRoot, sha256, startServer, startWith, type ServerProcess } from "./harness.ts";
 
 let tree: { root: string; cleanup(): void };
@@ -221,7 +222,7 @@ describe("serve --http under prlimit --nofile=256: 400 idle connections", () => 
 
 describe("a TFTP read when HTTP holds the last descriptor", () => {
   // Needs the server to start as root and drop to its own user (whose limit the test then lowers).
-  test.skipIf(process.getuid?.() !== 0)("waits for it (no ERROR), and is served once the connection goes", async () => {
+  testNeeding(ROOT, "waits for it (no ERROR), and is served once the connection goes", async () => {
     const srv = await startServer(tree.root, ["--http", "127.0.0.1:0", "--workers", "1"]);
     let hold: Socket | undefined;
     const peer = await RawPeer.open();

@@ -9,10 +9,13 @@ import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { UnreachableWatch, type Unreachable } from "../../src/server/icmp-unreachable.ts";
+import { testNeeding } from "../gate.ts";
 import { eventually, RawPeer, randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
 
 /** Only root (CAP_NET_RAW) reads ICMP; otherwise a vanished client's transfer ends after its retries. */
 const asRoot = process.getuid?.() === 0;
+/** ICMP port unreachable is read from a raw socket: CAP_NET_RAW, which the server has when started as root. */
+const ROOT_FOR_ICMP = { present: asRoot, what: "root (the raw ICMP socket needs CAP_NET_RAW)" };
 let server: ServerProcess;
 const { root, cleanup } = scratchRoot("vanished");
 let file: Uint8Array;
@@ -72,7 +75,7 @@ test("ICMP port unreachable for one client leaves the others alone", async () =>
   await server.waitForLog(/transfer ok .*client=127\.0\.0\.32:/, 5000);
 }, 60_000);
 
-test.skipIf(!asRoot)("a client that closes its socket after ACK 0 gets the window in flight and no more: ICMP ends its transfer at once", async () => {
+testNeeding(ROOT_FOR_ICMP, "a client that closes its socket after ACK 0 gets the window in flight and no more: ICMP ends its transfer at once", async () => {
   // A server of its own with the default timers: before, it resent windows into the closed port for ~30 s.
   const s = await startServer(root, ["--log-format", "json"]);
   const watch = UnreachableWatch.open()!;
