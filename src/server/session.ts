@@ -107,6 +107,7 @@ export class Session implements Timed, PortTenant {
     const reply = this.init.transfer.onDatagram(data, port, address, performance.now());
     if (reply) this.port.queue(null, reply, port, address);
     this.flush();
+    this.port.flushIfQuiet();
   }
 
   onUnsent(count: number): void {

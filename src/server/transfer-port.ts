@@ -116,6 +116,10 @@ export class TransferPort {
   /** Tenants with datagrams in the current batch. */
   private readonly queued = new Set<PortTenant>();
   private flushPending = false;
+  /** The last flush carried datagrams of more than one tenant: this turn's go out together at its end. */
+  private busy = false;
+  /** A quiet port already sent at once this turn: anything more waits for the end of the turn. */
+  private flushedThisTurn = false;
   private readonly blocked = new Set<PortTenant>();
   private cancelRetry?: () => void;
   private isClosed = false;
@@ -221,15 +225,29 @@ export class TransferPort {
       this.flushPending = true;
       this.scheduler.soon(() => {
         this.flushPending = false;
+        this.flushedThisTurn = false;
         this.flush();
       });
     }
+  }
+
+  /**
+   * Called when a tenant has queued its answer to a datagram. A port whose last batch was one
+   * tenant's (one lockstep client, or few clients on many sockets) sends it at once: waiting for
+   * the end of the turn only delays the DATA by a loop pass (issue 26: one client's lockstep round
+   * trip). A busy port keeps batching: the datagrams of its tenants leave in one sendmmsg.
+   */
+  flushIfQuiet(): void {
+    if (this.busy || this.flushedThisTurn || this.owners.length === 0) return;
+    this.flushedThisTurn = true;
+    this.flush();
   }
 
   /** Sends the batch now. */
   flush(): void {
     const total = this.owners.length;
     if (total === 0) return;
+    this.busy = this.queued.size > 1;
     let sent = 0;
     // A throw is one datagram the kernel would not take (an unroutable client, say): drop it as
     // lost, which TFTP repairs, and go on with the rest. A short count is a full buffer: stop.

@@ -294,3 +294,44 @@ describe("batching", () => {
     expect(socket.all.length).toBe(1);
   });
 });
+
+describe("a quiet port sends at once", () => {
+  test("one tenant's answer goes in the same turn's callback; a busy port keeps batching to the end of the turn", () => {
+    const sent: number[] = [];
+    const socket: DatagramSocket = {
+      port: 40000,
+      sendMany(flat) {
+        sent.push(flat.length / 3);
+        return flat.length / 3;
+      },
+      close() {},
+    };
+    const pending: (() => void)[] = [];
+    const scheduler = { soon: (fn: () => void) => void pending.push(fn), later: () => () => {}, now: () => 0 };
+    const port = new TransferPort(socket, scheduler);
+    const a = { peer: { address: "10.0.0.1", port: 1 }, onDatagram() {}, onUnsent() {}, onWritable() {} };
+    const b = { peer: { address: "10.0.0.2", port: 2 }, onDatagram() {}, onUnsent() {}, onWritable() {} };
+    port.attach(a);
+    port.attach(b);
+    // Quiet: a's DATA leaves at once, before the end of the turn.
+    port.queue(a, new Uint8Array(4), 1, "10.0.0.1");
+    port.flushIfQuiet();
+    expect(sent).toEqual([1]);
+    // b in the same turn: it waits for the turn's end, and that batch (one tenant) keeps the port quiet.
+    port.queue(b, new Uint8Array(4), 2, "10.0.0.2");
+    port.flushIfQuiet();
+    expect(sent).toEqual([1]);
+    pending.splice(0).forEach((fn) => fn());
+    expect(sent).toEqual([1, 1]);
+    // A turn where both tenants queue before the port flushes: that batch makes the port busy.
+    port.queue(a, new Uint8Array(4), 1, "10.0.0.1");
+    port.queue(b, new Uint8Array(4), 2, "10.0.0.2");
+    pending.splice(0).forEach((fn) => fn());
+    expect(sent).toEqual([1, 1, 2]);
+    port.queue(a, new Uint8Array(4), 1, "10.0.0.1");
+    port.flushIfQuiet();
+    expect(sent).toEqual([1, 1, 2]); // busy: batched to the end of the turn
+    pending.splice(0).forEach((fn) => fn());
+    expect(sent).toEqual([1, 1, 2, 1]);
+  });
+});
