@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const SRC = resolve(import.meta.dir, "../../src");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "layout" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "layout" | "client" | "bench" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -23,7 +23,9 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   // The HTTP side reuses the server's rules (client filter, transfer log, records), never the reverse.
   http: ["protocol", "files", "server", "shared"],
   bench: ["protocol", "transfer", "client", "files", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "layout", "client", "bench", "shared"],
+  // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
+  dhcp: ["layout", "server", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "layout", "client", "bench", "shared"],
   shared: ["shared"],
 };
 
