@@ -1,0 +1,144 @@
+/**
+ * The proxy DHCP's sockets: per served interface, one on port 67 bound to the interface
+ * (SO_BINDTODEVICE: Bun does not say which interface a broadcast came in on, and a broadcast
+ * reply from an unbound socket fails with ENETUNREACH) and one on the interface's address, port
+ * 4011. Bound as root, before the privilege drop, like the TFTP port. Every decision is
+ * proxy.ts's; this file moves datagrams.
+ */
+import type { udp } from "bun";
+import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
+import type { Logger } from "../log.ts";
+import { disableRecvErr, setSocketOption, socketFd } from "../server/sockopt.ts";
+import { UsageError } from "../usage-error.ts";
+import { treeFacts } from "./tree-facts.ts";
+import { answerDatagram, type ProxyContext, type ProxyDhcpCounts } from "./proxy.ts";
+import type { RequestPort } from "./pxe-request.ts";
+import { StormGuard } from "./storm-guard.ts";
+import { udpPortHolders } from "./port-holder.ts";
+
+export const DHCP_SERVER_PORT = 67;
+export const PXE_BOOT_SERVER_PORT = 4011;
+
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+/** Bun's undocumented udpSocket flag for SO_REUSEPORT (shared BUN-NOTES). */
+const UDP_FLAG_REUSEPORT = 4;
+
+export interface ProxyDhcpOptions {
+  root: string;
+  /** Interface names; empty: every interface with an IPv4 address, loopback aside. */
+  interfaces: string[];
+  knownOnly: boolean;
+  /** Leave port 67 to the site's DHCP server (it sends option 60 PXEClient); answer on 4011 only. */
+  binlOnly: boolean;
+  /** serve --http's port: HTTP Boot clients and iPXE get URLs. */
+  httpPort?: number;
+  log: Logger;
+  counts: ProxyDhcpCounts;
+  now?: () => number;
+}
+
+export interface ServedInterface {
+  name: string;
+  address: string;
+}
+
+export interface RunningProxyDhcp {
+  served: ServedInterface[];
+  close(): void;
+}
+
+/** Names → their first IPv4 address; every usable interface when none are named. */
+export function servedInterfaces(names: string[], table: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): ServedInterface[] {
+  const v4 = (name: string) => (table[name] ?? []).find((a) => a.family === "IPv4")?.address;
+  if (names.length === 0) {
+    const all = Object.entries(table)
+      .filter(([, addrs]) => (addrs ?? []).some((a) => a.family === "IPv4" && !a.internal))
+      .map(([name]) => ({ name, address: v4(name)! }));
+    if (all.length === 0) throw new UsageError("--proxy-dhcp: this host has no interface with an IPv4 address to serve");
+    return all;
+  }
+  return names.map((name) => {
+    if (!table[name]) throw new UsageError(`--proxy-dhcp: no interface '${name}' (this host has: ${Object.keys(table).join(", ")})`);
+    const address = v4(name);
+    if (!address) throw new UsageError(`--proxy-dhcp: interface '${name}' has no IPv4 address (PXE is IPv4)`);
+    return { name, address };
+  });
+}
+
+export async function startProxyDhcp(opts: ProxyDhcpOptions): Promise<RunningProxyDhcp> {
+  const served = servedInterfaces(opts.interfaces);
+  const ctx: ProxyContext = {
+    tree: treeFacts(opts.root),
+    policy: { knownOnly: opts.knownOnly, ...(opts.httpPort !== undefined ? { httpPort: opts.httpPort } : {}) },
+    guard: new StormGuard(),
+    counts: opts.counts,
+  };
+  const now = opts.now ?? (() => performance.now());
+  const sockets: udp.Socket<"uint8array">[] = [];
+  const onData = (port: RequestPort, serverAddress: string) => (s: udp.Socket<"uint8array">, data: Uint8Array, fromPort: number, fromAddress: string) => {
+    const out = answerDatagram(ctx, data, { address: fromAddress, port: fromPort }, port, serverAddress, now());
+    if (out.log && (out.log.level === "info" || opts.log.level === "debug")) opts.log[out.log.level](out.log.message, out.log.fields);
+    if (!out.reply) return;
+    try {
+      if (!s.send(out.reply.bytes, out.reply.to.port, out.reply.to.address)) opts.log.debug("proxy DHCP: reply not sent (socket buffer full)", { to: out.reply.to.address });
+    } catch (err) {
+      opts.log.warn("proxy DHCP: reply failed", { to: out.reply.to.address, port: out.reply.to.port, error: (err as Error).message });
+    }
+  };
+  try {
+    for (const iface of served) {
+      if (!opts.binlOnly) sockets.push(await bindDhcpPort(iface, onData("dhcp", iface.address)));
+      sockets.push(await bindUdp(iface.address, PXE_BOOT_SERVER_PORT, false, onData("binl", iface.address), iface));
+    }
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
+  return { served, close: () => sockets.forEach((s) => s.close()) };
+}
+
+type OnData = (s: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string) => void;
+
+async function bindDhcpPort(iface: ServedInterface, onData: OnData): Promise<udp.Socket<"uint8array">> {
+  // SO_REUSEPORT: one socket per interface on 0.0.0.0:67, and beside a DHCP server that allows it.
+  const s = await bindUdp("0.0.0.0", DHCP_SERVER_PORT, true, onData, iface);
+  const name = new TextEncoder().encode(`${iface.name}\0`);
+  if (!setSocketOption(socketFd(s), SOL_SOCKET, SO_BINDTODEVICE, new DataView(name.buffer))) {
+    s.close();
+    throw new UsageError(`--proxy-dhcp: cannot bind port ${DHCP_SERVER_PORT} to interface ${iface.name} (SO_BINDTODEVICE needs root or CAP_NET_RAW)`);
+  }
+  s.setBroadcast(true);
+  return s;
+}
+
+async function bindUdp(address: string, port: number, reusePort: boolean, onData: OnData, iface: ServedInterface): Promise<udp.Socket<"uint8array">> {
+  try {
+    const options: udp.SocketOptions<"uint8array"> & { flags?: number } = {
+      hostname: address,
+      port,
+      binaryType: "uint8array",
+      socket: { data: onData, error: () => {} },
+    };
+    if (reusePort) options.flags = UDP_FLAG_REUSEPORT;
+    const s = await Bun.udpSocket(options);
+    disableRecvErr(socketFd(s));
+    return s;
+  } catch (err) {
+    throw new UsageError(bindFailure(port, iface, (err as NodeJS.ErrnoException).code ?? (err as Error).message));
+  }
+}
+
+/** The one start-up line for a port we could not take: which, who has it, and what to do. */
+export function bindFailure(port: number, iface: ServedInterface, code: string, holders = udpPortHolders(port)): string {
+  const where = `UDP port ${port} on ${iface.name} (${iface.address})`;
+  if (code === "EACCES") return `--proxy-dhcp cannot bind ${where}: it needs root (or CAP_NET_BIND_SERVICE)`;
+  if (code !== "EADDRINUSE") return `--proxy-dhcp cannot bind ${where}: ${code}`;
+  const who = holders.length > 0 ? holders.map((h) => `${h.name} (pid ${h.pid}, on ${h.address})`).join(", ") : "another process";
+  if (port !== DHCP_SERVER_PORT) return `--proxy-dhcp cannot bind ${where}: held by ${who}`;
+  return (
+    `--proxy-dhcp cannot bind ${where}: held by ${who}, which does not share it. ` +
+    `Either let it share (dnsmasq: --bind-interfaces), or leave port 67 to it: make it send option 60 "PXEClient" ` +
+    `(dnsmasq: dhcp-option-force=60,PXEClient; ISC dhcpd: option vendor-class-identifier "PXEClient";) and serve with --proxy-dhcp-4011-only`
+  );
+}
