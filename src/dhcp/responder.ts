@@ -6,7 +6,6 @@
  * proxy.ts's; this file moves datagrams.
  */
 import type { udp } from "bun";
-import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import type { Logger } from "../log.ts";
 import { disableRecvErr, setSocketOption, socketFd } from "../server/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
@@ -15,6 +14,7 @@ import { answerDatagram, type ProxyContext, type ProxyDhcpCounts } from "./proxy
 import type { RequestPort } from "./pxe-request.ts";
 import { StormGuard } from "./storm-guard.ts";
 import { udpPortHolders } from "./port-holder.ts";
+import { interfaceIPv4, interfaceNames } from "./interfaces.ts";
 
 export const DHCP_SERVER_PORT = 67;
 export const PXE_BOOT_SERVER_PORT = 4011;
@@ -48,20 +48,30 @@ export interface RunningProxyDhcp {
   close(): void;
 }
 
-/** Names → their first IPv4 address; every usable interface when none are named. */
-export function servedInterfaces(names: string[], table: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): ServedInterface[] {
-  const v4 = (name: string) => (table[name] ?? []).find((a) => a.family === "IPv4")?.address;
+/** What servedInterfaces needs to know of the host (tests pass their own). */
+export interface InterfaceTable {
+  names(): string[];
+  ipv4(name: string): string | undefined;
+}
+
+const hostInterfaces: InterfaceTable = { names: interfaceNames, ipv4: interfaceIPv4 };
+
+/** Names → their IPv4 address; every interface with one (loopback aside) when none are named. */
+export function servedInterfaces(names: string[], table: InterfaceTable = hostInterfaces): ServedInterface[] {
   if (names.length === 0) {
-    const all = Object.entries(table)
-      .filter(([, addrs]) => (addrs ?? []).some((a) => a.family === "IPv4" && !a.internal))
-      .map(([name]) => ({ name, address: v4(name)! }));
-    if (all.length === 0) throw new UsageError("--proxy-dhcp: this host has no interface with an IPv4 address to serve");
+    const all = table
+      .names()
+      .filter((n) => n !== "lo")
+      .map((name) => ({ name, address: table.ipv4(name) }))
+      .filter((i): i is ServedInterface => i.address !== undefined && !i.address.startsWith("127."));
+    if (all.length === 0) throw new UsageError("--proxy-dhcp all: this host has no interface with an IPv4 address to serve");
     return all;
   }
+  const known = table.names();
   return names.map((name) => {
-    if (!table[name]) throw new UsageError(`--proxy-dhcp: no interface '${name}' (this host has: ${Object.keys(table).join(", ")})`);
-    const address = v4(name);
-    if (!address) throw new UsageError(`--proxy-dhcp: interface '${name}' has no IPv4 address (PXE is IPv4)`);
+    if (!known.includes(name)) throw new UsageError(`--proxy-dhcp: no interface '${name}' (this host has: ${known.join(", ")})`);
+    const address = table.ipv4(name);
+    if (!address) throw new UsageError(`--proxy-dhcp: interface '${name}' has no IPv4 address (PXE is IPv4): give it one, or name another`);
     return { name, address };
   });
 }
