@@ -61,12 +61,12 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
 
   const start = async (...extra: string[]) => {
     await server?.stop();
-    server = await startServer(root, ["--log-format", "json", "--proxy-dhcp", hostIf, ...extra], hostAddr);
+    server = await startServer(root, ["--log-format", "json", "--http", `${hostAddr}:0`, "--proxy-dhcp", hostIf, ...extra], hostAddr);
     await server.waitForLog(/proxy DHCP serving/);
   };
 
   beforeAll(async () => {
-    for (const f of ["pxelinux.0", "syslinux.efi", "ldlinux.e64", "Kickstart_end"]) writeFileSync(join(root, f), `${f}\n`);
+    for (const f of ["pxelinux.0", "syslinux.efi", "ldlinux.e64", "ipxe.efi", "Kickstart_end"]) writeFileSync(join(root, f), `${f}\n`);
     writeFileSync(join(root, "boot.ipxe"), "#!ipxe\n");
     mkdirSync(join(root, "pxelinux.cfg"), { recursive: true });
     writeFileSync(join(root, "pxelinux.cfg/default"), "DEFAULT local\n");
@@ -115,9 +115,19 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
     expect(parsed(ack[0]!)).toMatchObject({ ciaddr: clientAddr, yiaddr: "0.0.0.0", file: "syslinux.efi" });
   }, 30_000);
 
-  test("iPXE (user class iPXE) gets boot.ipxe", async () => {
+  test("iPXE (user class iPXE) gets boot.ipxe, over --http", async () => {
     const [r] = await exchange([discover({ ...FIRMWARE.seabiosIpxe, mac: KNOWN, xid: 303 })]);
-    expect(parsed(r!).file).toBe("boot.ipxe");
+    expect(parsed(r!).file).toMatch(new RegExp(`^http://${hostAddr.replace(/\./g, "\\.")}:\\d+/boot\\.ipxe$`));
+  }, 30_000);
+
+  test("UEFI HTTP Boot: the HTTPClient DISCOVER gets a URL on --http, option 60 HTTPClient back, no option 43", async () => {
+    const [r] = await exchange([discover({ ...FIRMWARE.ovmfHttp, mac: KNOWN, xid: 304 })]);
+    const p = parsed(r!);
+    const url = p.file;
+    expect(url).toMatch(/^http:\/\/.*\/ipxe\.efi$/);
+    expect(new TextDecoder().decode(p.options.get(OPT.VENDOR_CLASS)!)).toBe("HTTPClient");
+    expect(p.options.has(OPT.VENDOR_SPECIFIC)).toBe(false);
+    expect((await fetch(url)).status).toBe(200);
   }, 30_000);
 
   /** Raw bytes from a valid PXE DISCOVER, bent out of shape. */
@@ -202,6 +212,42 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
     await start("--proxy-dhcp-known-only");
     expect(await exchange([discover({ ...FIRMWARE.biosPxe, mac: "52:54:00:dd:00:05", xid: 601 })])).toEqual([]);
     expect((await exchange([discover({ ...FIRMWARE.biosPxe, mac: KNOWN, xid: 602 })])).length).toBe(1);
+  }, 60_000);
+
+  test("beside dnsmasq's default (wildcard) bind the start fails naming dnsmasq; beside dnsmasq --bind-interfaces it binds", async () => {
+    const dnsmasq = (extra: string[]) =>
+      Bun.spawn(["ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts", `--interface=${nsIf}`, `--dhcp-range=${subnet}.100,${subnet}.200,1h`, "--dhcp-leasefile=/dev/null", "--pid-file=", ...extra], { stdout: "ignore", stderr: "pipe" });
+    const bound = async () => {
+      for (let i = 0; i < 50; i++) {
+        if ((await run(["ip", "netns", "exec", ns, "ss", "-Hlun", "sport = :67"])).stdout.trim()) return;
+        await Bun.sleep(100);
+      }
+      throw new Error("dnsmasq did not bind 67");
+    };
+    const serve = () => run(["ip", "netns", "exec", ns, "timeout", "-s", "TERM", "3", BINARY, "serve", root, "--port", "1069", "--address", clientAddr, "--proxy-dhcp", nsIf], 20_000);
+    const wildcard = dnsmasq([]);
+    try {
+      await bound();
+      const r = await serve();
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split("\n").length).toBe(1);
+      expect(r.stderr).toContain("UDP port 67");
+      expect(r.stderr).toContain("dnsmasq");
+      expect(r.stderr).toContain("--bind-interfaces");
+    } finally {
+      wildcard.kill();
+      await wildcard.exited;
+    }
+    const perInterface = dnsmasq(["--bind-interfaces"]);
+    try {
+      await bound();
+      const r = await serve();
+      // Ran until timeout stopped it: it bound beside dnsmasq and served.
+      expect(r.stdout + r.stderr).toContain("proxy DHCP serving");
+    } finally {
+      perInterface.kill();
+      await perInterface.exited;
+    }
   }, 60_000);
 
   test("port 67 held by a server that does not share it: the start fails in one line naming the port, the holder and the 4011-only way", async () => {
