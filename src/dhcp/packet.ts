@@ -153,14 +153,36 @@ function ipAt(buf: Uint8Array, at: number): string {
 function cString(buf: Uint8Array, at: number, max: number): string {
   let end = at;
   while (end < at + max && buf[end] !== 0) end++;
-  return new TextDecoder("latin1").decode(buf.subarray(at, end));
+  return latin1.decode(buf.subarray(at, end));
 }
 
-/** "a.b.c.d" → its four bytes; throws on anything else (callers pass addresses they built). */
+const latin1 = new TextDecoder("latin1");
+const utf8 = new TextEncoder();
+
+/** Writes "a.b.c.d" as four bytes at `at`; throws on anything else (callers pass addresses they built). */
+function writeIp(out: Uint8Array, at: number, ip: string): void {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || value > 255 || part > 3) throw new Error(`not an IPv4 address: ${ip}`);
+      out[at + part++] = value;
+      value = digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else throw new Error(`not an IPv4 address: ${ip}`);
+  }
+  if (part !== 4) throw new Error(`not an IPv4 address: ${ip}`);
+}
+
+/** "a.b.c.d" → its four bytes; throws on anything else. */
 export function ipBytes(ip: string): Uint8Array {
-  const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`not an IPv4 address: ${ip}`);
-  return Uint8Array.from(parts);
+  const out = new Uint8Array(4);
+  writeIp(out, 0, ip);
+  return out;
 }
 
 /**
@@ -169,9 +191,8 @@ export function ipBytes(ip: string): Uint8Array {
  * and the packet is padded to the BOOTP minimum. `sname` and `file` must fit their fields.
  */
 export function buildDhcp(p: DhcpPacket): Uint8Array {
-  const te = new TextEncoder();
-  const sname = te.encode(p.sname);
-  const file = te.encode(p.file);
+  const sname = utf8.encode(p.sname);
+  const file = utf8.encode(p.file);
   if (sname.length >= SNAME_BYTES) throw new Error(`sname longer than ${SNAME_BYTES - 1} bytes`);
   if (file.length >= FILE_BYTES) throw new Error(`file longer than ${FILE_BYTES - 1} bytes: ${p.file}`);
   let optionBytes = 1;
@@ -185,10 +206,10 @@ export function buildDhcp(p: DhcpPacket): Uint8Array {
   view.setUint32(4, p.xid >>> 0);
   view.setUint16(8, p.secs);
   view.setUint16(10, p.flags);
-  out.set(ipBytes(p.ciaddr), 12);
-  out.set(ipBytes(p.yiaddr), 16);
-  out.set(ipBytes(p.siaddr), 20);
-  out.set(ipBytes(p.giaddr), 24);
+  writeIp(out, 12, p.ciaddr);
+  writeIp(out, 16, p.yiaddr);
+  writeIp(out, 20, p.siaddr);
+  writeIp(out, 24, p.giaddr);
   out.set(p.chaddr.subarray(0, 16), 28);
   out.set(sname, SNAME_AT);
   out.set(file, FILE_AT);

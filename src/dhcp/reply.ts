@@ -11,6 +11,9 @@ import type { PxeRequest } from "./pxe-request.ts";
 const PXE_DISCOVERY_CONTROL = 6;
 const USE_BOOTFILE = 8;
 
+const VENDOR_CLASS_BYTES = { PXEClient: new TextEncoder().encode("PXEClient"), HTTPClient: new TextEncoder().encode("HTTPClient") } as const;
+const BOOT_THIS_FILE = encodeSubOptions([[PXE_DISCOVERY_CONTROL, Uint8Array.of(USE_BOOTFILE)]]);
+
 export interface Destination {
   address: string;
   port: number;
@@ -21,9 +24,9 @@ export function buildReply(req: PxeRequest, asked: DhcpPacket, file: string, dis
   const options = new Map<number, Uint8Array>();
   options.set(OPT.MESSAGE_TYPE, Uint8Array.of(req.kind === "discover" ? MSG.OFFER : MSG.ACK));
   options.set(OPT.SERVER_ID, ipBytes(serverAddress));
-  options.set(OPT.VENDOR_CLASS, new TextEncoder().encode(req.vendorClass));
+  options.set(OPT.VENDOR_CLASS, VENDOR_CLASS_BYTES[req.vendorClass]);
   if (req.uuid) options.set(OPT.CLIENT_UUID, req.uuid);
-  if (discoveryControl) options.set(OPT.VENDOR_SPECIFIC, encodeSubOptions([[PXE_DISCOVERY_CONTROL, Uint8Array.of(USE_BOOTFILE)]]));
+  if (discoveryControl) options.set(OPT.VENDOR_SPECIFIC, BOOT_THIS_FILE);
   return {
     op: BOOTREPLY,
     htype: asked.htype,

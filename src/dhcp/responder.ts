@@ -7,7 +7,7 @@
  */
 import type { udp } from "bun";
 import type { Logger } from "../log.ts";
-import { disableRecvErr, setSocketOption, socketFd } from "../server/sockopt.ts";
+import { disableRecvErr, setReceiveBuffer, setSocketOption, socketFd } from "../server/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
 import { treeFacts } from "./tree-facts.ts";
 import { answerDatagram, type ProxyContext, type ProxyDhcpCounts } from "./proxy.ts";
@@ -21,6 +21,11 @@ export const PXE_BOOT_SERVER_PORT = 4011;
 
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
+/**
+ * A rack powering on sends its DISCOVERs within milliseconds; the default 208 KiB buffer holds
+ * ~250 of them (each costs ~830 bytes of buffer), the rest would be lost before we read one.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Bun's undocumented udpSocket flag for SO_REUSEPORT (shared BUN-NOTES). */
 const UDP_FLAG_REUSEPORT = 4;
 
@@ -133,6 +138,7 @@ async function bindUdp(address: string, port: number, reusePort: boolean, onData
     if (reusePort) options.flags = UDP_FLAG_REUSEPORT;
     const s = await Bun.udpSocket(options);
     disableRecvErr(socketFd(s));
+    setReceiveBuffer(socketFd(s), RECEIVE_BUFFER_BYTES);
     return s;
   } catch (err) {
     throw new UsageError(bindFailure(port, iface, (err as NodeJS.ErrnoException).code ?? (err as Error).message));

@@ -79,7 +79,7 @@ describe("the boot file offered follows the client and the tree", () => {
 describe("tree facts: the state `host add` and install-once leave", () => {
   test("a MAC added is pending with its profile; after install-once switched it, installed", async () => {
     const root = await freshTree(["7.2"]);
-    const tree = treeFacts(root);
+    const tree = treeFacts(root, { maxAgeMs: 0 });
     expect(tree.host(MAC)).toEqual({ pending: false, installed: false });
     addHosts(root, parseHostSpec(MAC), "7.2");
     expect(tree.host(MAC)).toEqual({ pending: true, installed: false, profile: "7.2" });
@@ -97,7 +97,7 @@ describe("tree facts: the state `host add` and install-once leave", () => {
 
   test("has() sees the loaders init copied, and not directories", async () => {
     const root = await freshTree(["7.2"]);
-    const tree = treeFacts(root);
+    const tree = treeFacts(root, { maxAgeMs: 0 });
     expect(tree.has("pxelinux.0")).toBe(true);
     expect(tree.has("boot.ipxe")).toBe(true);
     expect(tree.has("pxelinux.cfg")).toBe(false);
