@@ -9,11 +9,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MSG, OPT, buildDhcp, parseDhcp, type DhcpPacket } from "../../src/dhcp/packet.ts";
 import { FIRMWARE, clientPacket, macBytes, type ClientShape } from "../unit/dhcp-client-packets.ts";
-import { describeNeeding } from "../gate.ts";
+import { describeNeeding, testNeeding } from "../gate.ts";
 import { BINARY, run, scratchRoot, startServer, type ServerProcess } from "./harness.ts";
 import type { PeerPlan, PeerReply } from "./dhcp-peer.ts";
 
 const isRoot = process.getuid?.() === 0;
+const DNSMASQ = { present: Bun.which("dnsmasq", { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }) !== null, what: "dnsmasq (Debian dnsmasq-base)" };
 const tag = `pxd${process.pid % 100000}`;
 const ns = `${tag}ns`;
 const hostIf = `${tag}h`;
@@ -214,7 +215,7 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
     expect((await exchange([discover({ ...FIRMWARE.biosPxe, mac: KNOWN, xid: 602 })])).length).toBe(1);
   }, 60_000);
 
-  test("beside dnsmasq's default (wildcard) bind the start fails naming dnsmasq; beside dnsmasq --bind-interfaces it binds", async () => {
+  testNeeding(DNSMASQ, "beside dnsmasq's default (wildcard) bind the start fails naming dnsmasq; beside dnsmasq --bind-interfaces it binds", async () => {
     const dnsmasq = (extra: string[]) =>
       Bun.spawn(["ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts", `--interface=${nsIf}`, `--dhcp-range=${subnet}.100,${subnet}.200,1h`, "--dhcp-leasefile=/dev/null", "--pid-file=", ...extra], { stdout: "ignore", stderr: "pipe" });
     const bound = async () => {
@@ -251,7 +252,9 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
   }, 60_000);
 
   test("port 67 held by a server that does not share it: the start fails in one line naming the port, the holder and the 4011-only way", async () => {
-    const holder = Bun.spawn(["ip", "netns", "exec", ns, "python3", "-c", "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('0.0.0.0',67));print('bound',flush=True);time.sleep(30)"], { stdout: "pipe", stderr: "pipe" });
+    // A plain socket on 0.0.0.0:67 with no SO_REUSEPORT, as ISC dhcpd holds it.
+    const script = 'await Bun.udpSocket({ hostname: "0.0.0.0", port: 67 }); console.log("bound"); await Bun.sleep(30000);';
+    const holder = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
     try {
       const reader = holder.stdout.getReader();
       await reader.read();
@@ -260,7 +263,7 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
       const lines = r.stderr.trim().split("\n");
       expect(lines.length).toBe(1);
       expect(lines[0]).toContain("UDP port 67");
-      expect(lines[0]).toContain("python3");
+      expect(lines[0]).toContain(`(pid ${holder.pid}, on 0.0.0.0)`);
       expect(lines[0]).toContain("--proxy-dhcp-4011-only");
     } finally {
       holder.kill();
