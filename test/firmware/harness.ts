@@ -77,6 +77,8 @@ export interface LabOptions {
    * and these extra flags. `bootFile` and `httpBootUrl` are then unused.
    */
   proxyDhcp?: string[];
+  /** With proxyDhcp: more dnsmasq options for the site server (the 4011-only arrangement's option 60). */
+  siteDhcpExtra?: string[];
 }
 
 export class BootFailure extends Error {}
@@ -245,7 +247,7 @@ export class Lab {
       "--dhcp-range=::,constructor:br0,ra-only",
     ];
     this.dhcpArgv = this.opts.proxyDhcp
-      ? site
+      ? [...site, ...(this.opts.siteDhcpExtra ?? [])]
       : [
           ...site,
           // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.

@@ -154,3 +154,31 @@ firmwareTest(
   },
   200_000,
 );
+
+firmwareTest(
+  "proxy DHCP on 4011 only (the site server sends option 60 PXEClient): OVMF asks port 4011 for its file and boots",
+  async () => {
+    const p = await payloads();
+    const tree: TreeSpec = {
+      init: { profile: PROFILE, hosts: [CLIENT_MAC] },
+      copies: { [`vmlinuz-${PROFILE}`]: p.kernel, [`initrd-${PROFILE}.img`]: p.initrd.path },
+      edits: { [`pxelinux.cfg/default.netboot-${PROFILE}`]: (cfg: string) => cfg.replace(/^(\s*)APPEND .*$/m, `$1APPEND ${kernelArgs("proxy-4011")}`) },
+    };
+    const opts = { bootFile: { bios: "unused", uefi: "unused" }, proxyDhcp: ["--proxy-dhcp-4011-only"], siteDhcpExtra: ["--dhcp-option-force=60,PXEClient"] };
+    await withLab(tree, opts, async (lab) => {
+      const boot = await lab.boot({
+        name: "proxy-4011",
+        machine: { firmware: "uefi", memoryMiB: 512 },
+        expect: ["Linux version", `${MARK.init} profile=proxy-4011`, `${MARK.done} profile=proxy-4011`],
+        failOn: [MARK.fail, "Kernel panic"],
+        timeoutMs: 180_000,
+      });
+      console.log(`proxy-4011: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+      expect(lab.serverLog()).toContain('"ports":"4011"');
+      const acks = proxyLines(lab).filter((r) => String(r.msg).includes("port 4011"));
+      expect(acks[0]).toMatchObject({ arch: 7, file: "syslinux.efi" });
+      expectServed(lab, ["syslinux.efi", `pxelinux.cfg/01-${MAC_DASHES}`, `vmlinuz-${PROFILE}`]);
+    });
+  },
+  240_000,
+);
