@@ -238,7 +238,11 @@ export function encodeSubOptions(subs: [number, Uint8Array][]): Uint8Array {
   return Uint8Array.from(parts);
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 /** The client's hardware address as aa:bb:…, for Ethernet (htype 1, hlen 6). */
 export function formatChaddr(chaddr: Uint8Array, hlen: number): string {
-  return [...chaddr.subarray(0, hlen)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+  let out = HEX[chaddr[0]!]!;
+  for (let i = 1; i < hlen; i++) out += ":" + HEX[chaddr[i]!]!;
+  return out;
 }

@@ -91,15 +91,14 @@ export async function startProxyDhcp(opts: ProxyDhcpOptions): Promise<RunningPro
   };
   const now = opts.now ?? (() => performance.now());
   const sockets: udp.Socket<"uint8array">[] = [];
+  const outboxes = new Map<udp.Socket<"uint8array">, Outbox>();
   const onData = (port: RequestPort, serverAddress: string) => (s: udp.Socket<"uint8array">, data: Uint8Array, fromPort: number, fromAddress: string) => {
     const out = answerDatagram(ctx, data, { address: fromAddress, port: fromPort }, port, serverAddress, now());
     if (out.log && (out.log.level === "info" || opts.log.level === "debug")) opts.log[out.log.level](out.log.message, out.log.fields);
     if (!out.reply) return;
-    try {
-      if (!s.send(out.reply.bytes, out.reply.to.port, out.reply.to.address)) opts.log.debug("proxy DHCP: reply not sent (socket buffer full)", { to: out.reply.to.address });
-    } catch (err) {
-      opts.log.warn("proxy DHCP: reply failed", { to: out.reply.to.address, port: out.reply.to.port, error: (err as Error).message });
-    }
+    let box = outboxes.get(s);
+    if (!box) outboxes.set(s, (box = outbox(s, opts.log)));
+    box.push(out.reply.bytes, out.reply.to.port, out.reply.to.address);
   };
   try {
     for (const iface of served) {
@@ -111,6 +110,60 @@ export async function startProxyDhcp(opts: ProxyDhcpOptions): Promise<RunningPro
     throw err;
   }
   return { served, close: () => sockets.forEach((s) => s.close()) };
+}
+
+export interface Outbox {
+  push(bytes: Uint8Array, port: number, address: string): void;
+}
+
+/** A turn's replies are sent at its end, or as soon as this many wait (the first must not wait for the storm's last). */
+const FLUSH_AT = 32;
+const MAX_FLUSH_TRIES = 20;
+
+/**
+ * The replies of one event-loop turn, sent together (`sendMany`: one sendmmsg for a storm's
+ * worth, not one system call each). A short count (a full send buffer) is tried again on the
+ * next turn, a bounded number of times; what is still left then is dropped and said at debug:
+ * the client resends its DISCOVER.
+ */
+export function outbox(s: Pick<udp.Socket<"uint8array">, "sendMany">, log: Logger): Outbox {
+  const queue: (Uint8Array | number | string)[] = [];
+  let scheduled = false;
+  let tries = 0;
+  const flush = () => {
+    scheduled = false;
+    if (queue.length === 0) return;
+    let sent = 0;
+    try {
+      sent = s.sendMany(queue);
+    } catch (err) {
+      log.warn("proxy DHCP: replies failed", { replies: queue.length / 3, error: (err as Error).message });
+      queue.length = 0;
+      return;
+    }
+    queue.splice(0, sent * 3);
+    tries = sent > 0 ? 0 : tries + 1;
+    if (queue.length === 0) return;
+    if (tries >= MAX_FLUSH_TRIES) {
+      log.debug("proxy DHCP: replies not sent (socket buffer full)", { replies: queue.length / 3 });
+      queue.length = 0;
+      tries = 0;
+      return;
+    }
+    schedule();
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  return {
+    push(bytes, port, address) {
+      queue.push(bytes, port, address);
+      if (queue.length >= FLUSH_AT * 3 && tries === 0) flush();
+      else schedule();
+    },
+  };
 }
 
 type OnData = (s: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string) => void;

@@ -4,7 +4,8 @@ import { UsageError } from "../../src/cli/args.ts";
 import { resolveServe } from "../../src/cli/resolve-serve.ts";
 import { socketInodes } from "../../src/dhcp/port-holder.ts";
 import { newProxyDhcpCounts } from "../../src/dhcp/proxy.ts";
-import { bindFailure, servedInterfaces, type InterfaceTable } from "../../src/dhcp/responder.ts";
+import { bindFailure, outbox, servedInterfaces, type InterfaceTable } from "../../src/dhcp/responder.ts";
+import { createLogger } from "../../src/log.ts";
 import { createServerMetrics } from "../../src/server/server-metrics.ts";
 
 const noFiles = { exists: () => false, read: () => "" };
@@ -101,4 +102,33 @@ test("--metrics: offers, acks, ignored by reason and duplicates are exported", (
   expect(text).toContain('pxeboot_proxy_dhcp_ignored_total{reason="rate_limited"} 4');
   expect(text).toContain("pxeboot_proxy_dhcp_duplicates_total 3");
   expect(createServerMetrics({ version: "t", startTimeSeconds: 0 }).render()).not.toContain("proxy_dhcp");
+});
+
+describe("the reply outbox", () => {
+  const log = createLogger({ level: "silent" });
+  const reply = (i: number) => Uint8Array.of(i);
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  test("a turn's replies go out together, in order; a storm's are flushed every 32", async () => {
+    const batches: number[][] = [];
+    const box = outbox({ sendMany: (q) => (batches.push(q.filter((x): x is Uint8Array => x instanceof Uint8Array).map((b) => b[0]!)), q.length / 3) }, log);
+    for (let i = 0; i < 3; i++) box.push(reply(i), 68, "255.255.255.255");
+    expect(batches).toEqual([]);
+    await turn();
+    expect(batches).toEqual([[0, 1, 2]]);
+    for (let i = 0; i < 70; i++) box.push(reply(i), 68, "255.255.255.255");
+    expect(batches.slice(1).map((b) => b.length)).toEqual([32, 32]);
+    await turn();
+    expect(batches.slice(1).flat()).toEqual(Array.from({ length: 70 }, (_, i) => i));
+  });
+
+  test("a short count is sent on the next turn; a socket that never takes any gives up, bounded", async () => {
+    const sent: number[] = [];
+    let calls = 0;
+    const box = outbox({ sendMany: (q) => (calls++, q.length > 3 ? (sent.push((q[0] as Uint8Array)[0]!), 1) : 0) }, log);
+    for (let i = 0; i < 4; i++) box.push(reply(i), 68, "255.255.255.255");
+    for (let i = 0; i < 50; i++) await turn();
+    expect(sent).toEqual([0, 1, 2]);
+    expect(calls).toBeLessThanOrEqual(3 + 21);
+  });
 });
