@@ -109,6 +109,16 @@ export const serveArgs = {
     valueHint: "[ADDR:]PORT",
     description: "also serve the root over HTTP/1.1 (iPXE, UEFI HTTP Boot) with the same rules, e.g. 8080 (PORT alone: every address); off by default",
   },
+  "proxy-dhcp": {
+    type: "string",
+    valueHint: "IFACE,…|all",
+    description: "answer PXE clients' DHCP on these interfaces with the boot file only (no address: the site's DHCP server keeps giving those), on ports 67 and 4011; all: every IPv4 interface",
+  },
+  "proxy-dhcp-known-only": { type: "boolean", description: "with --proxy-dhcp: answer only hosts `pxeboot host add` named by MAC" },
+  "proxy-dhcp-4011-only": {
+    type: "boolean",
+    description: "with --proxy-dhcp: leave port 67 to the site's DHCP server (which then sends option 60 PXEClient) and answer on 4011 only",
+  },
   config: { type: "string", valueHint: "FILE", description: "TOML configuration file (default /etc/pxeboot.toml when it exists); flags override it" },
 } satisfies ArgsDef;
 

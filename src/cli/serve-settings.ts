@@ -39,6 +39,8 @@ export interface ServeSettings {
   metricsAllow: string[];
   /** --http: where the HTTP side listens (built around: changing it takes a restart). */
   http?: HttpListen;
+  /** --proxy-dhcp: interfaces (empty: all) and who is answered. */
+  proxyDhcp?: { interfaces: string[]; knownOnly: boolean; binlOnly: boolean };
 }
 
 /** The serve flags beyond those ServerConfig is made of. */
@@ -57,6 +59,24 @@ export interface CommandArgs {
   metrics?: string;
   "metrics-allow"?: string;
   http?: string;
+  "proxy-dhcp"?: string;
+  "proxy-dhcp-known-only"?: boolean;
+  "proxy-dhcp-4011-only"?: boolean;
+}
+
+/** "eth0,eth1" or "all" (every IPv4 interface); the names are checked against the host at start. */
+function parseProxyDhcp(args: CommandArgs): ServeSettings["proxyDhcp"] {
+  const knownOnly = args["proxy-dhcp-known-only"] === true;
+  const binlOnly = args["proxy-dhcp-4011-only"] === true;
+  if (args["proxy-dhcp"] === undefined) {
+    if (knownOnly || binlOnly) throw new UsageError(`--proxy-dhcp-${knownOnly ? "known-only" : "4011-only"} needs --proxy-dhcp IFACE,… (or --proxy-dhcp all)`);
+    return undefined;
+  }
+  const text = args["proxy-dhcp"].trim();
+  const names = text === "all" ? [] : text.split(",").map((n) => n.trim());
+  if (text === "" || names.some((n) => !/^[A-Za-z0-9_.:@-]{1,15}$/.test(n)))
+    throw new UsageError(`--proxy-dhcp needs interface names, comma-separated, or all (e.g. eth0 or eth0,eth1), got '${args["proxy-dhcp"]}'`);
+  return { interfaces: names, knownOnly, binlOnly };
 }
 
 function parseUmask(text: string): number {
@@ -93,5 +113,6 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     metrics,
     metricsAllow: cidrList(rawArgs, "metrics-allow"),
     http: args.http === undefined ? undefined : parseHttpListen(args.http),
+    proxyDhcp: parseProxyDhcp(args),
   };
 }

@@ -34,6 +34,8 @@ import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
 import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
+import { startProxyDhcp, type RunningProxyDhcp } from "../dhcp/responder.ts";
+import { newProxyDhcpCounts, type ProxyDhcpCounts } from "../dhcp/proxy.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +72,8 @@ export interface ServeOptions {
   http?: HttpListen;
   /** The primary's install-once switcher, which workers ask through it. */
   switcher?: HostSwitcher;
+  /** --proxy-dhcp: the primary answers PXE clients' DHCP (workers never do). */
+  proxyDhcp?: NonNullable<ServeSettings["proxyDhcp"]> & { counts: ProxyDhcpCounts };
   /**
    * The primary, still root, every socket bound and the workers started: the last step before
    * requests are answered and root is dropped (the boot-control process starts here).
@@ -185,6 +189,20 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       throw err;
     }
     if (!isWorkerChild()) log.info("HTTP served", { url: http.url, root: opts.config.root, maxConnections: http.limits.total, perAddress: http.limits.perAddress });
+  }
+  // Ports 67 and 4011 as root, like the TFTP port; one responder for the whole server.
+  let proxyDhcp: RunningProxyDhcp | undefined;
+  if (opts.proxyDhcp && !isWorkerChild()) {
+    try {
+      proxyDhcp = await startProxyDhcp({ root: opts.config.root, ...opts.proxyDhcp, httpPort: http?.port, log });
+    } catch (err) {
+      void http?.stop(0);
+      metricsEndpoint?.stop();
+      await server.close();
+      throw err;
+    }
+    for (const i of proxyDhcp.served)
+      log.info("proxy DHCP serving", { interface: i.name, address: i.address, ports: opts.proxyDhcp.binlOnly ? "4011" : "67,4011", knownOnly: opts.proxyDhcp.knownOnly });
   }
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
@@ -319,6 +337,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     drainTimeoutS: drainMs / 1000,
     worker: process.env.PXEBOOT_WORKER,
   });
+  proxyDhcp?.close();
   const [summary] = await Promise.all([server.drain(drainMs), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM"), http?.stop(drainMs)]);
   log.info("stopped", { finished: summary.finished, cut: summary.cut, worker: process.env.PXEBOOT_WORKER });
   // After dropping root this fails where the server's user may not write (a root-owned /run);
@@ -380,7 +399,8 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     onWriteError: (error) => log.warn("boot records are not written: `pxeboot host log` shows nothing new", { dir: BOOTS_DIR, error, fix: `let the serving user write ${BOOTS_DIR} in the root` }),
   });
   const observers: TransferObserver[] = installOnce ? [installOnce, bootRecords.observe] : [bootRecords.observe];
-  const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined) : undefined;
+  const proxyCounts = newProxyDhcpCounts();
+  const metrics = settings.metrics ? serveMetrics(settings, installOnce ? installCounts : undefined, settings.proxyDhcp ? proxyCounts : undefined) : undefined;
   if (metrics) observers.push(metrics.metrics.observe);
   await serveUntilSignal({
     config,
@@ -401,6 +421,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     http: settings.http,
     switcher,
     beforeDrop,
+    proxyDhcp: settings.proxyDhcp ? { ...settings.proxyDhcp, counts: proxyCounts } : undefined,
   });
   await installOnce?.flush();
   bootRecords.stop();
@@ -426,6 +447,7 @@ const PROCESS_SETTINGS: [keyof ServeSettings, string][] = [
   ["onInstall", "on-install"],
   ["metrics", "metrics"],
   ["metricsAllow", "metrics-allow"],
+  ["proxyDhcp", "proxy-dhcp"],
 ];
 
 function changedProcessSettings(before: ServeSettings, after: ServeSettings): string[] {
@@ -470,13 +492,14 @@ async function startBootControl(root: string, settings: ServeSettings, log: Logg
 }
 
 /** This process's metrics: with --workers, worker N labels its samples (the primary serves them all). */
-function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts | undefined): ServeOptions["metrics"] {
+function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts | undefined, proxyCounts: ProxyDhcpCounts | undefined): ServeOptions["metrics"] {
   const worker = settings.workers > 1 ? Number(process.env.PXEBOOT_WORKER ?? "1") : 1;
   const metrics = createServerMetrics({
     version: pkg.version,
     startTimeSeconds: Math.floor((Date.now() - process.uptime() * 1000) / 1000),
     worker: settings.workers > 1 ? String(worker) : undefined,
     installOnce: installCounts,
+    proxyDhcp: proxyCounts,
   });
   return { listen: settings.metrics!, metrics, allow: settings.metricsAllow };
 }

@@ -107,6 +107,8 @@ export interface InstallRecord {
   file: string;
   profile: string;
   time: string;
+  /** The host's MAC when install-once knew it (neighbour table or `host add --ip`). */
+  mac?: Mac;
 }
 
 function describeName(name: string): string | undefined {

@@ -116,7 +116,8 @@ function finishInstall(opts: SwitchOptions, host: string): SwitchResult {
     const keep = join(opts.root, REMOVED_DIR);
     for (const n of names) if (claimLink(join(opts.root, n.path), keep) !== undefined) removed.push(n.path);
     time = new Date().toISOString();
-    if (removed.length > 0) writeRecord(opts, { host, file: key, profile, time });
+    // The MAC goes in the record: a proxy DHCP sees only the MAC at the host's next DISCOVER.
+    if (removed.length > 0) writeRecord(opts, { host, file: key, profile, time, ...(mac ? { mac } : {}) });
   } finally {
     release();
   }

@@ -22,6 +22,16 @@ export interface InstallOnceTotals {
   removeFailures: number;
 }
 
+/** serve --proxy-dhcp's counts (dhcp/proxy.ts keeps them; declared here so server imports no dhcp). */
+export interface ProxyDhcpTotals {
+  offers: number;
+  acks: number;
+  ignored: number;
+  malformed: number;
+  duplicates: number;
+  limited: number;
+}
+
 export interface ServerMetricsOptions {
   version: string;
   /** Unix seconds. */
@@ -29,6 +39,7 @@ export interface ServerMetricsOptions {
   /** With --workers: each process labels its samples with its number. */
   worker?: string;
   installOnce?: InstallOnceTotals;
+  proxyDhcp?: ProxyDhcpTotals;
   /** Milliseconds since the epoch; tests pass their own to move time without waiting. */
   now?: () => number;
 }
@@ -110,6 +121,20 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
       { labels: { reason: "unknown_mac" }, value: io.unknownMac },
       { labels: { reason: "remove_failed" }, value: io.removeFailures },
     ]);
+  }
+
+  const pd = opts.proxyDhcp;
+  if (pd) {
+    reg.counterFrom("pxeboot_proxy_dhcp_answers_total", "Proxy DHCP answers to PXE clients: offers on port 67, acks on port 4011", () => [
+      { labels: { type: "offer" }, value: pd.offers },
+      { labels: { type: "ack" }, value: pd.acks },
+    ]);
+    reg.counterFrom("pxeboot_proxy_dhcp_ignored_total", "Proxy DHCP requests not answered, by reason", () => [
+      { labels: { reason: "not_pxe_or_no_netboot" }, value: pd.ignored },
+      { labels: { reason: "malformed" }, value: pd.malformed },
+      { labels: { reason: "rate_limited" }, value: pd.limited },
+    ]);
+    reg.counterFrom("pxeboot_proxy_dhcp_duplicates_total", "Copies of a request already answered (same MAC, xid and type within a moment)", () => pd.duplicates);
   }
 
   const code = (c: number): Labels => ({ code: String(c) });

@@ -71,6 +71,14 @@ export interface LabOptions {
    * (and the class named back, without which EDK2 ignores the offer); iPXE and PXE clients as before.
    */
   httpBootUrl?: string;
+  /**
+   * The site's DHCP server knows nothing of PXE (dnsmasq with only --dhcp-range: no boot file,
+   * no option 60, no iPXE options); pxeboot answers the PXE clients with `serve --proxy-dhcp br0`
+   * and these extra flags. `bootFile` and `httpBootUrl` are then unused.
+   */
+  proxyDhcp?: string[];
+  /** With proxyDhcp: more dnsmasq options for the site server (the 4011-only arrangement's option 60). */
+  siteDhcpExtra?: string[];
 }
 
 export class BootFailure extends Error {}
@@ -213,44 +221,51 @@ export class Lab {
     return r.stdout.toString().trim().length > 0;
   }
 
+  /** dnsmasq's command line as started (a proxy DHCP test checks it offers no boot options). */
+  dhcpArgv: string[] = [];
+
   private async startDhcp(): Promise<void> {
     const { bios, uefi } = this.opts.bootFile;
-    const proc = this.spawnInNs(
-      "dnsmasq",
-      [
-        HOST.dnsmasq,
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-hosts",
-        "--no-resolv",
-        "--port=0", // no DNS, and no TFTP: port 69 belongs to the server under test
-        "--interface=br0",
-        "--bind-interfaces",
-        `--log-facility=${this.dhcpLogPath}`,
-        "--log-dhcp",
-        `--dhcp-leasefile=${join(this.dir, "leases")}`,
-        `--pid-file=${join(this.dir, "dnsmasq.pid")}`,
-        "--dhcp-range=192.168.0.100,192.168.0.200,255.255.255.0,1h",
-        `--dhcp-host=${CLIENT_MAC},${CLIENT_IP}`,
-        // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
-        "--dhcp-match=set:efi64,option:client-arch,7",
-        "--dhcp-match=set:efi64,option:client-arch,9",
-        ...(this.opts.httpBootUrl
-          ? [
-              "--dhcp-vendorclass=set:httpboot,HTTPClient",
-              "--dhcp-option-force=tag:httpboot,60,HTTPClient",
-              `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
-            ]
-          : []),
-        `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
-        `--dhcp-boot=tag:!efi64,tag:!httpboot,${bios},,${SERVER_IP}`,
-        // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
-        "--dhcp-option=encap:175,176,1b",
-        "--enable-ra",
-        "--dhcp-range=::,constructor:br0,ra-only",
-      ],
-      join(this.dir, "dnsmasq.out"),
-    );
+    const site = [
+      HOST.dnsmasq,
+      "--keep-in-foreground",
+      "--conf-file=/dev/null",
+      "--no-hosts",
+      "--no-resolv",
+      "--port=0", // no DNS, and no TFTP: port 69 belongs to the server under test
+      "--interface=br0",
+      // Binds 67 on br0 only (SO_BINDTODEVICE), which lets the proxy's SO_REUSEPORT socket bind beside it.
+      "--bind-interfaces",
+      `--log-facility=${this.dhcpLogPath}`,
+      "--log-dhcp",
+      `--dhcp-leasefile=${join(this.dir, "leases")}`,
+      `--pid-file=${join(this.dir, "dnsmasq.pid")}`,
+      "--dhcp-range=192.168.0.100,192.168.0.200,255.255.255.0,1h",
+      `--dhcp-host=${CLIENT_MAC},${CLIENT_IP}`,
+      // A ULA router advert: iPXE configures IPv6 at once instead of waiting ~13 s for one.
+      "--enable-ra",
+      "--dhcp-range=::,constructor:br0,ra-only",
+    ];
+    this.dhcpArgv = this.opts.proxyDhcp
+      ? [...site, ...(this.opts.siteDhcpExtra ?? [])]
+      : [
+          ...site,
+          // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
+          "--dhcp-match=set:efi64,option:client-arch,7",
+          "--dhcp-match=set:efi64,option:client-arch,9",
+          ...(this.opts.httpBootUrl
+            ? [
+                "--dhcp-vendorclass=set:httpboot,HTTPClient",
+                "--dhcp-option-force=tag:httpboot,60,HTTPClient",
+                `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
+              ]
+            : []),
+          `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
+          `--dhcp-boot=tag:!efi64,tag:!httpboot,${bios},,${SERVER_IP}`,
+          // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
+          "--dhcp-option=encap:175,176,1b",
+        ];
+    const proc = this.spawnInNs("dnsmasq", this.dhcpArgv, join(this.dir, "dnsmasq.out"));
     await this.waitFor("dnsmasq", proc, () => this.udpBound(67), 10_000);
   }
 
@@ -281,6 +296,7 @@ export class Lab {
       "--log-format",
       "json",
       "--verbose",
+      ...(this.opts.proxyDhcp ? ["--proxy-dhcp", "br0", ...this.opts.proxyDhcp] : []),
       ...(this.opts.serverArgs ?? []),
     ];
   }

@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const SRC = resolve(import.meta.dir, "../../src");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -25,7 +25,9 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   bench: ["protocol", "transfer", "client", "files", "shared"],
   // Boot records fold the server's transfer records per host (keyed as layout's MAC lookup says).
   boots: ["protocol", "files", "server", "layout", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "layout", "boots", "client", "bench", "shared"],
+  // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
+  dhcp: ["layout", "server", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "layout", "boots", "client", "bench", "shared"],
   shared: ["shared"],
 };
 
