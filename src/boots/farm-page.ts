@@ -54,7 +54,7 @@ function stepClass(outcome: string, kind: string): string {
 
 function bar(boot: Boot): string {
   return boot.steps
-    .map((s) => `<span class="s ${stepClass(s.outcome, s.kind)}" title="${escapeHtml(`${s.file}: ${s.outcome}${s.code !== undefined ? ` ${s.code}` : ""}`)}">${escapeHtml(s.kind[0]!.toUpperCase())}</span>`)
+    .map((s) => `<span class="s ${stepClass(s.outcome, s.kind)}" title="${escapeHtml(`${s.file}: ${s.outcome}${s.code !== undefined ? ` ${s.code}` : ""}`)}">${escapeHtml(s.kind === "offer" ? "D" : s.kind[0]!.toUpperCase())}</span>`)
     .join("");
 }
 
@@ -87,7 +87,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#66
 <h1>pxeboot farm</h1>
 <p id="summary">${p.hosts.length} hosts recorded${shown.length < p.hosts.length ? ` (the first ${shown.length} shown: booting and failed first)` : ""}, ${booting} booting now, ${failed} whose last boot failed.${p.unread ? ` ${p.unread} more not read yet: they appear over the next refreshes.` : ""} JSON: <a href="/api/hosts">/api/hosts</a>, <a href="/metrics">/metrics</a>.</p>
 <dl id="server">${server}</dl>
-<table id="hosts"><thead><tr><th>host</th><th>address</th><th>profile</th><th>last boot</th><th>where it stopped</th><th>when</th><th>steps (L loader, M module, C config, K kernel, I initrd, O other)</th></tr></thead>
+<table id="hosts"><thead><tr><th>host</th><th>address</th><th>profile</th><th>last boot</th><th>where it stopped</th><th>when</th><th>steps (D proxy DHCP offer, L loader, M module, C config, K kernel, I initrd, O other)</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

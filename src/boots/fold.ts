@@ -10,6 +10,8 @@ import type { Boot, BootEvent, BootStep, Verdict } from "./types.ts";
 
 /** Silence after which the next request is a new boot, and an unfinished boot is judged. */
 export const QUIET_GAP_MS = 5 * 60_000;
+/** Firmware fetches its boot file within seconds of the offer it took. */
+export const OFFER_FETCH_MS = 60_000;
 
 export interface FoldOptions {
   now: number;
@@ -42,7 +44,9 @@ export function foldBoots(events: readonly BootEvent[], opts: FoldOptions): Boot
     const pastLoaders = current?.some((x) => x.k === "config" || x.k === "kernel" || x.k === "initrd" || x.k === "marker") ?? false;
     // The marker comes at the end of an install, often long after the kernel: it ends that boot.
     const markerOfThisBoot = e.k === "marker" && (current?.some((x) => x.k === "kernel") ?? false);
-    if (!current || !last || (e.t - last.t > gap && !markerOfThisBoot) || (e.k === "loader" && pastLoaders)) {
+    // A proxy offer starts a boot as a loader does (the DISCOVER and its 4011 request stay one).
+    const startsBoot = (e.k === "loader" || (e.k === "offer" && last?.k !== "offer")) && pastLoaders;
+    if (!current || !last || (e.t - last.t > gap && !markerOfThisBoot) || startsBoot) {
       current = [];
       groups.push(current);
     }
@@ -56,7 +60,8 @@ function judge(events: BootEvent[], now: number, gap: number): Boot {
   const steps = events.map(step);
   const first = events[0]!;
   const lastAt = events[events.length - 1]!.t;
-  const boot = (verdict: Verdict, detail?: string): Boot => ({ startedAt: first.t, endedAt: lastAt, address: first.a, steps, verdict, detail });
+  const address = events.find((e) => e.a)?.a ?? "";
+  const boot = (verdict: Verdict, detail?: string): Boot => ({ startedAt: first.t, endedAt: lastAt, address, steps, verdict, detail });
   const ok = (k: BootEvent["k"]) => events.some((e) => e.k === k && e.o === "ok");
   if (ok("marker")) return boot("installed");
   const kernelOk = ok("kernel");
@@ -66,6 +71,9 @@ function judge(events: BootEvent[], now: number, gap: number): Boot {
     if (initrdAsked || now - lastAt > gap) return boot("booted");
   }
   const quiet = now - lastAt > gap;
+  // Offered a boot file by the proxy and never asked for it: the firmware took another offer,
+  // or could not reach this server (a firewall, the wrong interface).
+  if (events.every((e) => e.k === "offer") && (quiet || now - lastAt > OFFER_FETCH_MS)) return boot("offered-not-fetched", `file=${events[events.length - 1]!.f}`);
   // The config served last sends the host to its disk, and nothing was asked after it: done.
   const lastConfig = [...events].reverse().find((e) => e.k === "config" && e.o === "ok");
   if (lastConfig?.lb && !events.some((e) => e.t > lastConfig.t && (e.k === "kernel" || e.k === "initrd" || e.o !== "ok"))) return boot("local-boot", `config=${lastConfig.f}`);
@@ -83,7 +91,7 @@ function judge(events: BootEvent[], now: number, gap: number): Boot {
   if (!quiet) return boot("in-progress");
   const configs = events.filter((e) => e.k === "config");
   if (configs.length > 0 && !configs.some((e) => e.o === "ok")) return boot("config-missing", `tried=${configs.length} last=${configs[configs.length - 1]!.f}`);
-  if (!events.some((e) => e.k !== "loader" && e.k !== "other")) return boot("loader-failed", `file=${first.f} (delivered, nothing asked after it)`);
+  if (!events.some((e) => e.k !== "loader" && e.k !== "other" && e.k !== "offer")) return boot("loader-failed", `file=${first.f} (delivered, nothing asked after it)`);
   const servedConfig = [...configs].reverse().find((e) => e.o === "ok");
   if (servedConfig && !events.some((e) => e.k === "kernel" || e.k === "initrd")) return boot("local-boot", `config=${servedConfig.f}`);
   const lastFile = events[events.length - 1]!;

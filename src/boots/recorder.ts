@@ -53,6 +53,8 @@ export interface BootRecorderOptions {
 
 export interface BootRecorder {
   observe(record: TransferRecord): void;
+  /** The proxy DHCP offered (or acknowledged on 4011) `file` to `mac`. */
+  offered(mac: string, file: string): void;
   flush(): void;
   stop(): void;
 }
@@ -123,6 +125,15 @@ export function createBootRecorder(opts: BootRecorderOptions): BootRecorder {
       const key = keyOf(record.clientAddress);
       const list = pending.get(key) ?? [];
       list.push(eventOf(record, opts.marker, now()));
+      pending.set(key, list);
+      timer ??= setTimeout(flush, FLUSH_MS);
+      (timer as { unref?: () => void }).unref?.();
+    },
+    offered(mac, file) {
+      if (broken) return;
+      const key = mac.toLowerCase();
+      const list = pending.get(key) ?? [];
+      list.push({ t: now(), a: "", f: file, k: "offer", via: "dhcp", o: "ok", b: 0, s: -1, d: 0 });
       pending.set(key, list);
       timer ??= setTimeout(flush, FLUSH_MS);
       (timer as { unref?: () => void }).unref?.();

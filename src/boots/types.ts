@@ -6,7 +6,7 @@
  */
 
 /** What a file is to a boot, by its name and place in the tree (classify.ts). */
-export type StepKind = "loader" | "module" | "config" | "kernel" | "initrd" | "marker" | "other";
+export type StepKind = "offer" | "loader" | "module" | "config" | "kernel" | "initrd" | "marker" | "other";
 
 /** One request of a host, as stored: short keys, since 10,000 hosts × a ring of them add up. */
 export interface BootEvent {
@@ -17,8 +17,8 @@ export interface BootEvent {
   /** The file as the client named it (after remapping, root-relative when confined). */
   f: string;
   k: StepKind;
-  /** "tftp" or "http". */
-  via: "tftp" | "http";
+  /** "tftp", "http", or "dhcp" for the proxy's offer (its file is the boot file offered). */
+  via: "tftp" | "http" | "dhcp";
   /** ok, error, timeout or probe: the transfer log's outcome. */
   o: string;
   /** Bytes delivered and the file's size (-1 unknown). */
@@ -56,7 +56,7 @@ export interface BootStep {
   at: number;
   file: string;
   kind: StepKind;
-  via: "tftp" | "http";
+  via: "tftp" | "http" | "dhcp";
   outcome: string;
   bytes: number;
   size: number;

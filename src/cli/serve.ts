@@ -73,7 +73,7 @@ export interface ServeOptions {
   /** The primary's install-once switcher, which workers ask through it. */
   switcher?: HostSwitcher;
   /** --proxy-dhcp: the primary answers PXE clients' DHCP (workers never do). */
-  proxyDhcp?: NonNullable<ServeSettings["proxyDhcp"]> & { counts: ProxyDhcpCounts };
+  proxyDhcp?: NonNullable<ServeSettings["proxyDhcp"]> & { counts: ProxyDhcpCounts; onOffer?: (mac: string, file: string) => void };
   /**
    * The primary, still root, every socket bound and the workers started: the last step before
    * requests are answered and root is dropped (the boot-control process starts here).
@@ -421,7 +421,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     http: settings.http,
     switcher,
     beforeDrop,
-    proxyDhcp: settings.proxyDhcp ? { ...settings.proxyDhcp, counts: proxyCounts } : undefined,
+    proxyDhcp: settings.proxyDhcp ? { ...settings.proxyDhcp, counts: proxyCounts, onOffer: (mac, file) => bootRecords.offered(mac, file) } : undefined,
   });
   await installOnce?.flush();
   bootRecords.stop();

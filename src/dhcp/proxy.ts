@@ -40,6 +40,8 @@ export interface ProxyLogLine {
 export interface ProxyOutcome {
   reply?: { bytes: Uint8Array; to: Destination };
   log?: ProxyLogLine;
+  /** The boot file offered, and to whom (for the boot records). */
+  offered?: { mac: string; file: string };
 }
 
 export function answerDatagram(
@@ -84,6 +86,7 @@ export function answerDatagram(
   const level = ctx.guard.shouldLog(req.mac, choice.file, now) ? "info" : "debug";
   return {
     reply: { bytes: buildDhcp(reply), to: replyDestination(req, from) },
+    offered: { mac: req.mac, file: choice.file },
     log: {
       level,
       message: req.kind === "discover" ? "proxy DHCP: boot offer" : "proxy DHCP: boot file acknowledged (port 4011)",

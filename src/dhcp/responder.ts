@@ -41,6 +41,8 @@ export interface ProxyDhcpOptions {
   log: Logger;
   counts: ProxyDhcpCounts;
   now?: () => number;
+  /** Told of each boot file offered (the boot records' first step of a boot). */
+  onOffer?: (mac: string, file: string) => void;
 }
 
 export interface ServedInterface {
@@ -96,6 +98,7 @@ export async function startProxyDhcp(opts: ProxyDhcpOptions): Promise<RunningPro
     const out = answerDatagram(ctx, data, { address: fromAddress, port: fromPort }, port, serverAddress, now());
     if (out.log && (out.log.level === "info" || opts.log.level === "debug")) opts.log[out.log.level](out.log.message, out.log.fields);
     if (!out.reply) return;
+    if (out.offered) opts.onOffer?.(out.offered.mac, out.offered.file);
     let box = outboxes.get(s);
     if (!box) outboxes.set(s, (box = outbox(s, opts.log)));
     box.push(out.reply.bytes, out.reply.to.port, out.reply.to.address);

@@ -10,6 +10,7 @@ import { firmwareTest } from "./gate.ts";
 import { CLIENT_MAC, withLab, type Lab } from "./harness.ts";
 import { HOST_CURL, MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
+import { recordedBoots } from "./boot-record.ts";
 import { kernelArgs, type TreeSpec } from "./tree.ts";
 
 const PROFILE = "fw";
@@ -59,6 +60,10 @@ firmwareTest(
       const offers = proxyLines(lab).filter((r) => r.msg === "proxy DHCP: boot offer" || r.message === "proxy DHCP: boot offer");
       expect(offers.length).toBe(1);
       expect(offers[0]).toMatchObject({ arch: 0, userClass: "iPXE", file: "boot.ipxe", profile: PROFILE });
+      // The boot record starts at the proxy's offer and goes on under the same MAC.
+      const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
+      expect(boots.at(-1)!.verdict).toBe("booted");
+      expect(boots.at(-1)!.steps[0]).toMatchObject({ kind: "offer", via: "dhcp", file: "boot.ipxe" });
     });
   },
   200_000,

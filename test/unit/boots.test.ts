@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { classify } from "../../src/boots/classify.ts";
-import { foldBoots, QUIET_GAP_MS } from "../../src/boots/fold.ts";
+import { foldBoots, OFFER_FETCH_MS, QUIET_GAP_MS } from "../../src/boots/fold.ts";
 import { createBootRecorder, eventOf } from "../../src/boots/recorder.ts";
 import { BOOTS_DIR, HOST_FILE_MAX_BYTES, appendEvents, hostFileName, pruneHosts, readEvents, ensureBootsDir, listHostKeys } from "../../src/boots/store.ts";
 import type { Boot, BootEvent } from "../../src/boots/types.ts";
@@ -296,5 +296,33 @@ describe("status: hosts booting and failed", () => {
     expect(text).toMatch(/booting now:\n +b +10\.0\.0\.2 +at vmlinuz \(10 s ago\)/);
     expect(text).toMatch(/c\\x1b\[2J +10\.0\.0\.3 +transfer-timeout file=vmlinuz block=9 \(30 s ago\)/);
     expect(text).not.toContain("\u001b");
+  });
+});
+
+describe("proxy offers in the records", () => {
+  const offer = (f = "pxelinux.0") => ev(f, "ok", { k: "offer", via: "dhcp", a: "", b: 0, s: -1 });
+  test("an offer never followed by a fetch: offered-not-fetched after a minute, naming the file", () => {
+    const events = [offer(), offer()];
+    expect(foldBoots(events, { now: clock + 1 })[0]!.verdict).toBe("in-progress");
+    expect(foldBoots(events, { now: clock + OFFER_FETCH_MS + 1 })[0]).toMatchObject({ verdict: "offered-not-fetched", detail: "file=pxelinux.0" });
+  });
+
+  test("an offer starts a boot; the boot's address is the first one a request came from", () => {
+    const first = [offer(), ...pxelinuxStart(), ev("pxelinux.cfg/default"), ev("vmlinuz"), ev("initrd.img")];
+    const second = [offer(), offer(), ev("pxelinux.0")];
+    const boots = foldBoots([...first, ...second], { now: clock + 1 });
+    expect(boots.map((b) => b.verdict)).toEqual(["booted", "in-progress"]);
+    expect(boots[0]!.address).toBe("192.168.0.11");
+    expect(boots[1]!.steps.map((s) => s.kind)).toEqual(["offer", "offer", "loader"]);
+  });
+
+  test("the recorder keys offers by MAC, as the neighbour table keys the host's transfers", () => {
+    const r = mkdtempSync(join(tmpdir(), "pxeboot-offer-"));
+    const rec = createBootRecorder({ root: r, marker: M, neighbourTable: "/nonexistent" });
+    rec.offered("52:54:00:AB:CD:EF", "pxelinux.0");
+    rec.stop();
+    expect(listHostKeys(r)).toEqual(["52-54-00-ab-cd-ef"]);
+    expect(readEvents(r, "52:54:00:ab:cd:ef")[0]).toMatchObject({ k: "offer", via: "dhcp", f: "pxelinux.0" });
+    rmSync(r, { recursive: true, force: true });
   });
 });
