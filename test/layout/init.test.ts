@@ -61,7 +61,7 @@ describe("pxeboot init", () => {
     const root = tempDir();
     const sys = fakeSysroot(["pxelinux.0", "ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "chain.c32", "ldlinux.e64"]);
     const r = await initLayout(root, { sysroot: sys });
-    expect(r.missing.map((m) => m.path).sort()).toEqual(["ipxe.efi", "syslinux.efi", "undionly.kpxe"]);
+    expect(r.missing.map((m) => m.path).sort()).toEqual(["grubaa64.efi", "grubx64.efi", "ipxe.efi", "shimaa64.efi", "shimx64.efi", "snponly.efi", "syslinux.efi", "undionly.kpxe"]);
     expect(r.missing.every((m) => !m.required)).toBe(true);
   });
 
