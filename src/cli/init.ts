@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
 import { LOADER_ORIGINS, formatInitReport, initLayout, uefiBootFile, type LoaderOrigin } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
-import { dhcpSnippets } from "../layout/templates.ts";
+import { UEFI_ARM64_BOOT_FILE, dhcpSnippets } from "../layout/templates.ts";
 import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
 import { parseOwner } from "./privileges.ts";
 import type { Identity } from "../layout/writable.ts";
@@ -85,12 +85,13 @@ export default guarded(
         loaders,
         sysroot: args.sysroot,
         httpPort,
+        server,
       });
       process.stdout.write(formatInitReport(report) + "\n\n");
       const uefi = uefiBootFile(report);
       const http = httpPort === undefined ? undefined : `http://${server}:${httpPort}`;
       const ipxe = http ? `${http}/boot.ipxe, UEFI HTTP Boot: ${http}/ipxe.efi` : "boot.ipxe";
-      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, iPXE: ${ipxe})\n`);
+      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, UEFI arm64: ${UEFI_ARM64_BOOT_FILE}, iPXE: ${ipxe})\n`);
       if (http) process.stdout.write(`Serve with: pxeboot serve --root ${report.root} --http ${httpPort}\n`);
       process.stdout.write("\n" + dhcpSnippets(server, uefi, httpPort) + "\n");
       if (report.missing.some((m) => m.required)) {

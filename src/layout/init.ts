@@ -30,6 +30,8 @@ export interface InitOptions {
   owner?: Identity;
   /** `serve --http PORT` will run: iPXE profiles load kernel and initrd over HTTP from this port. */
   httpPort?: number;
+  /** The pxeboot server's address, written into iPXE profiles' HTTP URLs (default: iPXE's ${next-server}). */
+  server?: string;
 }
 
 export type InitAction = "create" | "overwrite" | "keep";
@@ -82,7 +84,7 @@ function exists(path: string): boolean {
   }
 }
 
-function plannedFiles(root: string, profiles: string[], marker: string, origin: LoaderOrigin, sysroot: string, httpPort: number | undefined) {
+function plannedFiles(root: string, profiles: string[], marker: string, origin: LoaderOrigin, sysroot: string, httpPort: number | undefined, server: string) {
   const serveFlags = httpPort === undefined ? "" : ` --http ${httpPort}`;
   const files: PlannedFile[] = [
     { path: `${PXELINUX_DIR}/default`, content: { text: TEMPLATES.pxelinuxDefault } },
@@ -96,7 +98,7 @@ function plannedFiles(root: string, profiles: string[], marker: string, origin: 
     files.push(
       { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker, fetch: markerFetchCommand("TFTP-SERVER", marker, undefined, httpPort) }) } },
       { path: profileFile("grub", name), content: { text: render(TEMPLATES.grubNetboot, { name }) } },
-      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name, ...ipxeBase(httpPort) }) } },
+      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name, ...ipxeBase(httpPort, server) }) } },
     );
   }
   const missing: MissingLoader[] = [];
@@ -121,7 +123,7 @@ export async function initLayout(dir: string, opts: InitOptions = {}): Promise<I
     throw new UsageError(`${dir} exists and is not a directory: pick another DIR`);
   // A sysroot is where packages are looked for: giving one asks for the system's loaders.
   const origin = opts.loaders ?? (opts.sysroot === undefined ? "builtin" : "system");
-  const { files, missing } = plannedFiles(dir, profiles, marker, origin, opts.sysroot ?? "/", opts.httpPort);
+  const { files, missing } = plannedFiles(dir, profiles, marker, origin, opts.sysroot ?? "/", opts.httpPort, opts.server ?? "${next-server}");
   const steps: InitStep[] = files.map((f) => ({
     path: f.path,
     action: exists(join(dir, f.path)) ? (opts.force ? "overwrite" : "keep") : "create",
@@ -159,12 +161,14 @@ function giveDirs(root: string, owner: Identity): void {
 }
 
 /**
- * The boot file DHCP should give UEFI x64 clients: syslinux.efi reads the same pxelinux.cfg
- * entries as BIOS clients (and its LOCALBOOT hands back to the firmware's next boot entry), so
- * it is preferred; iPXE's ipxe.efi (with boot.ipxe) otherwise.
+ * The boot file DHCP should give UEFI x64 clients: shim, which boots with Secure Boot on and off
+ * (the firmware trusts it; it loads the signed GRUB beside it, which reads grub/grub.cfg);
+ * syslinux.efi (the same pxelinux.cfg entries as BIOS clients) where the tree has no shim and
+ * GRUB; iPXE's ipxe.efi (with boot.ipxe) otherwise.
  */
 export function uefiBootFile(r: InitReport): string {
   const has = (f: string) => r.steps.some((s) => s.path === f) || existsSync(join(r.root, f));
+  if (has("shimx64.efi") && has("grubx64.efi")) return "shimx64.efi";
   if (has("syslinux.efi") && has("ldlinux.e64")) return "syslinux.efi";
   return has("ipxe.efi") ? "ipxe.efi" : "syslinux.efi";
 }
