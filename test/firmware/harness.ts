@@ -28,6 +28,8 @@ export interface Machine {
   memoryMiB?: number;
   /** BIOS only: a raw disk after the NIC in the boot order (pxelinux LOCALBOOT falls through to it). */
   disk?: string;
+  /** UEFI only: OVMF's Secure Boot build with Microsoft's keys enrolled, so it enforces signatures. */
+  secureBoot?: boolean;
 }
 
 /** Console lines that mean the boot cannot succeed any more: fail at once instead of at the timeout. */
@@ -315,13 +317,16 @@ export class Lab {
     ];
     if (m.firmware === "uefi") {
       const vars = join(bootDir, "OVMF_VARS.fd");
-      copyFileSync(HOST.ovmfVars, vars);
+      copyFileSync(m.secureBoot ? HOST.ovmfMsVars : HOST.ovmfVars, vars);
+      // The Secure Boot build keeps its variables behind SMM: the flash must be secure-only.
+      const secure = m.secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [];
       return [
         ...common,
         "-machine",
-        "q35",
+        m.secureBoot ? "q35,smm=on" : "q35",
+        ...secure,
         "-drive",
-        `if=pflash,format=raw,unit=0,readonly=on,file=${HOST.ovmfCode}`,
+        `if=pflash,format=raw,unit=0,readonly=on,file=${m.secureBoot ? HOST.ovmfSecbootCode : HOST.ovmfCode}`,
         "-drive",
         `if=pflash,format=raw,unit=1,file=${vars}`,
         // Empty romfile: QEMU's iPXE EFI ROM would otherwise take over and EDK2's TFTP client never runs.

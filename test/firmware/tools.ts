@@ -30,6 +30,9 @@ export const HOST = {
   ldlinuxEfi: "/usr/lib/syslinux/modules/efi64/ldlinux.e64",
   ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   ovmfVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+  /** OVMF built for Secure Boot (needs SMM), and variables with Microsoft's keys enrolled: enforcing. */
+  ovmfSecbootCode: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+  ovmfMsVars: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
   /** iPXE as a UEFI application: what UEFI HTTP Boot loads from a URL. */
   ipxeEfi: "/usr/lib/ipxe/ipxe.efi",
   /** QEMU's default option ROM for an e1000 NIC: iPXE, which is the BIOS machines' PXE firmware. */
@@ -47,6 +50,8 @@ export const REQUIREMENTS: Requirement[] = [
   { what: "OVMF code", path: HOST.ovmfCode, debianPackage: "ovmf" },
   { what: "ipxe.efi (for UEFI HTTP Boot)", path: HOST.ipxeEfi, debianPackage: "ipxe" },
   { what: "OVMF variables template", path: HOST.ovmfVars, debianPackage: "ovmf" },
+  { what: "OVMF with Secure Boot", path: HOST.ovmfSecbootCode, debianPackage: "ovmf" },
+  { what: "OVMF variables with Microsoft's keys", path: HOST.ovmfMsVars, debianPackage: "ovmf" },
   { what: "pxelinux.0", path: HOST.pxelinux, debianPackage: "pxelinux" },
   { what: "ldlinux.c32", path: HOST.ldlinuxBios, debianPackage: "syslinux-common" },
   { what: "syslinux.efi (x86-64)", path: HOST.syslinuxEfi, debianPackage: "syslinux-efi" },
