@@ -20,15 +20,18 @@ export const CLIENT_IP = "192.168.0.11";
 export const CLIENT_HEX = "C0A8000B";
 export const CLIENT_MAC = "52:54:00:12:34:56";
 
-/** bios: SeaBIOS + iPXE ROM; uefi: OVMF (EDK2's own PXE); uboot: 32-bit U-Boot as the machine's firmware. */
-export type Firmware = "bios" | "uefi" | "uboot";
+/**
+ * bios: SeaBIOS + iPXE ROM; uefi: OVMF (EDK2's own PXE); uboot: 32-bit U-Boot as the machine's
+ * firmware; arm64: an arm64 `virt` machine with AAVMF (EDK2 for arm64, DHCP client arch 11).
+ */
+export type Firmware = "bios" | "uefi" | "uboot" | "arm64";
 
 export interface Machine {
   firmware: Firmware;
   memoryMiB?: number;
   /** BIOS only: a raw disk after the NIC in the boot order (pxelinux LOCALBOOT falls through to it). */
   disk?: string;
-  /** UEFI only: OVMF's Secure Boot build with Microsoft's keys enrolled, so it enforces signatures. */
+  /** UEFI (x64, arm64) only: the Secure Boot firmware build with Microsoft's keys enrolled, so it enforces signatures. */
   secureBoot?: boolean;
 }
 
@@ -62,8 +65,8 @@ export function serverKind(): ServerKind {
 
 export interface LabOptions {
   root: string;
-  /** DHCP boot file for BIOS clients (option 93 arch 0) and for UEFI x86-64 (arch 7 and 9). */
-  bootFile: { bios: string; uefi: string };
+  /** DHCP boot file for BIOS clients (option 93 arch 0), UEFI x86-64 (arch 7 and 9) and UEFI arm64 (arch 11, default shimaa64.efi). */
+  bootFile: { bios: string; uefi: string; arm64?: string };
   /** Extra arguments for `pxeboot serve` (e.g. install-once flags). */
   serverArgs?: string[];
   /** MTU of the bridge and the tap (default: the kernel's 1500), for links narrower than Ethernet. */
@@ -216,7 +219,7 @@ export class Lab {
   }
 
   private async startDhcp(): Promise<void> {
-    const { bios, uefi } = this.opts.bootFile;
+    const { bios, uefi, arm64 = "shimaa64.efi" } = this.opts.bootFile;
     const proc = this.spawnInNs(
       "dnsmasq",
       [
@@ -237,6 +240,7 @@ export class Lab {
         // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
         "--dhcp-match=set:efi64,option:client-arch,7",
         "--dhcp-match=set:efi64,option:client-arch,9",
+        "--dhcp-match=set:efiarm64,option:client-arch,11",
         ...(this.opts.httpBootUrl
           ? [
               "--dhcp-vendorclass=set:httpboot,HTTPClient",
@@ -245,7 +249,8 @@ export class Lab {
             ]
           : []),
         `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
-        `--dhcp-boot=tag:!efi64,tag:!httpboot,${bios},,${SERVER_IP}`,
+        `--dhcp-boot=tag:efiarm64,tag:!httpboot,${arm64},,${SERVER_IP}`,
+        `--dhcp-boot=tag:!efi64,tag:!efiarm64,tag:!httpboot,${bios},,${SERVER_IP}`,
         // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
         "--dhcp-option=encap:175,176,1b",
         "--enable-ra",
@@ -298,7 +303,7 @@ export class Lab {
 
   private machineArgv(m: Machine, serialPath: string, bootDir: string): string[] {
     const common = [
-      HOST.qemu,
+      m.firmware === "arm64" ? HOST.qemuArm64 : HOST.qemu,
       "-accel",
       "tcg",
       "-m",
@@ -315,6 +320,24 @@ export class Lab {
       "-netdev",
       "tap,id=n0,ifname=tap0,script=no,downscript=no",
     ];
+    if (m.firmware === "arm64") {
+      const vars = join(bootDir, "AAVMF_VARS.fd");
+      copyFileSync(m.secureBoot ? HOST.aavmfMsVars : HOST.aavmfVars, vars);
+      return [
+        ...common,
+        "-machine",
+        "virt",
+        "-cpu",
+        "cortex-a72",
+        "-drive",
+        `if=pflash,format=raw,unit=0,readonly=on,file=${m.secureBoot ? HOST.aavmfMsCode : HOST.aavmfCode}`,
+        "-drive",
+        `if=pflash,format=raw,unit=1,file=${vars}`,
+        // No option ROM: AAVMF's own virtio-net driver and PXE client do the boot.
+        "-device",
+        `virtio-net-pci,netdev=n0,mac=${CLIENT_MAC},romfile=,bootindex=1`,
+      ];
+    }
     if (m.firmware === "uefi") {
       const vars = join(bootDir, "OVMF_VARS.fd");
       copyFileSync(m.secureBoot ? HOST.ovmfMsVars : HOST.ovmfVars, vars);
