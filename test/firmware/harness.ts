@@ -163,6 +163,20 @@ export class Lab {
     run([HOST.ip, "-n", this.ns, ...args]);
   }
 
+  /**
+   * Runs a short command inside the lab's network as if from the machine's address (added to the
+   * namespace's loopback for the command's duration): what an installer would send, without the
+   * machine. The machine must be off (the address is the machine's).
+   */
+  fromClient(argv: (clientIp: string) => string[]): string {
+    this.ipNs("addr", "add", `${CLIENT_IP}/32`, "dev", "lo");
+    try {
+      return run([HOST.ip, "netns", "exec", this.ns, ...argv(CLIENT_IP)]);
+    } finally {
+      this.ipNs("addr", "del", `${CLIENT_IP}/32`, "dev", "lo");
+    }
+  }
+
   private makeNetwork(): void {
     run([HOST.ip, "netns", "add", this.ns]);
     this.nsCreated = true;

@@ -8,15 +8,37 @@
  * checks shim, shim checks GRUB, GRUB checks the kernel — Debian's installer kernel, which is
  * signed); the kernel itself must say Secure Boot is enabled. A control run hands the same
  * firmware an unsigned loader (syslinux.efi) and must see it refused: enforcement is real.
+ *
+ * Install-once under Secure Boot: boot 1 takes the host's GRUB entry; the marker fetch (the
+ * README's curl line, sent from the machine's address while it is off) makes the server remove
+ * the host's entries; boot 2 reads grub.cfg, finds no entry, and GRUB's `exit` returns the
+ * machine to the firmware's next boot option.
  */
 import { expect } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { firmwareTest } from "./gate.ts";
-import { CLIENT_IP, CLIENT_MAC, withLab } from "./harness.ts";
+import { CLIENT_IP, CLIENT_MAC, SERVER_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs } from "./tree.ts";
 
 const PROFILE = "fw";
+const MARKER = "Kickstart_end";
+/**
+ * GRUB took grub.cfg's fall-through entry and its `exit` handed the machine back to the
+ * firmware, whose boot manager goes on to its next boot option (OVMF with no disk: its setup).
+ */
+const LEFT_GRUB = /Booting `Local disk'[\s\S]*BdsDxe: loading Boot/;
+
+async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(50);
+  }
+  return true;
+}
 
 /** Keep the profile's kernel and initrd; swap its installer arguments for the payload's. */
 function payloadGrubEntry(profile: string) {
@@ -98,4 +120,42 @@ firmwareTest(
     });
   },
   200_000,
+);
+
+firmwareTest(
+  "UEFI, Secure Boot on, install-once: boot 1 takes the host's GRUB entry, the marker fetch removes it, boot 2 takes grub.cfg's local-disk entry (exit)",
+  async () => {
+    const p = await payloads();
+    await withLab(treeFor(CLIENT_IP, "install-sb", p), { bootFile: { bios: "pxelinux.0", uefi: "shimx64.efi" } }, async (lab) => {
+      const entry = join(lab.opts.root, `grub/ip-${CLIENT_IP}.cfg`);
+      expect(existsSync(entry)).toBe(true);
+      const machine = { firmware: "uefi" as const, memoryMiB: 512, secureBoot: true };
+      await lab.boot({
+        name: "install-sb-1",
+        machine,
+        expect: ["EFI stub: UEFI Secure Boot is enabled.", `${MARK.done} profile=install-sb`],
+        failOn: [MARK.fail, "Kernel panic", "Access Denied"],
+        timeoutMs: 240_000,
+      });
+      const afterFirst = servedFiles(lab).length;
+      // The installer's last step, as the machine's address: the README's curl line.
+      lab.fromClient((ip) => ["curl", "-s", "--interface", ip, `tftp://${SERVER_IP}/${MARKER}`, "-o", "/dev/null"]);
+      const removed = await waitUntil(() => !existsSync(entry), 10_000);
+      expect(lab.serverLog()).toContain("installed: netboot entries removed");
+      expect(removed).toBe(true);
+      const second = await lab.boot({
+        name: "install-sb-2",
+        machine,
+        expect: [LEFT_GRUB],
+        failOn: [MARK.init, "Kernel panic", "Access Denied"],
+        timeoutMs: 150_000,
+      });
+      console.log(`install-sb boot 2: ${second.elapsedMs} ms\n${transferSummary(lab)}`);
+      const secondBoot = servedFiles(lab).slice(afterFirst);
+      expect(secondBoot).toContain("grub/grub.cfg");
+      expect(secondBoot).not.toContain(`grub/ip-${CLIENT_IP}.cfg`);
+      expect(secondBoot).not.toContain(`vmlinuz-${PROFILE}`);
+    });
+  },
+  420_000,
 );
