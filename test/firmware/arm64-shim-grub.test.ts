@@ -10,6 +10,7 @@ import { CLIENT_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, transferSummary } from "./server-log.ts";
 import { HOST } from "./tools.ts";
+import { initDnsmasqSnippet } from "./tree.ts";
 
 const PROFILE = "arm";
 
@@ -31,7 +32,9 @@ for (const secureBoot of [false, true]) {
     async () => {
       const p = await payloads();
       const initrd = await p.arm64Initrd();
-      await withLab(treeFor(name, initrd.path), { bootFile: { bios: "pxelinux.0", uefi: "shimx64.efi", arm64: "shimaa64.efi" } }, async (lab) => {
+      // Secure Boot off: DHCP from dnsmasq running the snippet init prints (its arch 11 rule).
+      const dhcp = secureBoot ? { bootFile: { bios: "pxelinux.0", uefi: "shimx64.efi", arm64: "shimaa64.efi" } } : { bootFile: { bios: "unused", uefi: "unused" }, dnsmasqSnippet: initDnsmasqSnippet() };
+      await withLab(treeFor(name, initrd.path), dhcp, async (lab) => {
         const stub = "EFI stub: UEFI Secure Boot is enabled.";
         const boot = await lab.boot({
           name,

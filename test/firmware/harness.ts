@@ -76,6 +76,11 @@ export interface LabOptions {
    * (and the class named back, without which EDK2 ignores the offer); iPXE and PXE clients as before.
    */
   httpBootUrl?: string;
+  /**
+   * A dnsmasq configuration (the snippet `pxeboot init` prints) that decides the boot files
+   * instead of `bootFile`: the lab's dnsmasq then runs it as its config file.
+   */
+  dnsmasqSnippet?: string;
 }
 
 export class BootFailure extends Error {}
@@ -234,12 +239,33 @@ export class Lab {
 
   private async startDhcp(): Promise<void> {
     const { bios, uefi, arm64 = "shimaa64.efi" } = this.opts.bootFile;
+    const snippet = join(this.dir, "dnsmasq-snippet.conf");
+    if (this.opts.dnsmasqSnippet !== undefined) writeFileSync(snippet, this.opts.dnsmasqSnippet);
+    const bootFiles =
+      this.opts.dnsmasqSnippet !== undefined
+        ? []
+        : [
+            // Option 93: 7 and 9 are x86-64 UEFI, 11 arm64 UEFI; everything else gets the BIOS boot file.
+            "--dhcp-match=set:efi64,option:client-arch,7",
+            "--dhcp-match=set:efi64,option:client-arch,9",
+            "--dhcp-match=set:efiarm64,option:client-arch,11",
+            ...(this.opts.httpBootUrl
+              ? [
+                  "--dhcp-vendorclass=set:httpboot,HTTPClient",
+                  "--dhcp-option-force=tag:httpboot,60,HTTPClient",
+                  `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
+                ]
+              : []),
+            `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
+            `--dhcp-boot=tag:efiarm64,tag:!httpboot,${arm64},,${SERVER_IP}`,
+            `--dhcp-boot=tag:!efi64,tag:!efiarm64,tag:!httpboot,${bios},,${SERVER_IP}`,
+          ];
     const proc = this.spawnInNs(
       "dnsmasq",
       [
         HOST.dnsmasq,
         "--keep-in-foreground",
-        "--conf-file=/dev/null",
+        `--conf-file=${this.opts.dnsmasqSnippet !== undefined ? snippet : "/dev/null"}`,
         "--no-hosts",
         "--no-resolv",
         "--port=0", // no DNS, and no TFTP: port 69 belongs to the server under test
@@ -251,20 +277,7 @@ export class Lab {
         `--pid-file=${join(this.dir, "dnsmasq.pid")}`,
         "--dhcp-range=192.168.0.100,192.168.0.200,255.255.255.0,1h",
         `--dhcp-host=${CLIENT_MAC},${CLIENT_IP}`,
-        // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
-        "--dhcp-match=set:efi64,option:client-arch,7",
-        "--dhcp-match=set:efi64,option:client-arch,9",
-        "--dhcp-match=set:efiarm64,option:client-arch,11",
-        ...(this.opts.httpBootUrl
-          ? [
-              "--dhcp-vendorclass=set:httpboot,HTTPClient",
-              "--dhcp-option-force=tag:httpboot,60,HTTPClient",
-              `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
-            ]
-          : []),
-        `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
-        `--dhcp-boot=tag:efiarm64,tag:!httpboot,${arm64},,${SERVER_IP}`,
-        `--dhcp-boot=tag:!efi64,tag:!efiarm64,tag:!httpboot,${bios},,${SERVER_IP}`,
+        ...bootFiles,
         // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
         "--dhcp-option=encap:175,176,1b",
         "--enable-ra",

@@ -6,7 +6,8 @@
  *
  * With Secure Boot off, and on (OVMF's Secure Boot build with Microsoft's keys: the firmware
  * checks shim, shim checks GRUB, GRUB checks the kernel — Debian's installer kernel, which is
- * signed); the kernel itself must say Secure Boot is enabled. A control run hands the same
+ * signed); the kernel itself must say Secure Boot is enabled. That boot takes its DHCP from
+ * dnsmasq running the snippet `pxeboot init` prints. A control run hands the same
  * firmware an unsigned loader (syslinux.efi) and must see it refused: enforcement is real.
  *
  * Install-once under Secure Boot: boot 1 takes the host's GRUB entry; the marker fetch (the
@@ -21,7 +22,7 @@ import { firmwareTest } from "./gate.ts";
 import { CLIENT_IP, CLIENT_MAC, SERVER_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
-import { kernelArgs } from "./tree.ts";
+import { initDnsmasqSnippet, kernelArgs } from "./tree.ts";
 
 const PROFILE = "fw";
 const MARKER = "Kickstart_end";
@@ -85,7 +86,9 @@ firmwareTest(
   "UEFI, Secure Boot on: shim → signed GRUB → the host's entry by MAC → Debian's signed kernel, which says Secure Boot is enabled",
   async () => {
     const p = await payloads();
-    await withLab(treeFor(CLIENT_MAC, "secure-boot", p), { bootFile: { bios: "pxelinux.0", uefi: "shimx64.efi" } }, async (lab) => {
+    // DHCP as the admin would run it: dnsmasq with the snippet init prints.
+    const dhcp = { bootFile: { bios: "unused", uefi: "unused" }, dnsmasqSnippet: initDnsmasqSnippet() };
+    await withLab(treeFor(CLIENT_MAC, "secure-boot", p), dhcp, async (lab) => {
       const boot = await lab.boot({
         name: "secure-boot",
         machine: { firmware: "uefi", memoryMiB: 512, secureBoot: true },
