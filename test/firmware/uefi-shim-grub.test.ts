@@ -16,7 +16,7 @@
  * machine to the firmware's next boot option.
  */
 import { expect } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { firmwareTest } from "./gate.ts";
 import { CLIENT_IP, CLIENT_MAC, SERVER_IP, withLab } from "./harness.ts";
@@ -161,4 +161,31 @@ firmwareTest(
     });
   },
   420_000,
+);
+
+firmwareTest(
+  "UEFI, Secure Boot on, control: GRUB refuses a kernel whose signature no longer matches (one byte changed)",
+  async () => {
+    const p = await payloads();
+    const tampered = join(p.dir, "vmlinuz-tampered");
+    const kernel = readFileSync(p.kernel);
+    // A byte in the middle of the image: inside what the Authenticode signature covers.
+    const middle = kernel.length >> 1;
+    kernel[middle] = kernel[middle]! ^ 0xff;
+    writeFileSync(tampered, kernel);
+    const tree = treeFor(CLIENT_IP, "tampered", p);
+    tree.copies[`vmlinuz-${PROFILE}`] = tampered;
+    await withLab(tree, { bootFile: { bios: "pxelinux.0", uefi: "shimx64.efi" } }, async (lab) => {
+      const boot = await lab.boot({
+        name: "tampered",
+        machine: { firmware: "uefi", memoryMiB: 512, secureBoot: true },
+        expect: ["bad shim signature"],
+        failOn: ["Linux version", MARK.init],
+        timeoutMs: 150_000,
+      });
+      console.log(`tampered: refused after ${boot.elapsedMs} ms`);
+      expectServed(lab, ["shimx64.efi", "grubx64.efi", `grub/ip-${CLIENT_IP}.cfg`, `vmlinuz-${PROFILE}`]);
+    });
+  },
+  200_000,
 );
