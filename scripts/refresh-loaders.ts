@@ -14,7 +14,8 @@ import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { LOADER_FILES } from "../src/layout/loaders.ts";
-import { sourceUrls, type LoaderManifest, type ManifestEntry, type SourcePackage } from "../src/loaders/manifest-types.ts";
+import { correspondingSources } from "../src/loaders/debian-sources.ts";
+import type { LoaderManifest, ManifestEntry } from "../src/loaders/manifest-types.ts";
 
 const SUITE = "bookworm";
 const ARCHIVES = [
@@ -22,15 +23,6 @@ const ARCHIVES = [
   ["http://deb.debian.org/debian-security", `${SUITE}-security`],
 ] as const;
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
-
-/** Licence of each corresponding source package (its debian/copyright's main licence). */
-const LICENSES: Record<string, string> = {
-  syslinux: "GPL-2.0-or-later",
-  ipxe: "GPL-2.0-or-later",
-  shim: "BSD-2-Clause",
-  grub2: "GPL-3.0-or-later",
-  "gnu-efi": "BSD-3-Clause",
-};
 
 const REPO = resolve(import.meta.dir, "..");
 const ASSETS = join(REPO, "assets/loaders");
@@ -84,29 +76,6 @@ function download(dir: string, packages: string[]): Map<string, string> {
 
 function field(deb: string, name: string): string {
   return run(["dpkg-deb", "-f", deb, name]).trim();
-}
-
-/** The packages whose source is the file's corresponding source: Built-Using, else Source. */
-function sourcesOf(deb: string, binaryName: string, version: string): SourcePackage[] {
-  const builtUsing = field(deb, "Built-Using");
-  const list: { name: string; version: string }[] = [];
-  if (builtUsing) {
-    for (const part of builtUsing.split(",")) {
-      const m = /^\s*([a-z0-9.+-]+)\s*\(\s*=\s*([^)\s]+)\s*\)\s*$/.exec(part);
-      if (!m) throw new Error(`${deb}: cannot read Built-Using '${part}'`);
-      list.push({ name: m[1]!, version: m[2]! });
-    }
-  }
-  const source = field(deb, "Source");
-  const sm = /^([a-z0-9.+-]+)(?:\s*\(([^)]+)\))?$/.exec(source);
-  const own = sm ? { name: sm[1]!, version: sm[2] ?? version } : { name: binaryName, version };
-  // A signed package's own source holds only signatures; the code is in what it was built using.
-  const code = list.length && /-signed$/.test(own.name) ? list : [own, ...list];
-  return code.map((s) => {
-    const license = LICENSES[s.name];
-    if (!license) throw new Error(`no licence known for source package ${s.name}: add it to LICENSES`);
-    return { package: s.name, version: s.version, license, ...sourceUrls(s.name, s.version) };
-  });
 }
 
 /** Follows a link inside the unpacked package (Debian's ipxe.efi points at /boot/ipxe.efi). */
@@ -180,7 +149,7 @@ function main(): void {
         path: w.path,
         size: data.length,
         sha256: sha256(data),
-        sources: sourcesOf(deb, binary, version),
+        sources: correspondingSources({ package: binary, version, source: field(deb, "Source"), builtUsing: field(deb, "Built-Using") }),
       };
     });
     const manifest: LoaderManifest = { suite: `Debian 12 (${SUITE})`, files: entries };
