@@ -151,6 +151,9 @@ function checkLoaders(root: string, add: Add): void {
     add("problem", "ldlinux.e64", "syslinux.efi is present but its core module is not", `apt-get install syslinux-common (Debian) or dnf install syslinux-efi64 (RHEL), then pxeboot init ${root}`);
   if (!has("ipxe.efi") && !has("syslinux.efi") && !has("shimx64.efi"))
     add("warning", "ipxe.efi", "no UEFI boot loader: UEFI clients cannot boot from this tree", `${installHint(LOADER_FILES.find((l) => l.dest === "ipxe.efi")!)}, then pxeboot init ${root}`);
+  // The signed GRUB's prefix is built in (/grub): without grub/grub.cfg it stops at its prompt.
+  if ((has("grubx64.efi") || has("grubaa64.efi")) && !has(`${GRUB_DIR}/grub.cfg`))
+    add("problem", `${GRUB_DIR}/grub.cfg`, "GRUB is present but its config is not: UEFI clients stop at GRUB's prompt", `pxeboot init ${root} (it keeps existing files)`);
   if ((has("ipxe.efi") || has("undionly.kpxe")) && !has("boot.ipxe"))
     add("problem", "boot.ipxe", "iPXE is present but its script is not", `pxeboot init ${root} (it keeps existing files)`);
   if (!has(`${PXELINUX_DIR}/default`))

@@ -103,6 +103,15 @@ describe("a tree against the built-in loaders", () => {
     expect(checkTree(root, { sysroot: tempDir() }).filter((f) => f.path === "libcom32.c32" || f.path === "grubx64.efi")).toEqual([]);
   });
 
+  test("doctor: shim without its GRUB, and GRUB without grub/grub.cfg, are problems", async () => {
+    const root = await builtinTree();
+    rmSync(join(root, "grubaa64.efi"));
+    rmSync(join(root, "grub/grub.cfg"));
+    const findings = checkTree(root, { sysroot: tempDir() });
+    expect(findings.find((f) => f.path === "grubaa64.efi")?.message).toBe("shimaa64.efi is present but the GRUB it loads is not: UEFI clients given shimaa64.efi stop there");
+    expect(findings.find((f) => f.path === "grub/grub.cfg")?.severity).toBe("problem");
+  });
+
   test("loaders --licenses names each source package once with its licence and source", async () => {
     const r = await pxeboot("loaders", "--licenses");
     expect(r.code).toBe(0);
