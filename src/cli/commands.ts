@@ -17,6 +17,7 @@ const main = defineCommand({
     init: () => import("./init.ts").then((m) => m.default),
     host: () => import("./host.ts").then((m) => m.default),
     doctor: () => import("./doctor.ts").then((m) => m.default),
+    loaders: () => import("./loaders.ts").then((m) => m.default),
     bench: () => import("./bench.ts").then((m) => m.default),
     demo: () => import("./demo.ts").then((m) => m.default),
     "systemd-unit": () => import("./systemd-unit.ts").then((m) => m.default),

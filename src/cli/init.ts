@@ -1,9 +1,9 @@
 /** `pxeboot init DIR`: scaffold a tftproot from the embedded layout, then print the DHCP snippets. */
 import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
-import { formatInitReport, initLayout, uefiBootFile } from "../layout/init.ts";
+import { LOADER_ORIGINS, formatInitReport, initLayout, uefiBootFile, type LoaderOrigin } from "../layout/init.ts";
 import { parseIPv4 } from "../layout/hexip.ts";
-import { dhcpSnippets } from "../layout/templates.ts";
+import { UEFI_ARM64_BOOT_FILE, dhcpSnippets } from "../layout/templates.ts";
 import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
 import { parseOwner } from "./privileges.ts";
 import type { Identity } from "../layout/writable.ts";
@@ -18,6 +18,16 @@ import { DEFAULT_MARKER } from "../layout/paths.ts";
 function initOwner(flag: string | undefined): Identity | undefined {
   if (flag === undefined || flag === "root" || flag === "0") return undefined;
   return parseOwner(flag, "--owner");
+}
+
+/** `--sysroot` only means something for the system's loaders, so it implies them. */
+function loaderOrigin(flag: string, rawArgs: string[], sysroot: string | undefined): LoaderOrigin {
+  if (!(LOADER_ORIGINS as readonly string[]).includes(flag))
+    throw new UsageError(`--loaders must be one of ${LOADER_ORIGINS.join(", ")}, got '${flag}'`);
+  const explicit = rawArgs.some((a) => a === "--loaders" || a.startsWith("--loaders="));
+  if (sysroot === undefined) return flag as LoaderOrigin;
+  if (explicit && flag !== "system") throw new UsageError("--sysroot looks for installed packages: use it with --loaders system (or leave --loaders out)");
+  return "system";
 }
 
 /** The address DHCP should hand out as next-server: the first non-internal IPv4 here. */
@@ -38,7 +48,13 @@ export default guarded(
       force: { type: "boolean", description: "Overwrite existing files (default: keep them)" },
       server: { type: "string", description: "TFTP server address for the DHCP snippets (default: this host's first IPv4)", valueHint: "ADDR" },
       marker: { type: "string", description: "Name of the install-finished marker file", default: DEFAULT_MARKER },
-      sysroot: { type: "string", description: "Look for boot loader packages under this root (a chroot or image)", default: "/", valueHint: "DIR" },
+      loaders: {
+        type: "string",
+        description: "Where boot loaders come from: builtin (carried by pxeboot, nothing to install) or system (copy the installed packages' files, for your distribution's updates)",
+        default: "builtin",
+        valueHint: "builtin|system",
+      },
+      sysroot: { type: "string", description: "With --loaders system: look for the packages under this root (a chroot or image; default /)", valueHint: "DIR" },
       http: {
         type: "string",
         description: "serve --http will run on this port: iPXE loads kernel and initrd over HTTP, DHCP snippets for iPXE and UEFI HTTP Boot use URLs",
@@ -59,20 +75,23 @@ export default guarded(
         throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
       const httpPort = args.http === undefined ? undefined : intArg("http", args.http, 1, 65535);
       const owner = initOwner(args.owner);
+      const loaders = loaderOrigin(args.loaders, rawArgs, args.sysroot);
       const report = await initLayout(args.dir, {
         owner,
         profiles,
         force: !!args.force,
         dryRun: !!args["dry-run"],
         marker: args.marker,
+        loaders,
         sysroot: args.sysroot,
         httpPort,
+        server,
       });
       process.stdout.write(formatInitReport(report) + "\n\n");
       const uefi = uefiBootFile(report);
       const http = httpPort === undefined ? undefined : `http://${server}:${httpPort}`;
       const ipxe = http ? `${http}/boot.ipxe, UEFI HTTP Boot: ${http}/ipxe.efi` : "boot.ipxe";
-      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, iPXE: ${ipxe})\n`);
+      process.stdout.write(`DHCP: point PXE clients at ${server} (BIOS: pxelinux.0, UEFI x64: ${uefi}, UEFI arm64: ${UEFI_ARM64_BOOT_FILE}, iPXE: ${ipxe})\n`);
       if (http) process.stdout.write(`Serve with: pxeboot serve --root ${report.root} --http ${httpPort}\n`);
       process.stdout.write("\n" + dhcpSnippets(server, uefi, httpPort) + "\n");
       if (report.missing.some((m) => m.required)) {

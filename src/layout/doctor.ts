@@ -9,6 +9,7 @@ import { isTempName } from "./atomic.ts";
 import { decodeHexName, formatIPv4 } from "./hexip.ts";
 import { resolveInside } from "./hosts.ts";
 import { LOADER_FILES, installHint } from "./loaders.ts";
+import { builtinSyslinuxBuild, compareTreeLoaders, installedSyslinuxBuild, mismatchedSyslinuxFiles, SYSLINUX_BIOS_SET, type SyslinuxBuild } from "../loaders/tree-loaders.ts";
 import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
 import { GRUB_DIR, IPXE_DIR, LOCK_DIR, PXELINUX_DIR, STATE_DIR } from "./paths.ts";
 import { bootControlOwner, ownershipFix, probeInstallDirs, unwritableInstallDirs, type Identity } from "./writable.ts";
@@ -80,6 +81,8 @@ export interface CheckOptions {
   user?: Identity;
   /** Who runs doctor: a non-root uid is checked as a server started as itself would be. */
   uid?: number;
+  /** Where installed syslinux packages are looked for, to tell which build a tree's ldlinux.c32 is (default /). */
+  sysroot?: string;
 }
 
 export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
@@ -93,6 +96,7 @@ export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
     return findings;
   }
   checkLoaders(root, add);
+  checkLoaderBuilds(root, opts.sysroot ?? "/", add);
   const entries = walk(root);
   if (entries.length >= MAX_ENTRIES)
     add("warning", ".", `more than ${MAX_ENTRIES} entries, stopped looking`, "point doctor at the tftproot itself");
@@ -137,17 +141,46 @@ function checkLoaders(root: string, add: Add): void {
   for (const l of LOADER_FILES) {
     const present = readable(join(root, l.dest));
     if (l.required && !present)
-      add("problem", l.dest, `missing or unreadable (${l.why})`, `${installHint(l)}, then pxeboot init ${root}`);
+      add("problem", l.dest, `missing or unreadable (${l.why})`, `pxeboot loaders ${root} --update (the built-in loaders), or ${installHint(l)}, then pxeboot init ${root} --loaders system`);
   }
   const has = (p: string) => readable(join(root, p));
+  for (const [shim, grub] of [["shimx64.efi", "grubx64.efi"], ["shimaa64.efi", "grubaa64.efi"]] as const)
+    if (has(shim) && !has(grub))
+      add("problem", grub, `${shim} is present but the GRUB it loads is not: UEFI clients given ${shim} stop there`, `pxeboot loaders ${root} --update`);
   if (has("syslinux.efi") && !has("ldlinux.e64"))
     add("problem", "ldlinux.e64", "syslinux.efi is present but its core module is not", `apt-get install syslinux-common (Debian) or dnf install syslinux-efi64 (RHEL), then pxeboot init ${root}`);
-  if (!has("ipxe.efi") && !has("syslinux.efi"))
+  if (!has("ipxe.efi") && !has("syslinux.efi") && !has("shimx64.efi"))
     add("warning", "ipxe.efi", "no UEFI boot loader: UEFI clients cannot boot from this tree", `${installHint(LOADER_FILES.find((l) => l.dest === "ipxe.efi")!)}, then pxeboot init ${root}`);
+  // The signed GRUB's prefix is built in (/grub): without grub/grub.cfg it stops at its prompt.
+  if ((has("grubx64.efi") || has("grubaa64.efi")) && !has(`${GRUB_DIR}/grub.cfg`))
+    add("problem", `${GRUB_DIR}/grub.cfg`, "GRUB is present but its config is not: UEFI clients stop at GRUB's prompt", `pxeboot init ${root} (it keeps existing files)`);
   if ((has("ipxe.efi") || has("undionly.kpxe")) && !has("boot.ipxe"))
     add("problem", "boot.ipxe", "iPXE is present but its script is not", `pxeboot init ${root} (it keeps existing files)`);
   if (!has(`${PXELINUX_DIR}/default`))
     add("problem", `${PXELINUX_DIR}/default`, "missing: hosts without an entry of their own get no config", `pxeboot init ${root} (it keeps existing files)`);
+}
+
+/**
+ * Loaders older than the built-in ones (SBAT generations for shim and GRUB: firmware with a
+ * current revocation level refuses them under Secure Boot; syslinux's version), and syslinux
+ * files from another build than the tree's ldlinux.c32 (COM32 modules must match it).
+ */
+function checkLoaderBuilds(root: string, sysroot: string, add: Add): void {
+  for (const l of compareTreeLoaders(root))
+    if (l.older)
+      add("warning", l.entry.file, `older than the built-in ${l.entry.package} ${l.entry.version} (${l.older})`, `pxeboot loaders ${root} --update`);
+  const builds: SyslinuxBuild[] = [builtinSyslinuxBuild()];
+  for (const distro of ["Debian", "RHEL"] as const) {
+    const files: Record<string, string> = {};
+    for (const l of LOADER_FILES) {
+      const src = (SYSLINUX_BIOS_SET as readonly string[]).includes(l.dest) ? l.sources.find((s) => s.distro === distro) : undefined;
+      if (src) files[l.dest] = join(sysroot, src.path);
+    }
+    const build = installedSyslinuxBuild(files, `the installed ${distro} syslinux packages`);
+    if (build) builds.push(build);
+  }
+  for (const m of mismatchedSyslinuxFiles(root, builds))
+    add("problem", m.file, `not from the syslinux build of ldlinux.c32 (${m.build}): pxelinux and COM32 modules must match their ldlinux.c32`, `copy all of them from one build: pxeboot loaders ${root} --update (the built-in ones)`);
 }
 
 /** Checks names and links of the config dirs; returns the configs hosts can actually reach. */

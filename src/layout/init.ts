@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { UsageError } from "../usage-error.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
+import { builtinBytes, builtinEntry } from "../loaders/builtin.ts";
 import { DEFAULT_MARKER, GRUB_DIR, PXELINUX_DIR, profileFile } from "./paths.ts";
 import { INSTALL_ONCE_DIRS, type Identity } from "./writable.ts";
 import { validateProfileName } from "./profiles.ts";
@@ -17,23 +18,35 @@ export interface InitOptions {
   profiles?: string[];
   force?: boolean;
   dryRun?: boolean;
-  /** Where package paths are looked up (tests point this at a fake system). */
+  /**
+   * Where boot loaders come from: the ones built into pxeboot (default: nothing need be
+   * installed), or the system's packages (`--loaders system`, for a distribution's updates).
+   */
+  loaders?: LoaderOrigin;
+  /** With `loaders: "system"`: where package paths are looked up (a chroot, or a fake system in tests). */
   sysroot?: string;
   marker?: string;
   /** Who will run install-once on the tree (`serve --user`): its directories are given to them. */
   owner?: Identity;
   /** `serve --http PORT` will run: iPXE profiles load kernel and initrd over HTTP from this port. */
   httpPort?: number;
+  /** The pxeboot server's address, written into iPXE profiles' HTTP URLs (default: iPXE's ${next-server}). */
+  server?: string;
 }
 
 export type InitAction = "create" | "overwrite" | "keep";
+
+export type LoaderOrigin = "builtin" | "system";
+export const LOADER_ORIGINS: readonly LoaderOrigin[] = ["builtin", "system"];
 
 export interface InitStep {
   /** Relative to the root. */
   path: string;
   action: InitAction;
-  /** For boot loaders: the package file copied from. */
+  /** For boot loaders copied from the system: the package file copied from. */
   source?: string;
+  /** For built-in boot loaders: the package and version they came from. */
+  builtin?: string;
 }
 
 export interface MissingLoader {
@@ -53,12 +66,13 @@ export interface InitReport {
   owned?: { owner: string; dirs: string[] };
 }
 
-type Content = { text: string } | { from: string };
+type Content = { text: string } | { from: string } | { builtin: string };
 
 interface PlannedFile {
   path: string;
   content: Content;
   source?: string;
+  builtin?: string;
 }
 
 function exists(path: string): boolean {
@@ -70,7 +84,7 @@ function exists(path: string): boolean {
   }
 }
 
-function plannedFiles(root: string, profiles: string[], marker: string, sysroot: string, httpPort: number | undefined) {
+function plannedFiles(root: string, profiles: string[], marker: string, origin: LoaderOrigin, sysroot: string, httpPort: number | undefined, server: string) {
   const serveFlags = httpPort === undefined ? "" : ` --http ${httpPort}`;
   const files: PlannedFile[] = [
     { path: `${PXELINUX_DIR}/default`, content: { text: TEMPLATES.pxelinuxDefault } },
@@ -84,11 +98,16 @@ function plannedFiles(root: string, profiles: string[], marker: string, sysroot:
     files.push(
       { path: profileFile("pxelinux", name), content: { text: render(TEMPLATES.pxelinuxNetboot, { name, marker, fetch: markerFetchCommand("TFTP-SERVER", marker, undefined, httpPort) }) } },
       { path: profileFile("grub", name), content: { text: render(TEMPLATES.grubNetboot, { name }) } },
-      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name, ...ipxeBase(httpPort) }) } },
+      { path: profileFile("ipxe", name), content: { text: render(TEMPLATES.ipxeNetboot, { name, ...ipxeBase(httpPort, server) }) } },
     );
   }
   const missing: MissingLoader[] = [];
   for (const loader of LOADER_FILES) {
+    const built = origin === "builtin" ? builtinEntry(loader.dest) : undefined;
+    if (built) {
+      files.push({ path: loader.dest, content: { builtin: loader.dest }, builtin: `${built.package} ${built.version}` });
+      continue;
+    }
     const src = findSource(loader, sysroot);
     if (src) files.push({ path: loader.dest, content: { from: join(sysroot, src.path) }, source: src.path });
     else if (!exists(join(root, loader.dest)))
@@ -102,17 +121,21 @@ export async function initLayout(dir: string, opts: InitOptions = {}): Promise<I
   const marker = opts.marker ?? DEFAULT_MARKER;
   if (exists(dir) && !statSync(dir).isDirectory())
     throw new UsageError(`${dir} exists and is not a directory: pick another DIR`);
-  const { files, missing } = plannedFiles(dir, profiles, marker, opts.sysroot ?? "/", opts.httpPort);
+  // A sysroot is where packages are looked for: giving one asks for the system's loaders.
+  const origin = opts.loaders ?? (opts.sysroot === undefined ? "builtin" : "system");
+  const { files, missing } = plannedFiles(dir, profiles, marker, origin, opts.sysroot ?? "/", opts.httpPort, opts.server ?? "${next-server}");
   const steps: InitStep[] = files.map((f) => ({
     path: f.path,
     action: exists(join(dir, f.path)) ? (opts.force ? "overwrite" : "keep") : "create",
     ...(f.source ? { source: f.source } : {}),
+    ...(f.builtin ? { builtin: f.builtin } : {}),
   }));
   if (!opts.dryRun) {
     for (const sub of INSTALL_ONCE_DIRS) mkdirSync(join(dir, sub), { recursive: true });
     files.forEach((f, i) => {
       if (steps[i]!.action === "keep") return;
-      const data = "text" in f.content ? f.content.text : readFileSync(f.content.from);
+      const c = f.content;
+      const data = "text" in c ? c.text : "builtin" in c ? builtinBytes(c.builtin) : readFileSync(c.from);
       writeFileAtomic(join(dir, f.path), data, 0o644);
     });
     if (opts.owner) giveDirs(dir, opts.owner);
@@ -138,12 +161,14 @@ function giveDirs(root: string, owner: Identity): void {
 }
 
 /**
- * The boot file DHCP should give UEFI x64 clients: syslinux.efi reads the same pxelinux.cfg
- * entries as BIOS clients (and its LOCALBOOT hands back to the firmware's next boot entry), so
- * it is preferred; iPXE's ipxe.efi (with boot.ipxe) otherwise.
+ * The boot file DHCP should give UEFI x64 clients: shim, which boots with Secure Boot on and off
+ * (the firmware trusts it; it loads the signed GRUB beside it, which reads grub/grub.cfg);
+ * syslinux.efi (the same pxelinux.cfg entries as BIOS clients) where the tree has no shim and
+ * GRUB; iPXE's ipxe.efi (with boot.ipxe) otherwise.
  */
 export function uefiBootFile(r: InitReport): string {
   const has = (f: string) => r.steps.some((s) => s.path === f) || existsSync(join(r.root, f));
+  if (has("shimx64.efi") && has("grubx64.efi")) return "shimx64.efi";
   if (has("syslinux.efi") && has("ldlinux.e64")) return "syslinux.efi";
   return has("ipxe.efi") ? "ipxe.efi" : "syslinux.efi";
 }
@@ -155,7 +180,7 @@ export function formatInitReport(r: InitReport): string {
     ? { create: "would create", overwrite: "would overwrite", keep: "would keep (exists)" }
     : { create: "created", overwrite: "overwrote", keep: "kept (exists)" };
   lines.push(`${r.dryRun ? "Plan for" : "Tree"} ${r.root}:`);
-  for (const s of r.steps) lines.push(`  ${verb[s.action].padEnd(20)} ${s.path}${s.source ? `  (from ${s.source})` : ""}`);
+  for (const s of r.steps) lines.push(`  ${verb[s.action].padEnd(20)} ${s.path}${s.source ? `  (from ${s.source})` : s.builtin ? `  (built in: ${s.builtin})` : ""}`);
   // One line per package to install: required loaders first, each named with what it is for.
   const groups = new Map<string, MissingLoader[]>();
   for (const m of [...r.missing].sort((a, b) => Number(b.required) - Number(a.required))) {

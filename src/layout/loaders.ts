@@ -80,6 +80,42 @@ export const LOADER_FILES: readonly LoaderFile[] = [
     ],
   },
   {
+    dest: "snponly.efi",
+    required: false,
+    why: "iPXE for UEFI x64 clients that keeps the firmware's network driver (for NICs ipxe.efi has no driver for)",
+    sources: [
+      { distro: "Debian", package: "ipxe", path: "/usr/lib/ipxe/snponly.efi" },
+      { distro: "RHEL", package: "ipxe-bootimgs-x86", path: "/usr/share/ipxe/ipxe-snponly-x86_64.efi" },
+    ],
+  },
+  // The Secure Boot chain: the firmware trusts shim (signed by Microsoft's UEFI CA), shim trusts
+  // the distribution's GRUB. shim loads grub<arch>.efi from its own directory, so both sit at the
+  // root; Debian's network GRUB has the prefix /grub built in, so it reads grub/grub.cfg.
+  {
+    dest: "shimx64.efi",
+    required: false,
+    why: "shim for UEFI x64 (Secure Boot on or off): the default UEFI x64 boot file, loads grubx64.efi",
+    sources: [{ distro: "Debian", package: "shim-signed", path: "/usr/lib/shim/shimx64.efi.signed" }],
+  },
+  {
+    dest: "grubx64.efi",
+    required: false,
+    why: "signed network GRUB for UEFI x64, loaded by shimx64.efi; reads grub/grub.cfg",
+    sources: [{ distro: "Debian", package: "grub-efi-amd64-signed", path: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" }],
+  },
+  {
+    dest: "shimaa64.efi",
+    required: false,
+    why: "shim for UEFI arm64 (Secure Boot on or off): the UEFI arm64 boot file, loads grubaa64.efi",
+    sources: [{ distro: "Debian", package: "shim-signed:arm64", path: "/usr/lib/shim/shimaa64.efi.signed" }],
+  },
+  {
+    dest: "grubaa64.efi",
+    required: false,
+    why: "signed network GRUB for UEFI arm64, loaded by shimaa64.efi; reads grub/grub.cfg",
+    sources: [{ distro: "Debian", package: "grub-efi-arm64-signed:arm64", path: "/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed" }],
+  },
+  {
     dest: "undionly.kpxe",
     required: false,
     why: "iPXE for BIOS clients that should run boot.ipxe",
@@ -107,5 +143,6 @@ export function findSource(file: LoaderFile, sysroot = "/"): LoaderSource | unde
 export function installHint(file: LoaderFile): string {
   const deb = [...new Set(file.sources.filter((s) => s.distro === "Debian").map((s) => s.package))];
   const rhel = [...new Set(file.sources.filter((s) => s.distro === "RHEL").map((s) => s.package))];
-  return `apt-get install ${deb.join(" ")} (Debian/Ubuntu) or dnf install ${rhel.join(" or ")} (RHEL/Fedora)`;
+  const apt = `apt-get install ${deb.join(" ")} (Debian/Ubuntu)`;
+  return rhel.length ? `${apt} or dnf install ${rhel.join(" or ")} (RHEL/Fedora)` : apt;
 }

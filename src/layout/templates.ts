@@ -25,6 +25,8 @@ export interface TemplateVars {
   root?: string;
   server?: string;
   uefi?: string;
+  /** The boot file DHCP gives UEFI arm64 clients (option 93 = 11). */
+  uefiArm64?: string;
   /** `serve --http` port, for URLs. */
   port?: string;
   /** Where an iPXE profile loads kernel and initrd from: "" (relative to the script: TFTP) or an http:// base. */
@@ -62,24 +64,30 @@ export const TEMPLATES = {
 } as const;
 
 /**
- * Where an iPXE profile fetches kernel and initrd: over HTTP from the server DHCP named (iPXE
- * expands ${next-server}) when `serve --http PORT` runs, else relative to the script's own URL
- * (tftp://next-server/… when it came over TFTP).
+ * Where an iPXE profile fetches kernel and initrd: over HTTP from the pxeboot server itself when
+ * `serve --http PORT` runs, else relative to the script's own URL (tftp://next-server/… when it
+ * came over TFTP). The address is written in, not iPXE's ${next-server}: a DHCP server that hands
+ * iPXE a URL sets no next-server (Kea) or its own address (dnsmasq), which is not pxeboot's.
  */
-export function ipxeBase(httpPort: number | undefined): { base: string; via: string } {
+export function ipxeBase(httpPort: number | undefined, server: string): { base: string; via: string } {
   if (httpPort === undefined) return { base: "", via: "" };
-  return { base: `http://\${next-server}:${httpPort}`, via: `\n# Kernel and initrd come over HTTP (pxeboot serve --http ${httpPort}).` };
+  return { base: `http://${server}:${httpPort}`, via: `\n# Kernel and initrd come over HTTP (pxeboot serve --http ${httpPort} on ${server}).` };
 }
+
+/** What UEFI arm64 clients (option 93 = 11) boot: shim, which loads the signed GRUB beside it. */
+export const UEFI_ARM64_BOOT_FILE = "shimaa64.efi";
 
 /**
  * The DHCP snippets for the three common servers, pointing clients at `server`; UEFI x64 clients
- * (option 93 = 7 or 9) get `uefiBootFile`, BIOS clients pxelinux.0, iPXE boot.ipxe.
+ * (option 93 = 7 or 9) get `uefiBootFile`, UEFI arm64 (11) shimaa64.efi, BIOS clients
+ * pxelinux.0, iPXE boot.ipxe; with `httpPort`, UEFI HTTP Boot x64 (16) ipxe.efi and arm64 (19)
+ * shimaa64.efi as URLs.
  */
 export function dhcpSnippets(server: string, uefiBootFile: string, httpPort?: number): string {
   const templates = httpPort === undefined
     ? [TEMPLATES.dhcpIsc, TEMPLATES.dhcpDnsmasq, TEMPLATES.dhcpKea]
     : [TEMPLATES.dhcpIscHttp, TEMPLATES.dhcpDnsmasqHttp, TEMPLATES.dhcpKeaHttp];
-  return templates.map((t) => render(t, { server, uefi: uefiBootFile, port: httpPort === undefined ? undefined : String(httpPort) })).join("\n");
+  return templates.map((t) => render(t, { server, uefi: uefiBootFile, uefiArm64: UEFI_ARM64_BOOT_FILE, port: httpPort === undefined ? undefined : String(httpPort) })).join("\n");
 }
 
 /**

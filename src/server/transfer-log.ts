@@ -10,10 +10,11 @@ import type { TransferObserver, TransferRecord } from "./types.ts";
 /**
  * Names firmware asks for knowing most will not exist: pxelinux's config search (UUID, 01-MAC,
  * hex IP shrinking digit by digit, default), GRUB's (grub.cfg-01-MAC, grub.cfg-HEX…, and its
- * module and list probes under grub/), iPXE's per-host chain (ipxe/mac-…, ipxe/ip-…, autoexec.ipxe).
+ * module and list probes under grub/), iPXE's per-host chain (ipxe/mac-…, ipxe/ip-…, autoexec.ipxe),
+ * and the optional files shim asks for beside itself before GRUB (revocation lists, certificates).
  * A miss of anything else (a mistyped kernel, a missing initrd) is what an admin must see.
  */
-const SEARCH_STEP = /^(?:pxelinux\.cfg\/|grub\/|boot\/grub\/|ipxe\/(?:mac|ip|uuid)-|autoexec\.ipxe$)/;
+const SEARCH_STEP = /^(?:pxelinux\.cfg\/|grub\/|boot\/grub\/|ipxe\/(?:mac|ip|uuid)-|autoexec\.ipxe$)|(?:^|\/)(?:revocations_(?:sku|sbat)|shim_certificate_\d+)\.efi$/;
 
 export function isFirmwareSearchStep(file: string): boolean {
   return SEARCH_STEP.test(file.replace(/^\/+/, ""));

@@ -20,14 +20,19 @@ export const CLIENT_IP = "192.168.0.11";
 export const CLIENT_HEX = "C0A8000B";
 export const CLIENT_MAC = "52:54:00:12:34:56";
 
-/** bios: SeaBIOS + iPXE ROM; uefi: OVMF (EDK2's own PXE); uboot: 32-bit U-Boot as the machine's firmware. */
-export type Firmware = "bios" | "uefi" | "uboot";
+/**
+ * bios: SeaBIOS + iPXE ROM; uefi: OVMF (EDK2's own PXE); uboot: 32-bit U-Boot as the machine's
+ * firmware; arm64: an arm64 `virt` machine with AAVMF (EDK2 for arm64, DHCP client arch 11).
+ */
+export type Firmware = "bios" | "uefi" | "uboot" | "arm64";
 
 export interface Machine {
   firmware: Firmware;
   memoryMiB?: number;
   /** BIOS only: a raw disk after the NIC in the boot order (pxelinux LOCALBOOT falls through to it). */
   disk?: string;
+  /** UEFI (x64, arm64) only: the Secure Boot firmware build with Microsoft's keys enrolled, so it enforces signatures. */
+  secureBoot?: boolean;
 }
 
 /** Console lines that mean the boot cannot succeed any more: fail at once instead of at the timeout. */
@@ -60,8 +65,8 @@ export function serverKind(): ServerKind {
 
 export interface LabOptions {
   root: string;
-  /** DHCP boot file for BIOS clients (option 93 arch 0) and for UEFI x86-64 (arch 7 and 9). */
-  bootFile: { bios: string; uefi: string };
+  /** DHCP boot file for BIOS clients (option 93 arch 0), UEFI x86-64 (arch 7 and 9) and UEFI arm64 (arch 11, default shimaa64.efi). */
+  bootFile: { bios: string; uefi: string; arm64?: string };
   /** Extra arguments for `pxeboot serve` (e.g. install-once flags). */
   serverArgs?: string[];
   /** MTU of the bridge and the tap (default: the kernel's 1500), for links narrower than Ethernet. */
@@ -79,6 +84,11 @@ export interface LabOptions {
   proxyDhcp?: string[];
   /** With proxyDhcp: more dnsmasq options for the site server (the 4011-only arrangement's option 60). */
   siteDhcpExtra?: string[];
+  /**
+   * A dnsmasq configuration (the snippet `pxeboot init` prints) that decides the boot files
+   * instead of `bootFile`: the lab's dnsmasq then runs it as its config file.
+   */
+  dnsmasqSnippet?: string;
 }
 
 export class BootFailure extends Error {}
@@ -166,6 +176,20 @@ export class Lab {
     run([HOST.ip, "-n", this.ns, ...args]);
   }
 
+  /**
+   * Runs a short command inside the lab's network as if from the machine's address (added to the
+   * namespace's loopback for the command's duration): what an installer would send, without the
+   * machine. The machine must be off (the address is the machine's).
+   */
+  fromClient(argv: (clientIp: string) => string[]): string {
+    this.ipNs("addr", "add", `${CLIENT_IP}/32`, "dev", "lo");
+    try {
+      return run([HOST.ip, "netns", "exec", this.ns, ...argv(CLIENT_IP)]);
+    } finally {
+      this.ipNs("addr", "del", `${CLIENT_IP}/32`, "dev", "lo");
+    }
+  }
+
   private makeNetwork(): void {
     run([HOST.ip, "netns", "add", this.ns]);
     this.nsCreated = true;
@@ -225,11 +249,13 @@ export class Lab {
   dhcpArgv: string[] = [];
 
   private async startDhcp(): Promise<void> {
-    const { bios, uefi } = this.opts.bootFile;
+    const { bios, uefi, arm64 = "shimaa64.efi" } = this.opts.bootFile;
+    const snippet = join(this.dir, "dnsmasq-snippet.conf");
+    if (this.opts.dnsmasqSnippet !== undefined) writeFileSync(snippet, this.opts.dnsmasqSnippet);
     const site = [
       HOST.dnsmasq,
       "--keep-in-foreground",
-      "--conf-file=/dev/null",
+      `--conf-file=${this.opts.dnsmasqSnippet !== undefined ? snippet : "/dev/null"}`,
       "--no-hosts",
       "--no-resolv",
       "--port=0", // no DNS, and no TFTP: port 69 belongs to the server under test
@@ -246,22 +272,30 @@ export class Lab {
       "--enable-ra",
       "--dhcp-range=::,constructor:br0,ra-only",
     ];
+    const bootFiles =
+      this.opts.dnsmasqSnippet !== undefined
+        ? []
+        : [
+            // Option 93: 7 and 9 are x86-64 UEFI, 11 arm64 UEFI; everything else gets the BIOS boot file.
+            "--dhcp-match=set:efi64,option:client-arch,7",
+            "--dhcp-match=set:efi64,option:client-arch,9",
+            "--dhcp-match=set:efiarm64,option:client-arch,11",
+            ...(this.opts.httpBootUrl
+              ? [
+                  "--dhcp-vendorclass=set:httpboot,HTTPClient",
+                  "--dhcp-option-force=tag:httpboot,60,HTTPClient",
+                  `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
+                ]
+              : []),
+            `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
+            `--dhcp-boot=tag:efiarm64,tag:!httpboot,${arm64},,${SERVER_IP}`,
+            `--dhcp-boot=tag:!efi64,tag:!efiarm64,tag:!httpboot,${bios},,${SERVER_IP}`,
+          ];
     this.dhcpArgv = this.opts.proxyDhcp
       ? [...site, ...(this.opts.siteDhcpExtra ?? [])]
       : [
           ...site,
-          // Option 93: 7 and 9 are x86-64 UEFI; everything else gets the BIOS boot file.
-          "--dhcp-match=set:efi64,option:client-arch,7",
-          "--dhcp-match=set:efi64,option:client-arch,9",
-          ...(this.opts.httpBootUrl
-            ? [
-                "--dhcp-vendorclass=set:httpboot,HTTPClient",
-                "--dhcp-option-force=tag:httpboot,60,HTTPClient",
-                `--dhcp-boot=tag:httpboot,${this.opts.httpBootUrl}`,
-              ]
-            : []),
-          `--dhcp-boot=tag:efi64,tag:!httpboot,${uefi},,${SERVER_IP}`,
-          `--dhcp-boot=tag:!efi64,tag:!httpboot,${bios},,${SERVER_IP}`,
+          ...bootFiles,
           // iPXE's no-pxedhcp: don't wait for ProxyDHCP offers.
           "--dhcp-option=encap:175,176,1b",
         ];
@@ -312,7 +346,7 @@ export class Lab {
 
   private machineArgv(m: Machine, serialPath: string, bootDir: string): string[] {
     const common = [
-      HOST.qemu,
+      m.firmware === "arm64" ? HOST.qemuArm64 : HOST.qemu,
       "-accel",
       "tcg",
       "-m",
@@ -329,15 +363,36 @@ export class Lab {
       "-netdev",
       "tap,id=n0,ifname=tap0,script=no,downscript=no",
     ];
-    if (m.firmware === "uefi") {
-      const vars = join(bootDir, "OVMF_VARS.fd");
-      copyFileSync(HOST.ovmfVars, vars);
+    if (m.firmware === "arm64") {
+      const vars = join(bootDir, "AAVMF_VARS.fd");
+      copyFileSync(m.secureBoot ? HOST.aavmfMsVars : HOST.aavmfVars, vars);
       return [
         ...common,
         "-machine",
-        "q35",
+        "virt",
+        "-cpu",
+        "cortex-a72",
         "-drive",
-        `if=pflash,format=raw,unit=0,readonly=on,file=${HOST.ovmfCode}`,
+        `if=pflash,format=raw,unit=0,readonly=on,file=${m.secureBoot ? HOST.aavmfMsCode : HOST.aavmfCode}`,
+        "-drive",
+        `if=pflash,format=raw,unit=1,file=${vars}`,
+        // No option ROM: AAVMF's own virtio-net driver and PXE client do the boot.
+        "-device",
+        `virtio-net-pci,netdev=n0,mac=${CLIENT_MAC},romfile=,bootindex=1`,
+      ];
+    }
+    if (m.firmware === "uefi") {
+      const vars = join(bootDir, "OVMF_VARS.fd");
+      copyFileSync(m.secureBoot ? HOST.ovmfMsVars : HOST.ovmfVars, vars);
+      // The Secure Boot build keeps its variables behind SMM: the flash must be secure-only.
+      const secure = m.secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [];
+      return [
+        ...common,
+        "-machine",
+        m.secureBoot ? "q35,smm=on" : "q35",
+        ...secure,
+        "-drive",
+        `if=pflash,format=raw,unit=0,readonly=on,file=${m.secureBoot ? HOST.ovmfSecbootCode : HOST.ovmfCode}`,
         "-drive",
         `if=pflash,format=raw,unit=1,file=${vars}`,
         // Empty romfile: QEMU's iPXE EFI ROM would otherwise take over and EDK2's TFTP client never runs.

@@ -76,6 +76,25 @@ poweroff -f
 sleep 30
 `;
 
+/**
+ * The arm64 machines' /init: the installer's busybox (dynamically linked, so its libc comes
+ * along), which has no --install; applets are called through it and the profile is read with
+ * shell builtins only.
+ */
+const ARM64_INIT_SCRIPT = `#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+read -r cmdline < /proc/cmdline
+profile=\${cmdline#*pxetest.profile=}
+profile=\${profile%% *}
+echo "${MARK.init} profile=$profile arch=$(/bin/busybox uname -m)"
+echo "${MARK.done} profile=$profile"
+/bin/busybox poweroff -f
+/bin/busybox sleep 30
+`;
+
+/** The files of the arm64 installer initrd an arm64 busybox needs, at their paths there. */
+const ARM64_FILES = ["bin/busybox", "lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/libc.so.6"];
+
 export interface BuiltFile {
   path: string;
   size: number;
@@ -177,6 +196,8 @@ export interface Payloads {
    * which): then it is the busybox-only initrd and pxetest.fetch_client=curl falls back.
    */
   curlInitrd(): Promise<{ initrd: BuiltFile; curl: boolean; why?: string }>;
+  /** An arm64 initrd (the installer's busybox and libc, and ARM64_INIT_SCRIPT), built on first use. */
+  arm64Initrd(): Promise<BuiltFile>;
   /** A raw disk image whose MBR prints LOCAL-DISK-BOOT on COM1 and exits QEMU via isa-debug-exit. */
   localDisk: string;
   dir: string;
@@ -209,11 +230,23 @@ async function buildPayloads(dir: string): Promise<Payloads> {
   const localDisk = join(dir, "local-disk.img");
   writeFileSync(localDisk, localDiskImage());
   let withCurl: ReturnType<Payloads["curlInitrd"]> | undefined;
+  let arm64: Promise<BuiltFile> | undefined;
   return {
     kernel: HOST.kernel,
     initrd,
     localDisk,
     dir,
+    arm64Initrd() {
+      arm64 ??= (async () => {
+        const tree = join(dir, "tree-arm64");
+        for (const d of ["proc", "dev"]) mkdirSync(join(tree, d), { recursive: true });
+        await run(["sh", "-c", `zcat "$0" | cpio -idm --quiet ${ARM64_FILES.map((f) => `'${f}'`).join(" ")}`, HOST.arm64InstallerInitrd], tree);
+        for (const f of ARM64_FILES) if (!existsSync(join(tree, f))) throw new Error(`${f} not found in ${HOST.arm64InstallerInitrd}`);
+        writeFileSync(join(tree, "init"), ARM64_INIT_SCRIPT, { mode: 0o755 });
+        return packCpio(tree, join(dir, "initrd-arm64.img"));
+      })();
+      return arm64;
+    },
     curlInitrd() {
       withCurl ??= (async () => {
         const found = await hostCurlFiles();

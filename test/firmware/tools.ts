@@ -13,10 +13,20 @@ export interface Requirement {
 }
 
 const DI = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64";
+const DI_ARM64 = "/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64";
 
 /** Host files the boot trees and machines are made from. */
 export const HOST = {
   qemu: "/usr/bin/qemu-system-x86_64",
+  qemuArm64: "/usr/bin/qemu-system-aarch64",
+  /** EDK2 for arm64 QEMU `virt` machines; the .ms builds have Microsoft's keys enrolled (Secure Boot on). */
+  aavmfCode: "/usr/share/AAVMF/AAVMF_CODE.fd",
+  aavmfVars: "/usr/share/AAVMF/AAVMF_VARS.fd",
+  aavmfMsCode: "/usr/share/AAVMF/AAVMF_CODE.ms.fd",
+  aavmfMsVars: "/usr/share/AAVMF/AAVMF_VARS.ms.fd",
+  /** Debian's signed arm64 installer kernel, and its initrd (the source of an arm64 busybox and libc). */
+  arm64Kernel: join(DI_ARM64, "linux"),
+  arm64InstallerInitrd: join(DI_ARM64, "initrd.gz"),
   /** 32-bit U-Boot (the 64-bit build cannot start a kernel), run as the BIOS of a 64-bit QEMU machine. */
   ubootRom: "/usr/lib/u-boot/qemu-x86/u-boot.rom",
   dnsmasq: "/usr/sbin/dnsmasq",
@@ -30,6 +40,9 @@ export const HOST = {
   ldlinuxEfi: "/usr/lib/syslinux/modules/efi64/ldlinux.e64",
   ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   ovmfVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+  /** OVMF built for Secure Boot (needs SMM), and variables with Microsoft's keys enrolled: enforcing. */
+  ovmfSecbootCode: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+  ovmfMsVars: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
   /** iPXE as a UEFI application: what UEFI HTTP Boot loads from a URL. */
   ipxeEfi: "/usr/lib/ipxe/ipxe.efi",
   /** QEMU's default option ROM for an e1000 NIC: iPXE, which is the BIOS machines' PXE firmware. */
@@ -47,6 +60,15 @@ export const REQUIREMENTS: Requirement[] = [
   { what: "OVMF code", path: HOST.ovmfCode, debianPackage: "ovmf" },
   { what: "ipxe.efi (for UEFI HTTP Boot)", path: HOST.ipxeEfi, debianPackage: "ipxe" },
   { what: "OVMF variables template", path: HOST.ovmfVars, debianPackage: "ovmf" },
+  { what: "OVMF with Secure Boot", path: HOST.ovmfSecbootCode, debianPackage: "ovmf" },
+  { what: "QEMU (arm64, TCG)", path: HOST.qemuArm64, debianPackage: "qemu-system-arm" },
+  { what: "AAVMF code", path: HOST.aavmfCode, debianPackage: "qemu-efi-aarch64" },
+  { what: "AAVMF variables template", path: HOST.aavmfVars, debianPackage: "qemu-efi-aarch64" },
+  { what: "AAVMF code (Secure Boot)", path: HOST.aavmfMsCode, debianPackage: "qemu-efi-aarch64" },
+  { what: "AAVMF variables with Microsoft's keys", path: HOST.aavmfMsVars, debianPackage: "qemu-efi-aarch64" },
+  { what: "arm64 netboot kernel", path: HOST.arm64Kernel, debianPackage: "debian-installer-12-netboot-arm64" },
+  { what: "arm64 netboot initrd (busybox and libc source)", path: HOST.arm64InstallerInitrd, debianPackage: "debian-installer-12-netboot-arm64" },
+  { what: "OVMF variables with Microsoft's keys", path: HOST.ovmfMsVars, debianPackage: "ovmf" },
   { what: "pxelinux.0", path: HOST.pxelinux, debianPackage: "pxelinux" },
   { what: "ldlinux.c32", path: HOST.ldlinuxBios, debianPackage: "syslinux-common" },
   { what: "syslinux.efi (x86-64)", path: HOST.syslinuxEfi, debianPackage: "syslinux-efi" },

@@ -88,6 +88,22 @@ export function unsearchableAncestors(path: string, mode = (dir: string) => stat
   return blocked;
 }
 
+/**
+ * The dnsmasq snippet `pxeboot init --server 192.168.0.1` prints (the block from its "# dnsmasq"
+ * line to the next snippet), as an admin would paste it.
+ */
+export function initDnsmasqSnippet(extra: string[] = []): string {
+  const dir = scratchDir("pxeboot-snippet-");
+  try {
+    const out = pxeboot(["init", join(dir, "tree"), "--dry-run", "--server", "192.168.0.1", ...extra]);
+    const m = /^# dnsmasq[^\n]*\n[\s\S]*?(?=^\/\/ Kea|^# ISC|(?![\s\S]))/m.exec(out);
+    if (!m) throw new Error(`no dnsmasq snippet in pxeboot init's output:\n${out}`);
+    return m[0];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function pxeboot(args: string[]): string {
   const r = spawnSync([pxebootBinary(), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
   if (r.exitCode !== 0) throw new Error(`pxeboot ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.toString()}${r.stdout.toString()}`);

@@ -1,6 +1,6 @@
 /** The layout commands as a user runs them: exit codes, one-line errors, printed order. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readlinkSync } from "node:fs";
+import { existsSync, readlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cleanup, fakeSysroot, tempDir } from "./fixtures.ts";
 
@@ -44,6 +44,25 @@ describe("init and doctor", () => {
     const doctor = await pxeboot("doctor", root);
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toMatch(/^problem: pxelinux\.0: .*apt-get install pxelinux/m);
+  });
+
+  test("--loaders takes builtin or system; --sysroot goes with system only", async () => {
+    const root = join(tempDir(), "tftp");
+    const bad = await pxeboot("init", root, "--loaders", "debian");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--loaders must be one of builtin, system, got 'debian'");
+    const clash = await pxeboot("init", root, "--loaders", "builtin", "--sysroot", tempDir());
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain("--sysroot looks for installed packages: use it with --loaders system");
+    expect(existsSync(root)).toBe(false);
+  });
+
+  test("by default init writes the built-in loaders and says which package each came from", async () => {
+    const root = join(tempDir(), "tftp");
+    const init = await pxeboot("init", root, "--dry-run");
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/would create\s+shimx64\.efi\s+\(built in: shim-signed 1\.51/);
+    expect(init.stdout).toMatch(/would create\s+grubaa64\.efi\s+\(built in: grub-efi-arm64-signed /);
   });
 });
 

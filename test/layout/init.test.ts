@@ -61,13 +61,16 @@ describe("pxeboot init", () => {
     const root = tempDir();
     const sys = fakeSysroot(["pxelinux.0", "ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "chain.c32", "ldlinux.e64"]);
     const r = await initLayout(root, { sysroot: sys });
-    expect(r.missing.map((m) => m.path).sort()).toEqual(["ipxe.efi", "syslinux.efi", "undionly.kpxe"]);
+    expect(r.missing.map((m) => m.path).sort()).toEqual(["grubaa64.efi", "grubx64.efi", "ipxe.efi", "shimaa64.efi", "shimx64.efi", "snponly.efi", "syslinux.efi", "undionly.kpxe"]);
     expect(r.missing.every((m) => !m.required)).toBe(true);
   });
 
-  test("UEFI clients are sent to syslinux.efi when the tree has it, else to ipxe.efi", async () => {
+  test("UEFI clients are sent to shim (Secure Boot on or off), else syslinux.efi, else ipxe.efi", async () => {
+    expect(uefiBootFile(await initLayout(tempDir(), { dryRun: true }))).toBe("shimx64.efi");
     const all = await initLayout(tempDir(), { dryRun: true, sysroot: fakeSysroot() });
-    expect(uefiBootFile(all)).toBe("syslinux.efi");
+    expect(uefiBootFile(all)).toBe("shimx64.efi");
+    const noGrub = await initLayout(tempDir(), { dryRun: true, sysroot: fakeSysroot(["pxelinux.0", "ldlinux.c32", "shimx64.efi", "syslinux.efi", "ldlinux.e64"]) });
+    expect(uefiBootFile(noGrub)).toBe("syslinux.efi");
     const ipxeOnly = await initLayout(tempDir(), { dryRun: true, sysroot: fakeSysroot(["pxelinux.0", "ldlinux.c32", "ipxe.efi"]) });
     expect(uefiBootFile(ipxeOnly)).toBe("ipxe.efi");
   });
@@ -110,12 +113,13 @@ describe("pxeboot init", () => {
 });
 
 describe("pxeboot init for HTTP boot (serve --http PORT)", () => {
-  test("iPXE profiles load kernel and initrd over HTTP from next-server; the marker line tries HTTP first", async () => {
+  test("iPXE profiles load kernel and initrd over HTTP from the server's address (not DHCP's next-server); the marker line tries HTTP first", async () => {
     const root = tempDir();
-    await initLayout(root, { profiles: ["7.2"], sysroot: fakeSysroot(), httpPort: 8080 });
+    await initLayout(root, { profiles: ["7.2"], sysroot: fakeSysroot(), httpPort: 8080, server: "10.0.0.1" });
     const ipxe = readFileSync(join(root, "ipxe/netboot-7.2.ipxe"), "utf8");
-    expect(ipxe).toMatch(/^kernel http:\/\/\$\{next-server\}:8080\/vmlinuz-7\.2 initrd=initrd-7\.2\.img /m);
-    expect(ipxe).toMatch(/^initrd http:\/\/\$\{next-server\}:8080\/initrd-7\.2\.img$/m);
+    expect(ipxe).toMatch(/^kernel http:\/\/10\.0\.0\.1:8080\/vmlinuz-7\.2 initrd=initrd-7\.2\.img /m);
+    expect(ipxe).toMatch(/^initrd http:\/\/10\.0\.0\.1:8080\/initrd-7\.2\.img$/m);
+    expect(ipxe).not.toContain("next-server");
     const readme = readFileSync(join(root, "README"), "utf8");
     expect(readme).toContain(`pxeboot serve --root ${root} --http 8080`);
     expect(readme).toContain("curl -sf http://THIS-SERVER:8080/Kickstart_end -o /dev/null || curl -s tftp://THIS-SERVER/Kickstart_end");
@@ -136,8 +140,14 @@ describe("pxeboot init for HTTP boot (serve --http PORT)", () => {
     expect(s).toContain("dhcp-vendorclass=set:httpboot,HTTPClient");
     expect(s).toContain("dhcp-option-force=tag:httpboot,60,HTTPClient");
     expect(s).toContain("dhcp-boot=tag:ipxe,http://10.0.0.1:8080/boot.ipxe");
-    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!httpboot,tag:!efi-x64,pxelinux.0,,10.0.0.1");
-    // Kea
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!httpboot,tag:!efi-x64,tag:!efi-arm64,pxelinux.0,,10.0.0.1");
+    // HTTP Boot arm64 (arch 19) gets the arm64 shim, x64 (16) ipxe.efi.
+    expect(s).toContain("dhcp-match=set:http-arm64,option:client-arch,19");
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:httpboot,tag:http-arm64,http://10.0.0.1:8080/shimaa64.efi");
+    expect(s).toContain('filename "http://10.0.0.1:8080/shimaa64.efi";');
+    expect(s).toContain(`"test": "not member('ipxe') and substring(option[60].hex,0,10) == 'HTTPClient' and option[93].hex == 0x0013"`);
+    // Kea: iPXE gets a URL and the server as next-server too.
+    expect(s).toContain(`"next-server": "10.0.0.1", "boot-file-name": "http://10.0.0.1:8080/boot.ipxe"`);
     expect(s).toContain('"boot-file-name": "http://10.0.0.1:8080/ipxe.efi"');
     expect(s).toContain(`{ "name": "vendor-class-identifier", "data": "HTTPClient" }`);
     expect(s).not.toContain("{{");
@@ -151,7 +161,12 @@ describe("templates", () => {
     expect(s).toContain("option arch code 93");
     expect(s).toContain("next-server 10.0.0.1;");
     expect(s).toContain("dhcp-match=set:efi-x64,option:client-arch,7");
-    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!efi-x64,pxelinux.0,,10.0.0.1");
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:!efi-x64,tag:!efi-arm64,pxelinux.0,,10.0.0.1");
+    // UEFI arm64 (arch 11) gets the arm64 shim in all three.
+    expect(s).toContain("dhcp-match=set:efi-arm64,option:client-arch,11");
+    expect(s).toContain("dhcp-boot=tag:!ipxe,tag:efi-arm64,shimaa64.efi,,10.0.0.1");
+    expect(s).toContain('} elsif option arch = 00:0b {\n  filename "shimaa64.efi";');
+    expect(s).toContain(`"test": "not member('ipxe') and option[93].hex == 0x000b",\n    "next-server": "10.0.0.1", "boot-file-name": "shimaa64.efi"`);
     expect(s).toContain("option[93].hex == 0x0007");
     expect(s).toContain('filename "syslinux.efi";');
     expect(s).toContain("dhcp-boot=tag:!ipxe,tag:efi-x64,syslinux.efi,,10.0.0.1");

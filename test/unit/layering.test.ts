@@ -8,16 +8,19 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = resolve(import.meta.dir, "../../src");
+const ASSETS = resolve(import.meta.dir, "../../assets/loaders");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
   protocol: [],
   transfer: ["protocol"],
   files: ["protocol", "shared"],
-  layout: ["protocol", "files", "shared"],
+  // The built-in boot loaders: their manifest and embedded bytes, and comparing a tree with them.
+  loaders: ["shared"],
+  layout: ["protocol", "files", "loaders", "shared"],
   client: ["protocol", "transfer", "files", "shared"],
   server: ["protocol", "transfer", "files", "shared"],
   // The HTTP side reuses the server's rules (client filter, transfer log, records), never the reverse.
@@ -27,7 +30,7 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   boots: ["protocol", "files", "server", "layout", "shared"],
   // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
   dhcp: ["layout", "server", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "layout", "boots", "client", "bench", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "shared"],
   shared: ["shared"],
 };
 
@@ -74,8 +77,9 @@ describe("layering of src/", () => {
       for (const spec of importsOf(readFileSync(file, "utf8"))) {
         const target = resolve(dirname(file), spec);
         if (!target.startsWith(SRC + "/")) {
-          // package.json for the version is the one thing outside src/ that cli may read
-          if (!(from === "cli" && target.endsWith("/package.json"))) broken.push(`${relative(SRC, file)} imports ${spec} (outside src/)`);
+          // Outside src/, cli may read package.json (the version) and loaders the built-in loaders' assets.
+          const allowed = (from === "cli" && target.endsWith("/package.json")) || (from === "loaders" && target.startsWith(ASSETS + "/"));
+          if (!allowed) broken.push(`${relative(SRC, file)} imports ${spec} (outside src/)`);
           continue;
         }
         const to = layerOf(target);

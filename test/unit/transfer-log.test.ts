@@ -40,12 +40,17 @@ describe("missing files in the log", () => {
       "ipxe/mac-52-54-00-12-34-56.ipxe",
       "/ipxe/ip-192.168.0.11.ipxe",
       "autoexec.ipxe",
+      // shim 16 asks these beside itself before loading GRUB; all are optional.
+      "revocations_sku.efi",
+      "revocations_sbat.efi",
+      "shim_certificate_0.efi",
+      "/EFI/BOOT/shim_certificate_0.efi",
     ])
       expect([f, isFirmwareSearchStep(f)]).toEqual([f, true]);
   });
 
   test("a missing kernel, initrd or loader is not", () => {
-    for (const f of ["vmlinuz-7.2", "initrd-7.2.img", "pxelinux.0", "ldlinux.c32", "Kickstart_end", "ipxe.efi"])
+    for (const f of ["vmlinuz-7.2", "initrd-7.2.img", "pxelinux.0", "ldlinux.c32", "Kickstart_end", "ipxe.efi", "grubx64.efi", "shimx64.efi"])
       expect([f, isFirmwareSearchStep(f)]).toEqual([f, false]);
   });
 
