@@ -43,11 +43,19 @@ export type BootChoice =
 export const LOADERS = {
   ipxe: ["boot.ipxe"],
   bios: ["pxelinux.0", "undionly.kpxe"],
-  uefiX64: ["syslinux.efi", "ipxe.efi"],
-  uefiArm64: ["ipxe-arm64.efi", "bootnetaa64.efi", "grubaa64.efi"],
+  // shim → signed GRUB boots with Secure Boot on and off: what `init` makes the UEFI default.
+  uefiX64: ["shimx64.efi", "syslinux.efi", "ipxe.efi"],
+  uefiArm64: ["shimaa64.efi", "ipxe-arm64.efi", "bootnetaa64.efi", "grubaa64.efi"],
   httpX64: ["ipxe.efi"],
-  httpArm64: ["ipxe-arm64.efi"],
+  httpArm64: ["shimaa64.efi", "ipxe-arm64.efi"],
 } as const;
+
+/** A loader that only works with another file beside it (as `init` lays them out). */
+const NEEDS: Partial<Record<string, string>> = {
+  "syslinux.efi": "ldlinux.e64",
+  "shimx64.efi": "grubx64.efi",
+  "shimaa64.efi": "grubaa64.efi",
+};
 
 type LoaderFamily = keyof typeof LOADERS;
 
@@ -78,8 +86,8 @@ export function chooseBoot(req: PxeRequest, tree: TreeFacts, policy: BootPolicy,
   if (policy.knownOnly && !host.pending) return { answer: false, reason: "not a host named by `host add` (--proxy-dhcp-known-only)" };
   const fam = family(req);
   if (!fam) return { answer: false, reason: `client architecture ${req.arch} has no boot file here` };
-  // syslinux.efi is only useful with its core module next to it (as `init` decides it).
-  const present = LOADERS[fam].filter((f) => tree.has(f) && (f !== "syslinux.efi" || tree.has("ldlinux.e64")));
+  // syslinux.efi is only useful with its core module next to it, shim with its GRUB.
+  const present = LOADERS[fam].filter((f) => tree.has(f) && (NEEDS[f] === undefined || tree.has(NEEDS[f]!)));
   const file = present[0];
   if (!file) return { answer: false, reason: `the tree has none of ${LOADERS[fam].join(", ")} for this client` };
   const overHttp = fam === "httpX64" || fam === "httpArm64" || (fam === "ipxe" && policy.httpPort !== undefined);

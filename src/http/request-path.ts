@@ -31,7 +31,7 @@ export function rawPath(url: string): string {
  * Decodes `path` (the request target's path) strictly into a root-relative byte string (one char
  * per byte, as files/ expects: see bytes-path.ts). Refused: malformed escapes, encoded "/" or
  * "\" (a separator hidden from the checks), any backslash, NUL and control bytes, "." and ".."
- * segments however spelled, empty segments ("//etc/passwd" is an absolute path in disguise),
+ * segments however spelled (empty ones, "//", fold away: the name stays relative to the root),
  * and the root itself (no listings).
  */
 export function decodeRequestPath(path: string): RequestPath {
@@ -43,7 +43,10 @@ export function decodeRequestPath(path: string): RequestPath {
   for (const [i, raw] of segments.entries()) {
     // A trailing slash names a directory: there are no listings.
     if (raw === "" && i === segments.length - 1) return refuse(404, "no directory listings");
-    if (raw === "") return refuse(400, "empty path segment (//)");
+    // Repeated slashes fold into one, as nginx's merge_slashes does: shim asks "//grubaa64.efi"
+    // (its own URL's directory joined with "/name"). "//etc/passwd" is then "etc/passwd" under
+    // the root, which confinement resolves beneath it like any other name.
+    if (raw === "") continue;
     let seg = "";
     for (let j = 0; j < raw.length; j++) {
       const c = raw.charCodeAt(j);

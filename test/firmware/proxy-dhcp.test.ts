@@ -37,6 +37,11 @@ function proxyLines(lab: Lab): Record<string, unknown>[] {
 const ipxeKernelLine = (args: string) => (script: string) =>
   script.replace(/^kernel (\S+) (initrd=\S+).*$/m, (_all, kernel: string, initrd: string) => `kernel ${kernel} ${initrd} ${args}`);
 
+/** Keep GRUB's profile entry (kernel and initrd) and give its linux line the payload's arguments. */
+function grubKernelArgs(args: string) {
+  return (cfg: string) => cfg.replace(/^(\s*linux \S+) .*$/m, (_all, linux: string) => `${linux} ${args}`);
+}
+
 firmwareTest(
   "proxy DHCP, BIOS (SeaBIOS + iPXE ROM), MAC from `host add`: boot.ipxe from the proxy's offer, the host's profile, kernel + initrd",
   async () => {
@@ -70,13 +75,13 @@ firmwareTest(
 );
 
 firmwareTest(
-  "proxy DHCP, UEFI (OVMF, arch 7): syslinux.efi with option 43 {6: 8}, the MAC's pxelinux entry, kernel + initrd",
+  "proxy DHCP, UEFI (OVMF, arch 7): init's default shim → GRUB with option 43 {6: 8}, the MAC's GRUB entry, kernel + initrd",
   async () => {
     const p = await payloads();
     const tree: TreeSpec = {
       init: { profile: PROFILE, hosts: [CLIENT_MAC] },
       copies: { [`vmlinuz-${PROFILE}`]: p.kernel, [`initrd-${PROFILE}.img`]: p.initrd.path },
-      edits: { [`pxelinux.cfg/default.netboot-${PROFILE}`]: (cfg: string) => cfg.replace(/^(\s*)APPEND .*$/m, `$1APPEND ${kernelArgs("proxy-uefi")}`) },
+      edits: { [`grub/netboot-${PROFILE}.cfg`]: grubKernelArgs(kernelArgs("proxy-uefi")) },
     };
     await withLab(tree, { bootFile: { bios: "unused", uefi: "unused" }, proxyDhcp: [] }, async (lab) => {
       expectSiteDhcpOnly(lab);
@@ -88,9 +93,9 @@ firmwareTest(
         timeoutMs: 180_000,
       });
       console.log(`proxy-uefi: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
-      expectServed(lab, ["syslinux.efi", "ldlinux.e64", `pxelinux.cfg/01-${MAC_DASHES}`, `vmlinuz-${PROFILE}`, `initrd-${PROFILE}.img`]);
+      expectServed(lab, ["shimx64.efi", "grubx64.efi", "grub/grub.cfg", `grub/mac-${CLIENT_MAC}.cfg`, `vmlinuz-${PROFILE}`, `initrd-${PROFILE}.img`]);
       const offers = proxyLines(lab).filter((r) => String(r.msg ?? r.message).includes("boot offer"));
-      expect(offers[0]).toMatchObject({ arch: 7, file: "syslinux.efi" });
+      expect(offers[0]).toMatchObject({ arch: 7, file: "shimx64.efi" });
     });
   },
   240_000,
@@ -167,7 +172,7 @@ firmwareTest(
     const tree: TreeSpec = {
       init: { profile: PROFILE, hosts: [CLIENT_MAC] },
       copies: { [`vmlinuz-${PROFILE}`]: p.kernel, [`initrd-${PROFILE}.img`]: p.initrd.path },
-      edits: { [`pxelinux.cfg/default.netboot-${PROFILE}`]: (cfg: string) => cfg.replace(/^(\s*)APPEND .*$/m, `$1APPEND ${kernelArgs("proxy-4011")}`) },
+      edits: { [`grub/netboot-${PROFILE}.cfg`]: grubKernelArgs(kernelArgs("proxy-4011")) },
     };
     const opts = { bootFile: { bios: "unused", uefi: "unused" }, proxyDhcp: ["--proxy-dhcp-4011-only"], siteDhcpExtra: ["--dhcp-option-force=60,PXEClient"] };
     await withLab(tree, opts, async (lab) => {
@@ -181,8 +186,8 @@ firmwareTest(
       console.log(`proxy-4011: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
       expect(lab.serverLog()).toContain('"ports":"4011"');
       const acks = proxyLines(lab).filter((r) => String(r.msg).includes("port 4011"));
-      expect(acks[0]).toMatchObject({ arch: 7, file: "syslinux.efi" });
-      expectServed(lab, ["syslinux.efi", `pxelinux.cfg/01-${MAC_DASHES}`, `vmlinuz-${PROFILE}`]);
+      expect(acks[0]).toMatchObject({ arch: 7, file: "shimx64.efi" });
+      expectServed(lab, ["shimx64.efi", "grubx64.efi", `grub/mac-${CLIENT_MAC}.cfg`, `vmlinuz-${PROFILE}`]);
     });
   },
   240_000,

@@ -136,7 +136,8 @@ describe("serve --http: the same rules as TFTP", () => {
     // What reaches the decoder is refused, not resolved; the rest Bun's URL parser already folded into the root.
     expect((await curl("/%2fetc/passwd")).status).toBe(403);
     expect((await curl("/hello.txt%00.efi")).status).toBe(400);
-    expect((await curl("//etc/passwd")).status).toBe(400);
+    // Repeated slashes fold (shim's "//grubaa64.efi"): "//etc/passwd" is etc/passwd under the root, absent.
+    expect((await curl("//etc/passwd")).status).toBe(404);
   });
 
   test("symlinks: inside the root followed, out of it or into the state directory refused", async () => {

@@ -46,6 +46,13 @@ describe("the boot file offered follows the client and the tree", () => {
     expect(chooseBoot(req(shape), fakeTree(), policy, SERVER)).toMatchObject({ answer: true, file, discoveryControl: control });
   });
 
+  test("init's UEFI default: shim (with its GRUB beside it) first, for x64 and arm64; shim alone is passed over", () => {
+    const withShim = fakeTree([...ALL_LOADERS, "shimx64.efi", "grubx64.efi", "shimaa64.efi", "grubaa64.efi"]);
+    expect(chooseBoot(req(FIRMWARE.ovmf), withShim, open, SERVER)).toMatchObject({ file: "shimx64.efi" });
+    expect(chooseBoot(req({ vendorClass: "PXEClient:Arch:00011", arch: 11 }), withShim, open, SERVER)).toMatchObject({ file: "shimaa64.efi" });
+    expect(chooseBoot(req(FIRMWARE.ovmf), fakeTree([...ALL_LOADERS, "shimx64.efi"]), open, SERVER)).toMatchObject({ file: "syslinux.efi" });
+  });
+
   test("syslinux.efi without its ldlinux.e64 is passed over for ipxe.efi", () => {
     expect(chooseBoot(req(FIRMWARE.ovmf), fakeTree(["syslinux.efi", "ipxe.efi"]), open, SERVER)).toMatchObject({ file: "ipxe.efi" });
   });
@@ -57,7 +64,7 @@ describe("the boot file offered follows the client and the tree", () => {
   test.each([
     ["HTTP Boot without --http", FIRMWARE.ovmfHttp, fakeTree(), "no --http"],
     ["an unknown architecture", { vendorClass: "PXEClient:Arch:00002", arch: 2 }, fakeTree(), "architecture 2"],
-    ["a tree without a UEFI loader", FIRMWARE.ovmf, fakeTree(["pxelinux.0"]), "none of syslinux.efi, ipxe.efi"],
+    ["a tree without a UEFI loader", FIRMWARE.ovmf, fakeTree(["pxelinux.0"]), "none of shimx64.efi, syslinux.efi, ipxe.efi"],
     ["iPXE and no boot.ipxe", FIRMWARE.seabiosIpxe, fakeTree(["pxelinux.0"]), "none of boot.ipxe"],
   ] as [string, ClientShape, TreeFacts, string][])("no offer: %s", (...row) => {
     const [, shape, tree, reason] = row;

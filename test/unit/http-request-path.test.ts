@@ -34,9 +34,14 @@ describe("decodeRequestPath", () => {
     for (const p of ["/a%00", "/a%0a", "/a%7f", "/a%zz", "/a%2", "/a%", "/a\u0001"]) expect(name(p)).toBe("400");
   });
 
-  test("absolute paths in disguise and non-path targets are bad requests", () => {
-    expect(name("//etc/passwd")).toBe("400");
-    expect(name("/a//b")).toBe("400");
+  test("repeated slashes fold into one (shim asks //grubaa64.efi); the name stays relative to the root", () => {
+    expect(name("//etc/passwd")).toBe("etc/passwd");
+    expect(name("/a//b")).toBe("a/b");
+    expect(name("//grubaa64.efi")).toBe("grubaa64.efi");
+    expect(name("//")).toBe("404");
+  });
+
+  test("non-path targets are bad requests", () => {
     expect(name("*")).toBe("400");
     expect(name("etc/passwd")).toBe("400");
   });
