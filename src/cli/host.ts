@@ -140,7 +140,7 @@ const which = guarded(
     meta: { name: "which", description: "Dry run of HOST's boot: the DHCP boot file, the loader, the config pxelinux's search picks, the kernel and initrds it names, each checked" },
     args: {
       host: { type: "positional", description: "The client's IPv4 address or MAC", required: true },
-      arch: { type: "string", description: "The client's firmware: bios (pxelinux.0) or efi64 (syslinux.efi)", default: "bios", valueHint: "bios|efi64" },
+      arch: { type: "string", description: "The client's firmware: bios (pxelinux.0), efi64 (shim → GRUB, else syslinux.efi) or arm64 (shim → GRUB)", default: "bios", valueHint: "bios|efi64|arm64" },
       user: { type: "string", description: "The user the server serves as (readability is checked for it); default as serve started as root picks", valueHint: "USER" },
       mac: { type: "string", description: "The client's MAC too (pxelinux tries 01-MAC first)", valueHint: "MAC" },
       ip: { type: "string", description: "The client's IPv4 too, when HOST is a MAC", valueHint: "IP" },
@@ -163,12 +163,12 @@ const which = guarded(
       const uuid = args.uuid !== undefined ? parseUuid(args.uuid) : undefined;
       if (args.uuid !== undefined && !uuid)
         throw new UsageError(`--uuid '${args.uuid}' is not a UUID: use the 8-4-4-4-12 hex form`);
-      if (args.arch !== "bios" && args.arch !== "efi64") throw new UsageError(`--arch must be bios or efi64, got '${args.arch}'`);
+      if (args.arch !== "bios" && args.arch !== "efi64" && args.arch !== "arm64") throw new UsageError(`--arch must be bios, efi64 or arm64, got '${args.arch}'`);
       const servingUid = args.user !== undefined ? lookupUser(args.user).uid : process.getuid?.() === 0 ? safeDefaultUid() : process.getuid?.();
       const chain = bootChain(root, { ip, mac, uuid }, args.arch, servingUid);
       const steps = chain.search;
       const width = Math.max(...steps.map((s) => s.path.length));
-      const lines: string[] = [`DHCP: the answer must name ${chain.dhcpBootFile} (${args.arch}) and this server as next-server`];
+      const lines: string[] = [`DHCP: the answer must name ${chain.dhcpBootFile} and this server as next-server`];
       steps.forEach((s, i) => {
         const state = s.exists
           ? `found${s.linkTarget ? ` -> ${s.linkTarget}` : ""}${s.resolved && s.resolved !== s.path ? ` (${s.resolved})` : ""}`
@@ -179,8 +179,8 @@ const which = guarded(
         lines.push(`${String(i + 1).padStart(2)}. ${s.path.padEnd(width)}  ${s.why.padEnd(22)} ${state}${mark}`);
       });
       const chosen = steps.find((s) => s.chosen);
-      lines.push(chosen ? `boots ${chosen.resolved}` : `no config found: pxelinux will fail; run pxeboot init ${root}`);
-      if (chosen) lines.push(`which ${chain.outcome}`);
+      if (chosen) lines.push(`boots ${chosen.resolved}`, `which ${chain.outcome}`);
+      else lines.push(steps.some((s) => s.path.endsWith("/default")) ? `no config found: pxelinux will fail; run pxeboot init ${root}` : chain.outcome);
       lines.push("files the boot fetches, in order:");
       const fw = Math.max(...chain.files.map((f) => f.path.length));
       for (const f of chain.files) {

@@ -62,3 +62,29 @@ function withInitrd(e: PxelinuxEntry): PxelinuxEntry {
   e.initrds = [...new Set(e.initrds.filter(Boolean))];
   return e;
 }
+
+/**
+ * What a GRUB config boots, as far as a dry run needs: its first menu entry (pxeboot's GRUB
+ * files set timeout=0, so GRUB boots it at once) — `linux`/`linuxefi` with its arguments and
+ * `initrd`/`initrdefi` — or `exit` (back to the firmware: the local disk).
+ */
+export function grubEntry(text: string): PxelinuxEntry {
+  const entry: PxelinuxEntry = { localBoot: false, initrds: [] };
+  const lines = text.replace(/\r/g, "").split("\n").map((l) => l.trim());
+  const start = lines.findIndex((l) => /^menuentry\b/.test(l));
+  const body = start < 0 ? lines : lines.slice(start + 1);
+  for (const l of body) {
+    if (/^}/.test(l)) break;
+    const m = /^(\S+)\s*(.*)$/.exec(l);
+    if (!m) continue;
+    const [, cmd, rest] = m;
+    if (cmd === "exit") entry.localBoot = true;
+    else if (cmd === "linux" || cmd === "linuxefi") {
+      const [k, ...args] = rest!.split(/\s+/);
+      entry.kernel = k;
+      entry.append = args.join(" ") || undefined;
+    } else if (cmd === "initrd" || cmd === "initrdefi") entry.initrds.push(...rest!.split(/\s+/).filter(Boolean));
+  }
+  if (start >= 0) entry.label = lines[start]!.replace(/^menuentry\s+/, "").replace(/\s*\{$/, "").replace(/^["']|["']$/g, "");
+  return entry;
+}

@@ -191,3 +191,26 @@ describe("host which: the whole chain", () => {
     rmSync(root, { recursive: true, force: true });
   });
 });
+
+describe("host which: the shim → GRUB chain", () => {
+  test("grub.cfg, then the MAC's entry, then the IP's; the entry's kernel and initrd; no entry: the local disk", () => {
+    const root = mkdtempSync(join(tmpdir(), "pxeboot-grubchain-"));
+    mkdirSync(join(root, "grub"));
+    for (const f of ["shimx64.efi", "grubx64.efi", "shimaa64.efi", "grubaa64.efi", "vmlinuz-7.2", "initrd-7.2.img"]) writeFileSync(join(root, f), "x");
+    writeFileSync(join(root, "grub/grub.cfg"), 'configfile "$prefix/mac-$net_default_mac.cfg"\nset timeout=0\nmenuentry "Local disk" {\n  exit\n}\n');
+    writeFileSync(join(root, "grub/netboot-7.2.cfg"), 'set timeout=0\nmenuentry "Install 7.2" {\n  linux /vmlinuz-7.2 ip=dhcp\n  initrd /initrd-7.2.img\n}\n');
+    symlinkSync("netboot-7.2.cfg", join(root, "grub/ip-192.168.0.11.cfg"));
+    const chain = bootChain(root, { ip: parseIPv4("192.168.0.11")!, mac: "52:54:00:12:34:56" }, "efi64");
+    expect(chain.dhcpBootFile).toStartWith("shimx64.efi");
+    expect(chain.search.map((s) => [s.path, s.exists, s.chosen])).toEqual([
+      ["grub/grub.cfg", true, false],
+      ["grub/mac-52:54:00:12:34:56.cfg", false, false],
+      ["grub/ip-192.168.0.11.cfg", true, true],
+    ]);
+    expect(chain.files.map((f) => f.path)).toEqual(["shimx64.efi", "grubx64.efi", "grub/grub.cfg", "grub/ip-192.168.0.11.cfg", "vmlinuz-7.2", "initrd-7.2.img"]);
+    expect(chain.append).toBe("ip=dhcp");
+    expect(bootChain(root, { ip: parseIPv4("192.168.0.11")! }, "arm64").dhcpBootFile).toStartWith("shimaa64.efi");
+    expect(bootChain(root, { ip: parseIPv4("192.168.0.12")! }, "efi64").outcome).toContain("boots the local disk");
+    rmSync(root, { recursive: true, force: true });
+  });
+});
