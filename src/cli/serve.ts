@@ -21,6 +21,8 @@ import { switchHost } from "../layout/switch-host.ts";
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
+import { changedSettings, reloadFields, reloadReport } from "./reload-diff.ts";
+import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
@@ -40,6 +42,12 @@ interface WorkerAnswer {
   quirks?: LearnedQuirk[];
 }
 
+/** A configuration re-read on SIGHUP: validated, and as given. */
+export interface Reread {
+  settings: ServeSettings;
+  given: Settings;
+}
+
 export interface ServeOptions {
   config: ServerConfig;
   log: Logger;
@@ -55,9 +63,11 @@ export interface ServeOptions {
   /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
   reloadRemap?: (next?: ServeSettings) => RemapRule[];
   /** SIGHUP re-reads the configuration through this (the same flags and files as at start). */
-  reloadSettings?: () => ServeSettings;
+  reloadSettings?: () => Reread;
   /** What the server started with: a reload names every one of these settings that changed. */
   settings?: ServeSettings;
+  /** The settings as given at start (key, value, origin), so a reload shows each change old → new. */
+  given?: Settings;
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
@@ -214,20 +224,25 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         error: (msg, fields) => log.error(msg, { ...fields, worker }),
       }
     : log;
+  let given: Settings = opts.given ?? new Map();
   reload = () => {
     if (!isWorkerChild()) workers?.signal("SIGHUP");
     if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
     let next: ServeSettings | undefined;
     if (opts.reloadSettings) {
       try {
-        next = opts.reloadSettings();
+        const reread = opts.reloadSettings();
+        next = reread.settings;
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
         const waiting = settingNames(needRestart);
         if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) waiting.push("http");
         if (opts.settings) waiting.push(...changedProcessSettings(opts.settings, next));
-        said.info("SIGHUP: configuration re-read", { changed: settingNames(applied).join(",") || "nothing" });
-        if (waiting.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: waiting.join(",") });
+        // Compared with what is running now: the last good reload, else the start.
+        const report = reloadReport(changedSettings(given, reread.given), settingNames(applied), waiting);
+        given = reread.given;
+        said.info("SIGHUP: configuration re-read", reloadFields("changed", report.applied));
+        if (report.waiting.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", reloadFields("keys", report.waiting));
       } catch (err) {
         said.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
         return;
@@ -329,7 +344,7 @@ function transferPool(server: RunningServer, address: string): { transferPorts?:
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */
-async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettings): Promise<never> {
+async function serve(settings: ServeSettings, given: Settings, reloadSettings?: () => Reread): Promise<never> {
   const config = settings.server;
   if (settings.umask !== undefined) process.umask(settings.umask);
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -374,6 +389,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     },
     reloadSettings,
     settings,
+    given,
     metrics,
     http: settings.http,
     switcher,
@@ -502,7 +518,10 @@ function serveCommand(mode: Mode) {
           process.stdout.write(`pxeboot ${pkg.version} (in.tftpd compatible, with remap)\n`);
           process.exit(0);
         }
-        await serve(resolved.settings, () => resolveServe(rawArgs, mode).settings);
+        await serve(resolved.settings, resolved.merged, () => {
+          const again = resolveServe(rawArgs, mode);
+          return { settings: again.settings, given: again.merged };
+        });
       } catch (err) {
         fail(err);
       }
