@@ -4,7 +4,7 @@
  * Parsed by toml.ts; every problem is one UsageError naming the file, the key and the line.
  */
 import { UsageError } from "./args.ts";
-import { serveArgs } from "./serve-config.ts";
+import { COMMA_LISTS, serveArgs } from "./serve-config.ts";
 import { kindOf, type Settings, type Value } from "./settings.ts";
 import { lineOfKey, parseToml } from "./toml.ts";
 
@@ -13,8 +13,6 @@ const NOT_IN_FILE: Record<string, string> = {
   config: "a config file cannot name another one",
 };
 
-/** Read as the flag's comma-separated list, so written either way. */
-const COMMA_LISTS = ["address"];
 
 /**
  * Value hints of flags that take a number: in the file such a key takes a TOML number, so
