@@ -21,6 +21,7 @@ import { switchHost } from "../layout/switch-host.ts";
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
+import { tftpdHelpArgs } from "./tftpd-options.ts";
 import { changedSettings, reloadFields, reloadReport } from "./reload-diff.ts";
 import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
@@ -478,29 +479,10 @@ const serveHelp: ArgsDef = Object.fromEntries(
   Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { type: "string", description: d.description, valueHint: d.options.join("|"), default: d.default } : d]),
 );
 
-/** in.tftpd's options as --help lists them; every serve flag is taken too. */
+/** in.tftpd's options as --help lists them, from the one option table; every serve flag is taken too. */
 const inTftpdHelp: ArgsDef = {
   directory: { type: "positional", required: false, description: "the tftproot; without -s, requests for /DIRECTORY/FILE are served as FILE" },
-  listen: { type: "boolean", alias: ["l"], description: "standalone (required, or -L or -a; pxeboot stays in the foreground: Type=simple)" },
-  foreground: { type: "boolean", alias: ["L"], description: "standalone, in the foreground" },
-  address: { type: "string", alias: ["a"], valueHint: "[ADDR][:PORT]", description: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
-  secure: { type: "boolean", alias: ["s"], description: "the directory is the root (pxeboot always confines to it)" },
-  create: { type: "boolean", alias: ["c"], description: "accept uploads of new files (--create)" },
-  permissive: { type: "boolean", alias: ["p"], description: "also serve files not readable by everyone (--permissive)" },
-  user: { type: "string", alias: ["u"], valueHint: "USER", description: "run as this user once bound (--user)" },
-  umask: { type: "string", alias: ["U"], valueHint: "OCTAL", description: "umask for created files (--umask)" },
-  ipv4: { type: "boolean", alias: ["4"], description: "IPv4 only (--ipv4)" },
-  ipv6: { type: "boolean", alias: ["6"], description: "IPv6 only (--ipv6)" },
-  "port-range": { type: "string", alias: ["R"], valueHint: "LOW:HIGH", description: "transfer ports (--port-range)" },
-  "map-file": { type: "string", alias: ["m"], valueHint: "FILE", description: "remap rules (--map-file)" },
-  timeout: { type: "string", alias: ["t"], valueHint: "SEC", description: "inetd idle time: ignored, as by a standalone in.tftpd" },
-  retransmit: { type: "string", alias: ["T"], valueHint: "USEC", description: "initial retransmission timeout in µs (--timeout in seconds)" },
-  blocksize: { type: "string", alias: ["B"], valueHint: "BYTES", description: "largest blksize (--blksize-max)" },
-  refuse: { type: "string", alias: ["r"], valueHint: "OPTION", description: "never grant this option (--refuse)" },
-  verbose: { type: "boolean", alias: ["v"], description: "debug logging (--verbose)" },
-  pidfile: { type: "string", alias: ["P"], valueHint: "FILE", description: "write the process ID here (--pidfile)" },
-  quiet: { type: "boolean", alias: ["q"], description: "warnings only (--quiet)" },
-  version: { type: "boolean", alias: ["V"], description: "print the version" },
+  ...tftpdHelpArgs(),
 };
 
 /** `serve` and its alias `in.tftpd`: one server, two ways of reading the command line (command-line.ts). */

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseCommandLine, type Mode } from "../../src/cli/command-line.ts";
 import { getopt } from "../../src/cli/getopt.ts";
-import { parseListen } from "../../src/cli/tftpd-options.ts";
+import { parseListen, TFTPD_OPTIONS, tftpdEffect, tftpdHelpArgs } from "../../src/cli/tftpd-options.ts";
 
 const source = { origin: (_i: number, spelled: string) => ({ kind: "flag" as const, flag: spelled || "DIR" }), prefix: () => "t: ", hint: " (see --help)" };
 
@@ -152,5 +152,23 @@ describe("getopt", () => {
     const table = { short: (l: string) => (l === "v" ? { id: "v", takesValue: false } : undefined), long: () => undefined };
     expect(getopt(["-v", "--", "-v", "-"], table).map((i) => i.kind)).toEqual(["option", "operand", "operand"]);
     expect(getopt(["-"], table)[0]).toMatchObject({ kind: "operand", value: "-" });
+  });
+});
+
+describe("in.tftpd --help", () => {
+  test("lists every option that works, by its letter, and none that is refused", () => {
+    const help = tftpdHelpArgs();
+    const listed = new Set(Object.entries(help).flatMap(([name, d]) => [name, ...(d.alias ?? [])]));
+    // A value each option accepts, for those that take one.
+    const sample: Record<string, string> = { a: "127.0.0.1", u: "nobody", U: "022", R: "5000:5010", S: "69", m: "/m", t: "1", T: "1000000", B: "1024", W: "4", r: "tsize", verbosity: "1", P: "/p" };
+    const works = (id: string) => {
+      try {
+        tftpdEffect(id, sample[id]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const id of Object.keys(TFTPD_OPTIONS)) expect([id, listed.has(id)]).toEqual([id, works(id)]);
   });
 });
