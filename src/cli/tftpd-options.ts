@@ -25,7 +25,7 @@ export const TFTPD_OPTIONS: Record<string, TftpdOption> = {
   L: { takesValue: false, long: ["foreground"], help: "standalone, in the foreground" },
   a: { takesValue: true, long: ["address"], valueHint: "[ADDR][:PORT]", help: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
   s: { takesValue: false, long: ["secure", "chroot"], help: "the directory is the root (pxeboot always confines to it)" },
-  c: { takesValue: false, long: ["create"], help: "accept uploads of new files (--create)" },
+  c: { takesValue: false, long: ["create"], help: "accept uploads, new files and over existing ones, as in.tftpd does (--create --overwrite)" },
   p: { takesValue: false, long: ["permissive"], help: "also serve files not readable by everyone (--permissive)" },
   u: { takesValue: true, long: ["user"], valueHint: "USER", help: "run as this user once bound (--user)" },
   U: { takesValue: true, long: ["umask"], valueHint: "OCTAL", help: "umask for created files (--umask)" },
@@ -129,7 +129,9 @@ export function tftpdEffect(id: string, value = ""): Effect {
     case "6":
       return { set: { ipv6: true } };
     case "c":
-      return { set: { create: true } };
+      // in.tftpd's -c creates files, and an upload over an existing file it may write replaces
+      // it; a nightly same-name upload set up for tftpd-hpa keeps working (serve's --create alone does not replace).
+      return { set: { create: true, overwrite: true } };
     case "s":
       return { secure: true };
     case "p":

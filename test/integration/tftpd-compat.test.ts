@@ -59,6 +59,20 @@ describe("in.tftpd command lines", () => {
     expect(s.log()).toContain("blksizeMax=1468");
   });
 
+  test("-c as in.tftpd: an upload over an existing file replaces it (a nightly same-name upload keeps working)", async () => {
+    const root = tree("create-replace");
+    mkdirSync(join(root, "dumps"), { mode: 0o777 });
+    chmodSync(join(root, "dumps"), 0o777);
+    const s = await started(startWith((port) => [BINARY, "in.tftpd", "-Lsc", root, "-a", `127.0.0.1:${port}`, "-u", "nobody"]));
+    for (const night of ["monday\n", "tuesday\n"]) {
+      const src = join(root, "..", `${root.split("/").pop()}-night`);
+      writeFileSync(src, night);
+      const r = await run(["curl", "-sS", "-T", src, `tftp://127.0.0.1:${s.port}/dumps/host1.dump`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(readFileSync(join(root, "dumps/host1.dump"), "utf8")).toBe(night);
+    }
+  });
+
   test("without -s, clients naming /ROOT/FILE get FILE, as from in.tftpd", async () => {
     const root = tree("nosecure", { "boot/kernel": "k\n" });
     const s = await started(startWith((port) => [BINARY, "in.tftpd", "--listen", `--address=127.0.0.1:${port}`, root]));
