@@ -191,7 +191,8 @@ export function cidrList(rawArgs: string[], flag: "allow" | "deny" | "metrics-al
  */
 export const SETTING_OF: Record<keyof ServerConfig, string> = {
   root: "root",
-  addresses: "address",
+  // --ipv4/--ipv6 choose the addresses too when none is given: a change of either waits with them.
+  addresses: "address/ipv4/ipv6",
   port: "port",
   maxTransfers: "max-transfers",
   queueMax: "queue-max",
