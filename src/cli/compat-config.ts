@@ -20,15 +20,6 @@ export interface CompatArgs {
 
 export type CompatConfig = Pick<ServerConfig, "portRange" | "remap" | "stripPrefix" | "refuse">;
 
-/** Seconds with up to millisecond precision ("1", "0.5"). */
-export function secondsArg(flag: string, value: unknown, min: number, max: number): number {
-  const s = String(value ?? "").trim();
-  if (!/^[0-9]+(\.[0-9]{1,3})?$/.test(s)) throw new UsageError(`--${flag} needs seconds from ${min} to ${max} (e.g. 1 or 0.5), got '${s}'`);
-  const n = Number(s);
-  if (n < min || n > max) throw new UsageError(`--${flag} must be from ${min} to ${max} seconds, got ${n}`);
-  return n;
-}
-
 export function parsePortRange(text: string): { low: number; high: number } {
   const m = /^\s*(\d{1,5})\s*:\s*(\d{1,5})\s*$/.exec(text);
   const low = Number(m?.[1]);

@@ -4,6 +4,7 @@
  * Parsed by toml.ts; every problem is one UsageError naming the file, the key and the line.
  */
 import { UsageError } from "./args.ts";
+import { COMMA_LISTS, serveArgs } from "./serve-config.ts";
 import { kindOf, type Settings, type Value } from "./settings.ts";
 import { lineOfKey, parseToml } from "./toml.ts";
 
@@ -12,8 +13,17 @@ const NOT_IN_FILE: Record<string, string> = {
   config: "a config file cannot name another one",
 };
 
-/** Read as the flag's comma-separated list, so written either way. */
-const COMMA_LISTS = ["address"];
+
+/**
+ * Value hints of flags that take a number: in the file such a key takes a TOML number, so
+ * `port = "69"` is a mistake named with its line, not a string read as a number.
+ */
+const NUMBER_HINTS = new Set(["PORT", "N", "SEC", "BYTES", "BLOCKS", "MIB", "0|1"]);
+
+function takesNumber(key: string): boolean {
+  const def = (serveArgs as Record<string, { valueHint?: string }>)[key];
+  return def?.valueHint !== undefined && NUMBER_HINTS.has(def.valueHint);
+}
 
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return "an array";
@@ -28,6 +38,7 @@ function coerce(key: string, raw: unknown, fail: (why: string) => never): Value 
     if (typeof raw !== "boolean") fail(`expected true or false, got ${typeName(raw)}`);
     return raw as boolean;
   }
+  if (takesNumber(key) && typeof raw === "string") fail(`expected a number, got a string: write ${key} = ${raw.trim() || 0}, without quotes`);
   const scalar = (v: unknown): string => {
     if (typeof v === "string") return v;
     if (typeof v === "number" && Number.isFinite(v)) return String(v);

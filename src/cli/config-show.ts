@@ -3,10 +3,8 @@
  * every key with its description, its value (from a flag, a file, or the default, with where a
  * non-default came from), and the keys left unset as comments.
  */
-import { serveArgs } from "./serve-config.ts";
+import { COMMA_LISTS, serveArgs } from "./serve-config.ts";
 import { describeOrigin, kindOf, type Settings, type Value } from "./settings.ts";
-
-const COMMA_LISTS = ["address"];
 
 /** A TOML string: literal ('…') where it can be, so remap rules keep their backslashes readable. */
 function tomlString(s: string): string {

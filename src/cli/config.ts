@@ -11,6 +11,9 @@ import { renderToml } from "./config-show.ts";
 import { DEFAULT_CONFIG, resolveServe, type Resolved } from "./resolve-serve.ts";
 import { describeOrigin } from "./settings.ts";
 import { serveArgs } from "./serve-config.ts";
+import { serviceIdentity } from "./privileges.ts";
+import { unreadableBy } from "./readable-after-drop.ts";
+import type { Identity } from "../layout/writable.ts";
 
 /** Addresses a socket can bind here: every interface's, and the wildcards. */
 function localAddresses(): Set<string> {
@@ -39,6 +42,36 @@ function startProblem(r: Resolved): void {
   const local = localAddresses();
   for (const a of r.settings.server.addresses)
     if (!local.has(a)) throw new UsageError(`address ${a}${where("address")} is not an address of this host (it has ${[...local].join(", ")})`);
+  readableAfterDrop(r, where);
+}
+
+/**
+ * What serve reads again as the user it runs as: the root on every request, the files a SIGHUP
+ * re-reads. Checked as that user: the one serve drops to when started as root (systemd), else
+ * whoever runs this check.
+ */
+function readableAfterDrop(r: Resolved, where: (key: string) => string): void {
+  const { user, group } = r.settings;
+  const asRoot = process.getuid?.() === 0;
+  const who: Identity | undefined =
+    asRoot || user !== undefined || group !== undefined
+      ? serviceIdentity(user, group, 0).drop
+      : { name: `uid ${process.getuid?.()}`, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 };
+  if (!who) return; // --user root: reads as root
+  const { server } = r.settings;
+  const reread: [string, string | undefined, string][] = [
+    ["root", server.root, "every request would fail"],
+    // check is always given the config file: it comes first, the defaults file it names after.
+    ...r.sources.map((f, i): [string, string, string] => [i === 0 ? "config file" : "defaults-file", f, "every SIGHUP would fail to re-read it"]),
+    ["map-file", r.settings.remapSources.mapFile, "every SIGHUP would fail to re-read it"],
+    ["quirks", r.merged.get("quirks")?.value as string | undefined, "every SIGHUP would fail to re-read it"],
+  ];
+  for (const [key, path, consequence] of reread) {
+    if (path === undefined) continue;
+    const why = unreadableBy(path, who);
+    const named = key === "config file" ? "" : where(key);
+    if (why) throw new UsageError(`${key} ${path}${named}: ${who.name} (uid ${who.uid}, gid ${who.gid}), whom serve runs as after binding the port, ${why.problem}, so ${consequence}; fix: ${why.fix}`);
+  }
 }
 
 const check = defineCommand({

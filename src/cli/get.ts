@@ -5,15 +5,10 @@ import { fileSink, stdoutSink } from "../client/file-sink.ts";
 import { statusLine } from "../client/status-line.ts";
 import { parseTftpUri, UriError } from "../client/uri.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE, type TransferMode } from "../protocol/types.ts";
-import { guarded, intArg, UsageError } from "./args.ts";
+import { guarded, intArg, secondsArg, UsageError } from "./args.ts";
 
 /** Seconds as a decimal (0.5 is a fair retransmit timeout on a LAN), returned in ms. */
-export function secondsArgMs(flag: string, value: unknown, min: number, max: number): number {
-  const s = String(value ?? "").trim();
-  const n = /^[0-9]+(\.[0-9]+)?$/.test(s) ? Number(s) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`--${flag} needs seconds from ${min} to ${max}, got '${s}'`);
-  return Math.round(n * 1000);
-}
+export const secondsArgMs = (flag: string, value: unknown, min: number, max: number): number => Math.round(secondsArg(flag, value, min, max) * 1000);
 
 export function modeArg(value: unknown): TransferMode {
   const m = String(value).toLowerCase();

@@ -72,7 +72,7 @@ export default guarded(
       if (args.server !== undefined && parseIPv4(args.server) === undefined)
         throw new UsageError(`--server needs an IPv4 address (DHCP next-server), got '${args.server}'`);
       if (!/^[A-Za-z0-9._-]+$/.test(args.marker))
-        throw new UsageError(`--marker must be a plain file name like Kickstart_end, got '${args.marker}'`);
+        throw new UsageError(`--marker must be a plain file name like ${DEFAULT_MARKER}, got '${args.marker}'`);
       const httpPort = args.http === undefined ? undefined : intArg("http", args.http, 1, 65535);
       const owner = initOwner(args.owner);
       const loaders = loaderOrigin(args.loaders, rawArgs, args.sysroot);

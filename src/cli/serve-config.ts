@@ -4,10 +4,10 @@
  */
 import type { ArgsDef } from "citty";
 import { availableParallelism } from "node:os";
-import { intArg, repeatedFlag, UsageError } from "./args.ts";
+import { intArg, repeatedFlag, secondsArg, UsageError } from "./args.ts";
 import { readQuirksFile } from "./quirks-file.ts";
 import { uploadConfig } from "./upload-config.ts";
-import { compatConfig, familyDeny, listenAddresses, secondsArg } from "./compat-config.ts";
+import { compatConfig, familyDeny, listenAddresses } from "./compat-config.ts";
 import { parseCidr } from "../server/client-filter.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
@@ -122,6 +122,9 @@ export const serveArgs = {
   config: { type: "string", valueHint: "FILE", description: "TOML configuration file (default /etc/pxeboot.toml when it exists); flags override it" },
 } satisfies ArgsDef;
 
+/** Flags read as a comma-separated list, so a file may write them as a string or an array. */
+export const COMMA_LISTS = ["address"];
+
 /** Flags that may be given more than once (lists in the config file); citty would keep only the last. */
 export const REPEATABLE = ["allow", "deny", "writable", "refuse", "remap", "metrics-allow"];
 
@@ -165,6 +168,12 @@ export function workerCount(args: ServeArgs): number {
   return intArg("workers", w, 1, 64);
 }
 
+/** A flag's default, as written in its row: the one place a default is written. */
+export function defaultOf(name: keyof typeof serveArgs): string {
+  const def = serveArgs[name] as { default?: unknown };
+  return String(def.default);
+}
+
 /** The flag defaults as a ServeArgs, for callers (demo, tests) that start from them. */
 export function serveDefaults(): ServeArgs {
   const out: Record<string, string> = {};
@@ -192,7 +201,8 @@ export function cidrList(rawArgs: string[], flag: "allow" | "deny" | "metrics-al
  */
 export const SETTING_OF: Record<keyof ServerConfig, string> = {
   root: "root",
-  addresses: "address",
+  // --ipv4/--ipv6 choose the addresses too when none is given: a change of either waits with them.
+  addresses: "address/ipv4/ipv6",
   port: "port",
   maxTransfers: "max-transfers",
   queueMax: "queue-max",
@@ -239,8 +249,8 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     addresses: listenAddresses(args),
     port: intArg("port", args.port, 0, 65535),
     maxTransfers: intArg("max-transfers", args["max-transfers"], 1, 1_000_000),
-    perClientMax: intArg("per-client-max", args["per-client-max"] ?? "64", 0, 1_000_000),
-    perClientRate: intArg("per-client-rate", args["per-client-rate"] ?? "200", 0, 10_000_000),
+    perClientMax: intArg("per-client-max", args["per-client-max"] ?? defaultOf("per-client-max"), 0, 1_000_000),
+    perClientRate: intArg("per-client-rate", args["per-client-rate"] ?? defaultOf("per-client-rate"), 0, 10_000_000),
     queueMax: intArg("queue-max", args["queue-max"], 0, 10_000_000),
     timeoutMs: Math.round(timeoutSec * 1000),
     timeoutMaxMs: Math.max(5000, Math.round(timeoutSec * 1000)),
@@ -253,7 +263,7 @@ export function serveConfig(args: ServeArgs, rawArgs: string[] = []): ServerConf
     blockSizeMaxExplicit: args["blksize-max"] !== undefined,
     windowSizeMax: intArg("windowsize-max", args["windowsize-max"], 1, MAX_WINDOW_SIZE),
     quirks: args.quirks ? readQuirksFile(args.quirks) : undefined,
-    quirkMemorySec: intArg("quirk-memory", args["quirk-memory"] ?? "3600", 0, 30 * 86_400),
+    quirkMemorySec: intArg("quirk-memory", args["quirk-memory"] ?? defaultOf("quirk-memory"), 0, 30 * 86_400),
     rollover: intArg("rollover", args.rollover, 0, 1) as 0 | 1,
     cacheBytes: intArg("cache-mb", args["cache-mb"], 0, 1_048_576) * 1024 * 1024,
     receiveBufferBytes: intArg("rcvbuf-mb", args["rcvbuf-mb"], 1, 2048) * 1024 * 1024,

@@ -11,7 +11,7 @@ import { parseMetricsListen, type MetricsListen } from "./metrics-endpoint.ts";
 import { parseHttpListen } from "./http-listen.ts";
 import type { HttpListen } from "../http/http-server.ts";
 import { lookupGroup, lookupUser } from "./privileges.ts";
-import { cidrList, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
+import { cidrList, defaultOf, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 export interface ServeSettings {
@@ -92,7 +92,7 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
   if (args.user !== undefined && args.user !== "root" && args.user !== "0") lookupUser(args.user);
   if (args.group !== undefined) lookupGroup(args.group, "--group");
   const marker = args["install-marker"] ?? DEFAULT_MARKER;
-  if (marker.trim() === "") throw new UsageError("--install-marker needs a file name (default Kickstart_end)");
+  if (marker.trim() === "") throw new UsageError(`--install-marker needs a file name (default ${DEFAULT_MARKER})`);
   const metrics = args.metrics === undefined ? undefined : parseMetricsListen(args.metrics);
   if (args.pidfile === "") throw new UsageError("--pidfile needs a file name (e.g. /run/pxeboot.pid)");
   return {
@@ -106,7 +106,7 @@ export function serveSettings(args: ServeArgs & CommandArgs, rawArgs: string[] =
     onInstall: args["on-install"] || undefined,
     workers: workerCount(args),
     pidfile: args.pidfile,
-    drainTimeoutMs: intArg("drain-timeout", args["drain-timeout"] ?? "30", 0, 86_400) * 1000,
+    drainTimeoutMs: intArg("drain-timeout", args["drain-timeout"] ?? defaultOf("drain-timeout"), 0, 86_400) * 1000,
     umask: args.umask === undefined ? undefined : parseUmask(args.umask),
     remapSources: { mapFile: args["map-file"], inline: repeatedFlag(rawArgs, ["remap"], "RULE", false) },
     dualStackDefault: !args.address && !args.ipv4 && !args.ipv6,

@@ -25,6 +25,9 @@ import { switchHost } from "../layout/switch-host.ts";
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
+import { tftpdHelpArgs } from "./tftpd-options.ts";
+import { changedSettings, reloadFields, reloadReport } from "./reload-diff.ts";
+import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
@@ -46,6 +49,12 @@ interface WorkerAnswer {
   quirks?: LearnedQuirk[];
 }
 
+/** A configuration re-read on SIGHUP: validated, and as given. */
+export interface Reread {
+  settings: ServeSettings;
+  given: Settings;
+}
+
 export interface ServeOptions {
   config: ServerConfig;
   log: Logger;
@@ -61,9 +70,11 @@ export interface ServeOptions {
   /** SIGHUP re-reads the remap rules through this, as tftpd-hpa re-reads its map file. */
   reloadRemap?: (next?: ServeSettings) => RemapRule[];
   /** SIGHUP re-reads the configuration through this (the same flags and files as at start). */
-  reloadSettings?: () => ServeSettings;
+  reloadSettings?: () => Reread;
   /** What the server started with: a reload names every one of these settings that changed. */
   settings?: ServeSettings;
+  /** The settings as given at start (key, value, origin), so a reload shows each change old → new. */
+  given?: Settings;
   /** After SIGTERM/SIGINT, how long running transfers may finish. */
   drainTimeoutMs?: number;
   /** --metrics: counted by `metrics`, served at `listen` (this process's own port). */
@@ -239,20 +250,25 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         error: (msg, fields) => log.error(msg, { ...fields, worker }),
       }
     : log;
+  let given: Settings = opts.given ?? new Map();
   reload = () => {
     if (!isWorkerChild()) workers?.signal("SIGHUP");
     if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
     let next: ServeSettings | undefined;
     if (opts.reloadSettings) {
       try {
-        next = opts.reloadSettings();
+        const reread = opts.reloadSettings();
+        next = reread.settings;
         const { applied, needRestart } = server.reconfigure(next.server);
         http?.reconfigure(httpRules(next.server));
         const waiting = settingNames(needRestart);
         if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) waiting.push("http");
         if (opts.settings) waiting.push(...changedProcessSettings(opts.settings, next));
-        said.info("SIGHUP: configuration re-read", { changed: settingNames(applied).join(",") || "nothing" });
-        if (waiting.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", { keys: waiting.join(",") });
+        // Compared with what is running now: the last good reload, else the start.
+        const report = reloadReport(changedSettings(given, reread.given), settingNames(applied), waiting);
+        given = reread.given;
+        said.info("SIGHUP: configuration re-read", reloadFields("changed", report.applied));
+        if (report.waiting.length > 0) said.warn("SIGHUP: these settings change only with a restart (systemctl restart)", reloadFields("keys", report.waiting));
       } catch (err) {
         said.error("SIGHUP: configuration not re-read, the old one stays (remap rules not re-read either)", { error: (err as Error).message });
         return;
@@ -368,7 +384,7 @@ function prepareBootRecords(root: string, user: { uid: number; gid: number } | u
 }
 
 /** Runs the server as `settings` say until a signal stops it; exits the process. */
-async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettings): Promise<never> {
+async function serve(settings: ServeSettings, given: Settings, reloadSettings?: () => Reread): Promise<never> {
   const config = settings.server;
   if (settings.umask !== undefined) process.umask(settings.umask);
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -417,6 +433,7 @@ async function serve(settings: ServeSettings, reloadSettings?: () => ServeSettin
     },
     reloadSettings,
     settings,
+    given,
     metrics,
     http: settings.http,
     switcher,
@@ -509,29 +526,10 @@ const serveHelp: ArgsDef = Object.fromEntries(
   Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { type: "string", description: d.description, valueHint: d.options.join("|"), default: d.default } : d]),
 );
 
-/** in.tftpd's options as --help lists them; every serve flag is taken too. */
+/** in.tftpd's options as --help lists them, from the one option table; every serve flag is taken too. */
 const inTftpdHelp: ArgsDef = {
   directory: { type: "positional", required: false, description: "the tftproot; without -s, requests for /DIRECTORY/FILE are served as FILE" },
-  listen: { type: "boolean", alias: ["l"], description: "standalone (required, or -L or -a; pxeboot stays in the foreground: Type=simple)" },
-  foreground: { type: "boolean", alias: ["L"], description: "standalone, in the foreground" },
-  address: { type: "string", alias: ["a"], valueHint: "[ADDR][:PORT]", description: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
-  secure: { type: "boolean", alias: ["s"], description: "the directory is the root (pxeboot always confines to it)" },
-  create: { type: "boolean", alias: ["c"], description: "accept uploads of new files (--create)" },
-  permissive: { type: "boolean", alias: ["p"], description: "also serve files not readable by everyone (--permissive)" },
-  user: { type: "string", alias: ["u"], valueHint: "USER", description: "run as this user once bound (--user)" },
-  umask: { type: "string", alias: ["U"], valueHint: "OCTAL", description: "umask for created files (--umask)" },
-  ipv4: { type: "boolean", alias: ["4"], description: "IPv4 only (--ipv4)" },
-  ipv6: { type: "boolean", alias: ["6"], description: "IPv6 only (--ipv6)" },
-  "port-range": { type: "string", alias: ["R"], valueHint: "LOW:HIGH", description: "transfer ports (--port-range)" },
-  "map-file": { type: "string", alias: ["m"], valueHint: "FILE", description: "remap rules (--map-file)" },
-  timeout: { type: "string", alias: ["t"], valueHint: "SEC", description: "inetd idle time: ignored, as by a standalone in.tftpd" },
-  retransmit: { type: "string", alias: ["T"], valueHint: "USEC", description: "initial retransmission timeout in µs (--timeout in seconds)" },
-  blocksize: { type: "string", alias: ["B"], valueHint: "BYTES", description: "largest blksize (--blksize-max)" },
-  refuse: { type: "string", alias: ["r"], valueHint: "OPTION", description: "never grant this option (--refuse)" },
-  verbose: { type: "boolean", alias: ["v"], description: "debug logging (--verbose)" },
-  pidfile: { type: "string", alias: ["P"], valueHint: "FILE", description: "write the process ID here (--pidfile)" },
-  quiet: { type: "boolean", alias: ["q"], description: "warnings only (--quiet)" },
-  version: { type: "boolean", alias: ["V"], description: "print the version" },
+  ...tftpdHelpArgs(),
 };
 
 /** `serve` and its alias `in.tftpd`: one server, two ways of reading the command line (command-line.ts). */
@@ -549,7 +547,10 @@ function serveCommand(mode: Mode) {
           process.stdout.write(`pxeboot ${pkg.version} (in.tftpd compatible, with remap)\n`);
           process.exit(0);
         }
-        await serve(resolved.settings, () => resolveServe(rawArgs, mode).settings);
+        await serve(resolved.settings, resolved.merged, () => {
+          const again = resolveServe(rawArgs, mode);
+          return { settings: again.settings, given: again.merged };
+        });
       } catch (err) {
         fail(err);
       }

@@ -12,41 +12,57 @@ import type { Value } from "./settings.ts";
 interface TftpdOption {
   takesValue: boolean;
   long: string[];
+  /** What `in.tftpd --help` says; none: the option is refused, with the reason, and not listed. */
+  help?: string;
+  valueHint?: string;
+  /** The name --help lists it under, where it has no long name of in.tftpd's own. */
+  helpName?: string;
 }
 
-/** By short letter, or by long name for the long-only ones. */
+/** By short letter, or by long name for the long-only ones. The one table: parsing and --help read it. */
 export const TFTPD_OPTIONS: Record<string, TftpdOption> = {
-  "4": { takesValue: false, long: ["ipv4"] },
-  "6": { takesValue: false, long: ["ipv6"] },
-  c: { takesValue: false, long: ["create"] },
-  s: { takesValue: false, long: ["secure", "chroot"] },
-  p: { takesValue: false, long: ["permissive"] },
-  v: { takesValue: false, long: ["verbose"] },
-  V: { takesValue: false, long: ["version"] },
-  l: { takesValue: false, long: ["listen"] },
-  L: { takesValue: false, long: ["foreground"] },
-  a: { takesValue: true, long: ["address"] },
-  B: { takesValue: true, long: ["blocksize"] },
-  W: { takesValue: true, long: ["windowsize"] },
-  u: { takesValue: true, long: ["user"] },
-  U: { takesValue: true, long: ["umask"] },
-  r: { takesValue: true, long: ["refuse"] },
-  t: { takesValue: true, long: ["timeout"] },
-  T: { takesValue: true, long: ["retransmit"] },
-  R: { takesValue: true, long: ["port-range", "ports"] },
-  S: { takesValue: true, long: ["port", "service"] },
-  m: { takesValue: true, long: ["map-file"] },
-  P: { takesValue: true, long: ["pidfile"] },
+  l: { takesValue: false, long: ["listen"], help: "standalone (required, or -L or -a; pxeboot stays in the foreground: Type=simple)" },
+  L: { takesValue: false, long: ["foreground"], help: "standalone, in the foreground" },
+  a: { takesValue: true, long: ["address"], valueHint: "[ADDR][:PORT]", help: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
+  s: { takesValue: false, long: ["secure", "chroot"], help: "the directory is the root (pxeboot always confines to it)" },
+  c: { takesValue: false, long: ["create"], help: "accept uploads, new files and over existing ones, as in.tftpd does (--create --overwrite)" },
+  p: { takesValue: false, long: ["permissive"], help: "also serve files not readable by everyone (--permissive)" },
+  u: { takesValue: true, long: ["user"], valueHint: "USER", help: "run as this user once bound (--user)" },
+  U: { takesValue: true, long: ["umask"], valueHint: "OCTAL", help: "umask for created files (--umask)" },
+  "4": { takesValue: false, long: ["ipv4"], help: "IPv4 only (--ipv4)" },
+  "6": { takesValue: false, long: ["ipv6"], help: "IPv6 only (--ipv6)" },
+  R: { takesValue: true, long: ["port-range", "ports"], valueHint: "LOW:HIGH", help: "transfer ports (--port-range)" },
+  S: { takesValue: true, long: ["port", "service"], valueHint: "PORT", help: "UDP port, or tftp for 69 (--port)" },
+  m: { takesValue: true, long: ["map-file"], valueHint: "FILE", help: "remap rules (--map-file)" },
+  t: { takesValue: true, long: ["timeout"], valueHint: "SEC", help: "inetd idle time: ignored, as by a standalone in.tftpd" },
+  T: { takesValue: true, long: ["retransmit"], valueHint: "USEC", help: "initial retransmission timeout in µs (--timeout in seconds)" },
+  B: { takesValue: true, long: ["blocksize"], valueHint: "BYTES", help: "largest blksize (--blksize-max)" },
+  W: { takesValue: true, long: ["windowsize"], valueHint: "BLOCKS", help: "largest windowsize (--windowsize-max)" },
+  r: { takesValue: true, long: ["refuse"], valueHint: "OPTION", help: "never grant this option (--refuse); repeatable" },
+  "reject-all": { takesValue: false, long: ["reject-all"], help: "grant no option at all (--refuse each)" },
+  v: { takesValue: false, long: ["verbose"], help: "debug logging (--verbose)" },
+  verbosity: { takesValue: true, long: ["verbosity"], valueHint: "N", help: "above 0: debug logging (--verbose)" },
+  P: { takesValue: true, long: ["pidfile"], valueHint: "FILE", help: "write the process ID here (--pidfile)" },
+  stderr: { takesValue: false, long: ["stderr"], help: "accepted: pxeboot always logs to stdout/stderr" },
   // Not in.tftpd's, but what `serve -q` always meant; accepted in both places alike.
-  q: { takesValue: false, long: [] },
-  verbosity: { takesValue: true, long: ["verbosity"] },
-  "reject-all": { takesValue: false, long: ["reject-all"] },
-  stderr: { takesValue: false, long: ["stderr"] },
+  q: { takesValue: false, long: [], helpName: "quiet", help: "warnings only (--quiet)" },
+  V: { takesValue: false, long: ["version"], help: "print the version" },
   systemd: { takesValue: false, long: ["systemd"] },
   "map-steps": { takesValue: true, long: ["map-steps"] },
   "map-test": { takesValue: true, long: ["map-test"] },
   "window-bytes": { takesValue: true, long: ["window-bytes"] },
 };
+
+/** The options that work, as citty lists them for `in.tftpd --help` (every serve flag is taken too). */
+export function tftpdHelpArgs(): Record<string, { type: "string" | "boolean"; alias?: string[]; valueHint?: string; description: string }> {
+  const out: ReturnType<typeof tftpdHelpArgs> = {};
+  for (const [id, o] of Object.entries(TFTPD_OPTIONS)) {
+    if (o.help === undefined) continue;
+    const name = o.helpName ?? o.long[0] ?? id;
+    out[name] = { type: o.takesValue ? "string" : "boolean", alias: name === id ? undefined : [id], valueHint: o.valueHint, description: o.help };
+  }
+  return out;
+}
 
 /** Long name → option id. */
 export const TFTPD_LONG: Record<string, string> = Object.fromEntries(
@@ -113,7 +129,9 @@ export function tftpdEffect(id: string, value = ""): Effect {
     case "6":
       return { set: { ipv6: true } };
     case "c":
-      return { set: { create: true } };
+      // in.tftpd's -c creates files, and an upload over an existing file it may write replaces
+      // it; a nightly same-name upload set up for tftpd-hpa keeps working (serve's --create alone does not replace).
+      return { set: { create: true, overwrite: true } };
     case "s":
       return { secure: true };
     case "p":

@@ -22,10 +22,15 @@ export interface Identity {
 export const INSTALL_ONCE_DIRS = [PXELINUX_DIR, GRUB_DIR, IPXE_DIR, ".pxeboot", STATE_DIR, LOCK_DIR, REMOVED_DIR, MAC_DIR];
 const OPTIONAL = new Set([GRUB_DIR, IPXE_DIR]);
 
-export function canWrite(st: Pick<Stats, "uid" | "gid" | "mode">, who: Pick<Identity, "uid" | "gid">): boolean {
+/** Whether the mode grants `want` (4 read, 2 write, 1 search) to `who`, its primary group only and no capabilities. */
+export function modeAllows(st: Pick<Stats, "uid" | "gid" | "mode">, who: Pick<Identity, "uid" | "gid">, want: number): boolean {
   // Like the kernel: the owner class applies to the owner, else the group class, else other.
   const bits = st.uid === who.uid ? (st.mode >> 6) & 7 : st.gid === who.gid ? (st.mode >> 3) & 7 : st.mode & 7;
-  return (bits & 3) === 3; // write and search
+  return (bits & want) === want;
+}
+
+export function canWrite(st: Pick<Stats, "uid" | "gid" | "mode">, who: Pick<Identity, "uid" | "gid">): boolean {
+  return modeAllows(st, who, 3); // write and search
 }
 
 export interface UnwritableDir {

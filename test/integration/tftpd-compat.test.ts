@@ -4,11 +4,12 @@
  * transfers' sockets in a range, and every mistake is one line and exit 2.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, eventually, pathExists, RawPeer, run, scratchRoot, type ServerProcess, startServer, startWith } from "./harness.ts";
+import { ROOT, testNeeding } from "../gate.ts";
 
 const running: ServerProcess[] = [];
 const trees: { cleanup(): void }[] = [];
@@ -56,6 +57,20 @@ describe("in.tftpd command lines", () => {
     const s = await started(startWith((port) => [BINARY, "in.tftpd", "-Lvs", root, "-a", `127.0.0.1:${port}`, "-u", "nobody", "-B", "1468"]));
     expect((await tftpGet(s.port, "pxelinux.0")).text).toBe("pxelinux here\n");
     expect(s.log()).toContain("blksizeMax=1468");
+  });
+
+  test("-c as in.tftpd: an upload over an existing file replaces it (a nightly same-name upload keeps working)", async () => {
+    const root = tree("create-replace");
+    mkdirSync(join(root, "dumps"), { mode: 0o777 });
+    chmodSync(join(root, "dumps"), 0o777);
+    const s = await started(startWith((port) => [BINARY, "in.tftpd", "-Lsc", root, "-a", `127.0.0.1:${port}`, "-u", "nobody"]));
+    for (const night of ["monday\n", "tuesday\n"]) {
+      const src = join(root, "..", `${root.split("/").pop()}-night`);
+      writeFileSync(src, night);
+      const r = await run(["curl", "-sS", "-T", src, `tftp://127.0.0.1:${s.port}/dumps/host1.dump`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(readFileSync(join(root, "dumps/host1.dump"), "utf8")).toBe(night);
+    }
   });
 
   test("without -s, clients naming /ROOT/FILE get FILE, as from in.tftpd", async () => {
@@ -302,6 +317,21 @@ describe("pxeboot config", () => {
     expect(r.code).toBe(2);
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0]).toStartWith(`pxeboot: address 198.51.100.254 (${bad} line 2) is not an address of this host`);
+  });
+
+  testNeeding(ROOT, "check: what serve reads again after dropping root must be readable by that user (a root-only map file fails every SIGHUP)", async () => {
+    const dir = tree("config-drop");
+    const map = join(dir, "root-only.rules");
+    writeFileSync(map, "r ^a b\n", { mode: 0o600 });
+    const file = join(dir, "drop.toml");
+    writeFileSync(file, `root = "${dir}"\nuser = "nobody"\nmap-file = "${map}"\n`, { mode: 0o644 });
+    const r = await refused(["config", "check", file]);
+    expect([r.code, r.lines]).toEqual([
+      2,
+      [`pxeboot: map-file ${map} (${file} line 3): nobody (uid 65534, gid 65534), whom serve runs as after binding the port, cannot read it (0:0 0600), so every SIGHUP would fail to re-read it; fix: chmod o+r ${map}`],
+    ]);
+    chmodSync(map, 0o644);
+    expect((await run([BINARY, "config", "check", file])).code).toBe(0);
   });
 
   test("show: file + flags + defaults as TOML; serve --config takes the same file", async () => {

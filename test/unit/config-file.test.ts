@@ -155,6 +155,8 @@ describe("errors name the file, the key and the line", () => {
     [["-B", "4"], {}, "-B: --blksize-max must be from 8 to 65464, got 4"],
     [[], { "/etc/pxeboot.toml": "port = 69\nmax-transfers = 0" }, "/etc/pxeboot.toml line 2: max-transfers must be from 1 to 1000000, got 0"],
     [[], { "/etc/pxeboot.toml": "\nallow = ['10.0.0.0/33']" }, "/etc/pxeboot.toml line 2: allow '10.0.0.0/33': the prefix length must be 0 to 32"],
+    [[], { "/etc/pxeboot.toml": 'root = "/tftp"\nport = "69"' }, '/etc/pxeboot.toml line 2: port: expected a number, got a string: write port = 69, without quotes'],
+    [[], { "/etc/pxeboot.toml": "rollover = '1'" }, "/etc/pxeboot.toml line 1: rollover: expected a number, got a string: write rollover = 1, without quotes"],
     [[], { "/etc/pxeboot.toml": "user = 'no-such-user-here'" }, "/etc/pxeboot.toml line 1: user: no such user 'no-such-user-here' (try user nobody)"],
     [[], { "/etc/pxeboot.toml": "port-range = '9:1'" }, "/etc/pxeboot.toml line 1: port-range needs LOW:HIGH with 1 <= LOW <= HIGH <= 65535 (e.g. 50000:50999), got '9:1'"],
     [[], { "/etc/pxeboot.toml": "refuse = ['blksize', 'bogus']" }, "/etc/pxeboot.toml line 1: refuse: unknown option 'bogus' (one of blksize, blksize2, tsize, timeout, utimeout, rollover, windowsize)"],

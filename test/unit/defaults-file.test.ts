@@ -61,6 +61,7 @@ describe("the init script's in.tftpd line", () => {
       address: "",
       port: "69",
       create: true,
+      overwrite: true,
       "blksize-max": "1468",
       "map-file": "/etc/tftpd.remap",
       verbose: true,

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseCommandLine, type Mode } from "../../src/cli/command-line.ts";
 import { getopt } from "../../src/cli/getopt.ts";
-import { parseListen } from "../../src/cli/tftpd-options.ts";
+import { parseListen, TFTPD_OPTIONS, tftpdEffect, tftpdHelpArgs } from "../../src/cli/tftpd-options.ts";
 
 const source = { origin: (_i: number, spelled: string) => ({ kind: "flag" as const, flag: spelled || "DIR" }), prefix: () => "t: ", hint: " (see --help)" };
 
@@ -31,7 +31,7 @@ describe("in.tftpd options, each mapped to a native setting", () => {
   test.each([
     [["-l", "-s", "/srv/tftp"], { root: "/srv/tftp" }],
     [["-L", "-s", "/srv/tftp"], { root: "/srv/tftp" }],
-    [["-L", "-c"], { create: true }],
+    [["-L", "-c"], { create: true, overwrite: true }],
     [["-L", "-p"], { permissive: true }],
     [["-L", "-u", "tftp"], { user: "tftp" }],
     [["-L", "-U", "022"], { umask: "022" }],
@@ -59,7 +59,7 @@ describe("in.tftpd options, each mapped to a native setting", () => {
   });
 
   test("clustered flags and attached values, as getopt takes them", () => {
-    expect(values(["-lsc", "/srv/tftp"])).toEqual({ create: true, root: "/srv/tftp" });
+    expect(values(["-lsc", "/srv/tftp"])).toEqual({ create: true, overwrite: true, root: "/srv/tftp" });
     expect(values(["-Lvvv"])).toEqual({ verbose: true });
     expect(values(["-LB1468", "-sR6000:6010", "/t"])).toEqual({ "blksize-max": "1468", "port-range": "6000:6010", root: "/t" });
     expect(values(["-L", "/t", "-s"])).toEqual({ root: "/t" }); // options after operands too
@@ -84,7 +84,7 @@ describe("serve keeps pxeboot's meaning where the two disagree", () => {
   test("--address is a list, --timeout seconds; the short options are in.tftpd's", () => {
     expect(values(["--address", "127.0.0.1,::1", "--timeout", "2", "-a", ":6969"], "serve")).toEqual({ address: "", port: "6969", timeout: "2" });
     expect(values(["--address", "127.0.0.1", "--timeout", "2"], "serve")).toEqual({ address: "127.0.0.1", timeout: "2" });
-    expect(values(["-s", "/srv/tftp", "-c", "-B", "1468"], "serve")).toEqual({ create: true, "blksize-max": "1468", root: "/srv/tftp" });
+    expect(values(["-s", "/srv/tftp", "-c", "-B", "1468"], "serve")).toEqual({ create: true, overwrite: true, "blksize-max": "1468", root: "/srv/tftp" });
   });
   test("serve needs no -l, and DIR never strips a prefix", () => {
     expect(values(["/srv/tftp"], "serve")).toEqual({ root: "/srv/tftp" });
@@ -152,5 +152,23 @@ describe("getopt", () => {
     const table = { short: (l: string) => (l === "v" ? { id: "v", takesValue: false } : undefined), long: () => undefined };
     expect(getopt(["-v", "--", "-v", "-"], table).map((i) => i.kind)).toEqual(["option", "operand", "operand"]);
     expect(getopt(["-"], table)[0]).toMatchObject({ kind: "operand", value: "-" });
+  });
+});
+
+describe("in.tftpd --help", () => {
+  test("lists every option that works, by its letter, and none that is refused", () => {
+    const help = tftpdHelpArgs();
+    const listed = new Set(Object.entries(help).flatMap(([name, d]) => [name, ...(d.alias ?? [])]));
+    // A value each option accepts, for those that take one.
+    const sample: Record<string, string> = { a: "127.0.0.1", u: "nobody", U: "022", R: "5000:5010", S: "69", m: "/m", t: "1", T: "1000000", B: "1024", W: "4", r: "tsize", verbosity: "1", P: "/p" };
+    const works = (id: string) => {
+      try {
+        tftpdEffect(id, sample[id]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const id of Object.keys(TFTPD_OPTIONS)) expect([id, listed.has(id)]).toEqual([id, works(id)]);
   });
 });
