@@ -464,7 +464,8 @@ const PROCESS_SETTINGS: [keyof ServeSettings, string][] = [
   ["onInstall", "on-install"],
   ["metrics", "metrics"],
   ["metricsAllow", "metrics-allow"],
-  ["proxyDhcp", "proxy-dhcp"],
+  // One typed setting from three flags: any of them changed waits for the restart.
+  ["proxyDhcp", "proxy-dhcp/proxy-dhcp-known-only/proxy-dhcp-4011-only"],
 ];
 
 function changedProcessSettings(before: ServeSettings, after: ServeSettings): string[] {

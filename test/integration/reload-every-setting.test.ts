@@ -72,6 +72,10 @@ const ROWS: [string, string, "applied" | "restart"][] = [
   ["metrics", '"127.0.0.1:9999"', "restart"],
   ["metrics-allow", '["127.0.0.1"]', "restart"],
   ["http", '"127.0.0.1:8089"', "restart"],
+  // The proxy DHCP's sockets are bound before the privilege drop: every change waits for a restart.
+  ["proxy-dhcp", '"lo"', "restart"],
+  ["proxy-dhcp-known-only", 'true\nproxy-dhcp = "lo"', "restart"],
+  ["proxy-dhcp-4011-only", 'true\nproxy-dhcp = "lo"', "restart"],
 ];
 
 describe("SIGHUP names every changed setting, applied or waiting for a restart", () => {
