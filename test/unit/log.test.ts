@@ -43,4 +43,26 @@ describe("log lines", () => {
     createLogger({ timestamps: false }).info("transfer ok");
     expect(written.join("")).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
   });
+
+  test("under journald (JOURNAL_STREAM set) every line starts with its syslog priority, no time", () => {
+    const saved = process.env.JOURNAL_STREAM;
+    process.env.JOURNAL_STREAM = "8:12345";
+    try {
+      for (const format of ["pretty", "json"] as const) {
+        capture();
+        const log = createLogger({ format, level: "debug" });
+        log.debug("d");
+        log.info("i", { file: "a\nb" });
+        log.warn("w");
+        log.error("e");
+        const lines = written.join("").split("\n").slice(0, -1);
+        expect(lines.map((l) => l.slice(0, 3))).toEqual(["<7>", "<6>", "<4>", "<3>"]);
+        if (format === "pretty") expect(lines).toEqual(["<7>d", "<6>i file=a\\x0ab", "<4>w", "<3>e"]);
+        else expect(JSON.parse(lines[2]!.slice(3))).toMatchObject({ level: "warn", msg: "w" });
+      }
+    } finally {
+      if (saved === undefined) delete process.env.JOURNAL_STREAM;
+      else process.env.JOURNAL_STREAM = saved;
+    }
+  });
 });
