@@ -29,6 +29,7 @@ import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
 import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { existsSync } from "node:fs";
@@ -277,6 +278,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       workers: opts.workers ?? 1,
     });
   }
+  if (!isWorkerChild()) {
+    const unreadable = rootUnreadable(c.root, opts.user?.name);
+    if (unreadable) log.error(unreadable);
+  }
   const smallest = Math.min(...server.transferPorts.map((t) => t.ports.length));
   if (!isWorkerChild() && server.transferPoolShortBy) {
     const need = POOL_PER_ADDRESS * server.transferPorts.length * (opts.workers ?? 1);
@@ -512,3 +517,24 @@ function serveCommand(mode: Mode) {
 
 export default serveCommand("serve");
 export const inTftpd = serveCommand("in.tftpd");
+
+/**
+ * Run after the privilege drop: a root the serving user cannot enter starts fine and then
+ * refuses every request, with a reason only per request. Said once at start instead.
+ */
+function rootUnreadable(root: string, user: string | undefined): string | undefined {
+  try {
+    accessSync(root, fsConstants.R_OK | fsConstants.X_OK);
+    return undefined;
+  } catch {
+    const who = user ?? `uid ${process.getuid?.()}`;
+    let what = "";
+    try {
+      const st = statSync(root);
+      what = ` (mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid})`;
+    } catch {
+      // Not even stat-able: the path alone says enough.
+    }
+    return `${root}${what} cannot be read by ${who}, the user serving clients: every request will be refused; fix: chmod o+rx ${root} (and its parents), or serve as a user that can read it`;
+  }
+}

@@ -85,6 +85,19 @@ describe("pxeboot CLI", () => {
     }
   });
 
+  test("an --address that is not this host's is named, not a raw bind EADDRNOTAVAIL", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    try {
+      // 192.0.2.0/24 is TEST-NET-1: never an address of a real host.
+      const r = await run([BINARY, "serve", "--root", root, "--port", "0", "--address", "192.0.2.7"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining("192.0.2.7 is not an address of this host")]);
+      expect(r.stderr).not.toContain("bind EADDRNOTAVAIL");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("SIGTERM stops the server cleanly with exit 0", async () => {
     const { root, cleanup } = scratchRoot("cli");
     const s = await startServer(root);
