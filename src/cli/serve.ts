@@ -24,7 +24,7 @@ import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
+import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
@@ -216,7 +216,14 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       }
     : log;
   reload = () => {
-    if (!isWorkerChild()) workers?.signal("SIGHUP");
+    if (!isWorkerChild() && workers) {
+      // Said after this process's own lines: a request that reaches any worker after this line
+      // meets what was re-read.
+      void workers.reload().then(({ acked, missing }) => {
+        if (missing.length === 0) log.info("SIGHUP: every worker re-read", { workers: acked.join(",") });
+        else log.warn("SIGHUP: workers did not say they re-read", { missing: missing.join(","), acked: acked.join(",") || "none", afterMs: RELOAD_ACK_TIMEOUT_MS });
+      });
+    }
     if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
     let next: ServeSettings | undefined;
     if (opts.reloadSettings) {
