@@ -132,8 +132,12 @@ function ownFlags(words: string[]): { asUser?: string; binary?: string; rest: st
 export default defineCommand({
   meta: {
     name: "systemd-unit",
-    description:
-      "Print a hardened systemd unit running `pxeboot serve` with the given serve flags (--as-user USER: run unprivileged with CAP_NET_BIND_SERVICE; --binary PATH: ExecStart's program)",
+    description: "Print a hardened systemd unit running `pxeboot serve` with the given serve flags (every flag of pxeboot serve --help)",
+  },
+  // For --help only: ownFlags reads them from the raw words, and the rest go to serve's parser.
+  args: {
+    "as-user": { type: "string", valueHint: "USER", description: "run unprivileged from the start as USER, with CAP_NET_BIND_SERVICE for port 69 (User=, AmbientCapabilities=)" },
+    binary: { type: "string", valueHint: "PATH", description: "ExecStart's program (default: this executable, else /usr/local/sbin/pxeboot)" },
   },
   async run({ rawArgs }) {
     try {

@@ -75,6 +75,13 @@ describe("serve --metrics", () => {
     expect(status.stdout).toMatch(/top files +transfers +bytes sent +file\n/);
     expect(status.stdout).toMatch(/\n +1 +100\.0 kB +file\n/);
     expect(status.stdout).not.toContain("missing-kernel");
+    // As serve's --metrics took it (ADDR:PORT), and as a base URL: /metrics is added.
+    const hostPort = new URL(url).host;
+    for (const given of [hostPort, `http://${hostPort}`]) {
+      const short = await run([BINARY, "status", given], 30_000);
+      expect([given, short.code, short.stderr]).toEqual([given, 0, ""]);
+      expect(short.stdout).toContain("active 0   queued 0");
+    }
   }, 60_000);
 
   test("status against nothing listening is one line and exit 1", async () => {

@@ -73,6 +73,13 @@ describe("systemd-unit", () => {
     expect(shown).toBe(generated);
   });
 
+  test("--help lists its own options", async () => {
+    const r = await unit("--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--as-user=<USER> +run unprivileged/);
+    expect(r.stdout).toMatch(/--binary=<PATH> +ExecStart's program/);
+  });
+
   test("flags serve would refuse are refused here too, in one line", async () => {
     const r = await unit(dir.root, "--port", "99999");
     expect(r.code).toBe(2);
