@@ -1,5 +1,6 @@
 /** What the logger writes: client-chosen control bytes never raw, a time on every pretty line. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { fstatSync } from "node:fs";
 import { createLogger, escapeControls } from "../../src/log.ts";
 
 const written: string[] = [];
@@ -44,9 +45,10 @@ describe("log lines", () => {
     expect(written.join("")).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
   });
 
-  test("under journald (JOURNAL_STREAM set) every line starts with its syslog priority, no time", () => {
+  test("under journald (JOURNAL_STREAM names stdout) every line starts with its syslog priority, no time", () => {
     const saved = process.env.JOURNAL_STREAM;
-    process.env.JOURNAL_STREAM = "8:12345";
+    const st = fstatSync(1);
+    process.env.JOURNAL_STREAM = `${st.dev}:${st.ino}`;
     try {
       for (const format of ["pretty", "json"] as const) {
         capture();
@@ -61,6 +63,11 @@ describe("log lines", () => {
         else expect(JSON.parse(lines[2]!.slice(3))).toMatchObject({ level: "warn", msg: "w" });
       }
     } finally {
+      // Inherited by a process whose stdout is something else: not journald.
+      process.env.JOURNAL_STREAM = `${st.dev}:${st.ino + 1}`;
+      capture();
+      createLogger({ timestamps: false }).warn("w");
+      expect(written.join("")).not.toContain("<4>");
       if (saved === undefined) delete process.env.JOURNAL_STREAM;
       else process.env.JOURNAL_STREAM = saved;
     }
