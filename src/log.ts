@@ -3,6 +3,7 @@
  * json writes one object per line for log shippers. Fields are structured in both, so a line like
  * a finished transfer can be grepped as text or queried as data.
  */
+import { fstatSync } from "node:fs";
 import { createConsola, type ConsolaInstance } from "consola/basic";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -51,19 +52,48 @@ export function formatFields(fields?: LogFields): string {
   return parts.length ? " " + parts.join(" ") : "";
 }
 
-export function createLogger(opts: { format?: LogFormat; level?: LogLevel; timestamps?: boolean } = {}): Logger {
+/**
+ * Whether stdout is journald's stream: systemd puts its `DEV:INODE` in JOURNAL_STREAM, and a
+ * child whose stdout was redirected elsewhere (a pipe in a test, `| tee`) inherits the variable
+ * but not the stream, so the variable alone is not enough (systemd.exec(5)).
+ */
+export function stdoutIsJournal(env: string | undefined = process.env.JOURNAL_STREAM): boolean {
+  if (!env) return false;
+  try {
+    const st = fstatSync(1);
+    return env === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** syslog priorities, as journald reads them from a `<N>` at the start of a stream line. */
+const SYSLOG_PRIORITY: Record<Exclude<LogLevel, "silent">, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+export function createLogger(
+  opts: { format?: LogFormat; level?: LogLevel; timestamps?: boolean; journal?: boolean } = {},
+): Logger {
   const level = opts.level ?? "info";
   const min = RANK[level];
-  if (opts.format === "json") {
+  // systemd sets JOURNAL_STREAM when stdout/stderr go to journald, which stamps every line and
+  // takes its priority from a `<N>` prefix (without one every line is info, and
+  // `journalctl -p warning` finds nothing). A line is one line: controls are escaped.
+  const journal = opts.journal ?? stdoutIsJournal();
+  if (opts.format === "json" || journal) {
+    const json = opts.format === "json";
+    const stamp = opts.timestamps ?? !journal;
     const write = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: LogFields) => {
       if (RANK[lvl] < min) return;
-      process.stdout.write(jsonLine({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + "\n");
+      const text = json
+        ? jsonLine({ time: new Date().toISOString(), level: lvl, msg, ...fields })
+        : (stamp ? `${new Date().toISOString()} ` : "") + escapeControls(msg) + formatFields(fields);
+      process.stdout.write((journal ? `<${SYSLOG_PRIORITY[lvl]}>` : "") + text + "\n");
     };
     return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error"), level };
   }
   const c: ConsolaInstance = createConsola({ level: CONSOLA_LEVEL[level] });
-  // Under systemd journald stamps every line itself; elsewhere a line without a time is useless.
-  const stamp = opts.timestamps ?? process.env.JOURNAL_STREAM === undefined;
+  // Elsewhere than under journald a line without a time is useless.
+  const stamp = opts.timestamps ?? true;
   const write = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
     c[lvl]((stamp ? `${new Date().toISOString()} ` : "") + escapeControls(msg) + formatFields(fields));

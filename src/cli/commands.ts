@@ -4,7 +4,7 @@
  * mistake citty itself catches (a missing argument, a bad enum, an unknown command) is one line
  * and exit 2, like every other usage error of ours, instead of the whole usage and exit 1.
  */
-import { defineCommand, runCommand, runMain, type CommandDef } from "citty";
+import { defineCommand, renderUsage, runCommand, runMain, type CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 
 const main = defineCommand({
@@ -58,7 +58,19 @@ if (rawArgs.length === 0 || rawArgs.some((a) => a === "--help" || a === "-h") ||
     process.stderr.write("pxeboot: which command? (see pxeboot --help)\n");
     process.exit(2);
   }
-  await runMain(main);
+  const where = await commandPath(rawArgs);
+  await runMain(main, {
+    // citty names a command by its parent's name and its own, so `config check` would lose
+    // `pxeboot`: every usage line is given the whole path of words that led to it instead.
+    showUsage: async (cmd, parent) => {
+      const parentPath = where.split(" ").slice(0, -1).join(" ");
+      const usage = await renderUsage(cmd, parent && parentPath ? { meta: { name: parentPath, version: pkg.version } } : undefined);
+      console.log(usage + "\n");
+      // What a command's flags cannot say in one line each.
+      if (where === "pxeboot serve" || where === "pxeboot in.tftpd")
+        console.log((await import("../layout/install-once.ts")).hookEnvironmentHelp());
+    },
+  });
 } else {
   try {
     await runCommand(main, { rawArgs });

@@ -108,6 +108,6 @@ const show = defineCommand({
 
 export default defineCommand({
   // The name nested usage lines start with ("pxeboot config check"), not the key main.ts lists it under.
-  meta: { name: "pxeboot config", description: "Check a config file, or show the effective serve settings" },
+  meta: { name: "config", description: "Check a config file, or show the effective serve settings" },
   subCommands: { check, show },
 });

@@ -196,6 +196,6 @@ const which = guarded(
 
 export default defineCommand({
   // The name nested usage lines start with ("pxeboot host add"), not the key main.ts lists it under.
-  meta: { name: "pxeboot host", description: "Choose which hosts netboot which profile" },
+  meta: { name: "host", description: "Choose which hosts netboot which profile, and see where their boots got to" },
   subCommands: { add, remove, list, which, log: hostLog },
 });

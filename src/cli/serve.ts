@@ -31,11 +31,12 @@ import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
+import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
 import { BOOT_CONTROL_DIRS } from "../files/boot-control.ts";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { startHttpServer, type HttpListen, type RunningHttp } from "../http/http-server.ts";
 import { startProxyDhcp, type RunningProxyDhcp } from "../dhcp/responder.ts";
 import { newProxyDhcpCounts, type ProxyDhcpCounts } from "../dhcp/proxy.ts";
@@ -252,7 +253,14 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     : log;
   let given: Settings = opts.given ?? new Map();
   reload = () => {
-    if (!isWorkerChild()) workers?.signal("SIGHUP");
+    if (!isWorkerChild() && workers) {
+      // Said after this process's own lines: a request that reaches any worker after this line
+      // meets what was re-read.
+      void workers.reload().then(({ acked, missing }) => {
+        if (missing.length === 0) log.info("SIGHUP: every worker re-read", { workers: acked.join(",") });
+        else log.warn("SIGHUP: workers did not say they re-read", { missing: missing.join(","), acked: acked.join(",") || "none", afterMs: RELOAD_ACK_TIMEOUT_MS });
+      });
+    }
     if (!opts.reloadSettings && !opts.reloadRemap) return said.info("SIGHUP: nothing to re-read");
     let next: ServeSettings | undefined;
     if (opts.reloadSettings) {
@@ -317,6 +325,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       ...transferPool(server, l.address),
       workers: opts.workers ?? 1,
     });
+  }
+  if (!isWorkerChild()) {
+    const unreadable = rootUnreadable(c.root, opts.user?.name);
+    if (unreadable) log.error(unreadable);
   }
   const smallest = Math.min(...server.transferPorts.map((t) => t.ports.length));
   if (!isWorkerChild() && server.transferPoolShortBy) {
@@ -561,3 +573,24 @@ function serveCommand(mode: Mode) {
 
 export default serveCommand("serve");
 export const inTftpd = serveCommand("in.tftpd");
+
+/**
+ * Run after the privilege drop: a root the serving user cannot enter starts fine and then
+ * refuses every request, with a reason only per request. Said once at start instead.
+ */
+function rootUnreadable(root: string, user: string | undefined): string | undefined {
+  try {
+    accessSync(root, fsConstants.R_OK | fsConstants.X_OK);
+    return undefined;
+  } catch {
+    const who = user ?? `uid ${process.getuid?.()}`;
+    let what = "";
+    try {
+      const st = statSync(root);
+      what = ` (mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid})`;
+    } catch {
+      // Not even stat-able: the path alone says enough.
+    }
+    return `${root}${what} cannot be read by ${who}, the user serving clients: every request will be refused; fix: chmod o+rx ${root} (and its parents), or serve as a user that can read it`;
+  }
+}

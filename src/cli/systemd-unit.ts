@@ -22,12 +22,18 @@ export interface UnitOptions {
   writablePaths: string[];
   /** Run unprivileged from the start as this user (User= and CAP_NET_BIND_SERVICE for port 69). */
   asUser?: string;
+  /** --drain-timeout: systemd must wait at least this long before it kills a stopping server. */
+  drainTimeoutS: number;
 }
 
-/** systemd splits ExecStart like a shell without expansion: quote what needs it. */
-function quote(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `"${word.replace(/(["\\$`])/g, "\\$1").replace(/%/g, "%%")}"`;
+/**
+ * systemd splits ExecStart like a shell, knows only C escapes inside quotes, expands `$VAR` and
+ * `${VAR}` itself and `%x` specifiers: a literal `$` is `$$` and a literal `%` is `%%` (`\$` is no
+ * escape to systemd; it keeps the backslash and expands the variable anyway).
+ */
+export function quote(word: string): string {
+  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(word)) return word;
+  return `"${word.replace(/(["\\])/g, "\\$1").replace(/\$/g, "$$$$").replace(/%/g, "%%")}"`;
 }
 
 export function unitText(o: UnitOptions): string {
@@ -43,6 +49,8 @@ export function unitText(o: UnitOptions): string {
     "Description=pxeboot TFTP server",
     "After=network-online.target",
     "Wants=network-online.target",
+    // Both want port 69: starting one stops the other (and tftpd-hpa's package may be installed).
+    "Conflicts=tftpd-hpa.service",
     "",
     "[Service]",
     // pxeboot stays in the foreground and has no sd_notify: systemd tracks the main process.
@@ -52,20 +60,47 @@ export function unitText(o: UnitOptions): string {
     "Restart=always",
     "RestartSec=2",
     `LimitNOFILE=${nofile}`,
+    // A stop waits up to --drain-timeout for transfers to end; systemd's default (90 s) would kill
+    // a longer drain half-way. The margin covers the start of the drain and the workers' exit.
+    `TimeoutStopSec=${o.drainTimeoutS + 15}`,
     ...(o.asUser
       ? [`User=${o.asUser}`, "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"]
-      : ["# Started as root to bind port 69, then runs as --user (default tftp, else nobody)."]),
+      : [
+          "# Started as root to bind port 69, then runs as --user (default tftp, else nobody); install-once's",
+          "# boot-control helper switches to the owner of pxelinux.cfg/ and both then empty their bounding set.",
+          // CAP_NET_ADMIN: SO_RCVBUFFORCE, a receive buffer past net.core.rmem_max for boot storms.
+          "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SETPCAP",
+        ]),
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
     `ReadWritePaths=${[...new Set(o.writablePaths)].map(quote).join(" ")}`,
     "PrivateTmp=yes",
+    "PrivateMounts=yes",
     underHome ? "# The tree is under a home directory: ProtectHome would hide it." : "ProtectHome=yes",
     ...(underHome ? ["ProtectHome=no"] : []),
+    "PrivateDevices=yes",
     "ProtectKernelTunables=yes",
     "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
     "ProtectControlGroups=yes",
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "ProtectProc=invisible",
     "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
     "LockPersonality=yes",
+    "RemoveIPC=yes",
+    "KeyringMode=private",
+    "SystemCallArchitectures=native",
+    // The server installs its own allow-all seccomp filter to carry no-new-privs to every thread.
+    "SystemCallFilter=@system-service seccomp",
+    "SystemCallErrorNumber=EPERM",
+    // Files written (uploads, install records, boot-control links) stay readable by the server's
+    // user and by the boot-control owner, who are different users: no group or other bits cut
+    // but write.
+    "UMask=0022",
     "",
     "[Install]",
     "WantedBy=multi-user.target",
@@ -97,8 +132,12 @@ function ownFlags(words: string[]): { asUser?: string; binary?: string; rest: st
 export default defineCommand({
   meta: {
     name: "systemd-unit",
-    description:
-      "Print a hardened systemd unit running `pxeboot serve` with the given serve flags (--as-user USER: run unprivileged with CAP_NET_BIND_SERVICE; --binary PATH: ExecStart's program)",
+    description: "Print a hardened systemd unit running `pxeboot serve` with the given serve flags (every flag of pxeboot serve --help)",
+  },
+  // For --help only: ownFlags reads them from the raw words, and the rest go to serve's parser.
+  args: {
+    "as-user": { type: "string", valueHint: "USER", description: "run unprivileged from the start as USER, with CAP_NET_BIND_SERVICE for port 69 (User=, AmbientCapabilities=)" },
+    binary: { type: "string", valueHint: "PATH", description: "ExecStart's program (default: this executable, else /usr/local/sbin/pxeboot)" },
   },
   async run({ rawArgs }) {
     try {
@@ -113,7 +152,16 @@ export default defineCommand({
       const writable = [root, ...(settings.pidfile ? [dirname(resolve(settings.pidfile))] : [])];
       const program = resolve(binary ?? (Bun.main.startsWith("/$bunfs/") ? process.execPath : "/usr/local/sbin/pxeboot"));
       process.stdout.write(
-        unitText({ binary: program, serveArgs: rest, root, maxTransfers: s.maxTransfers, workers: settings.workers, writablePaths: writable, asUser }),
+        unitText({
+          binary: program,
+          serveArgs: rest,
+          root,
+          maxTransfers: s.maxTransfers,
+          workers: settings.workers,
+          writablePaths: writable,
+          asUser,
+          drainTimeoutS: Math.ceil(settings.drainTimeoutMs / 1000),
+        }),
       );
     } catch (err) {
       fail(err);

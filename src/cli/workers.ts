@@ -39,7 +39,16 @@ export const WORKERS_BOUND_TIMEOUT_MS = 20_000;
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGHUP", "SIGTERM", "SIGINT"];
 
 /** Messages between the primary and its workers. */
-type Message = { signal: NodeJS.Signals } | { bound: true } | { go: true } | { ask: number };
+type Message = { signal: NodeJS.Signals; reload?: number } | { bound: true } | { go: true } | { ask: number };
+
+/** How long the primary waits for every worker to say it re-read, before naming the silent ones. */
+export const RELOAD_ACK_TIMEOUT_MS = 5_000;
+
+/** Which workers (by number, 2…N) said they re-read after a SIGHUP, and which did not in time. */
+export interface ReloadAcks {
+  acked: number[];
+  missing: number[];
+}
 
 /** How long a scrape waits for the workers' numbers before it answers without the missing ones. */
 const ASK_TIMEOUT_MS = 1_000;
@@ -51,8 +60,10 @@ export interface WorkerSet {
   go(): void;
   /** Every live worker's answer (its metrics), as far as they come within a second. */
   ask(): Promise<unknown[]>;
-  /** SIGHUP: each worker re-reads what the primary did. */
+  /** A second SIGTERM/SIGINT: passed on as it came. */
   signal(signal: NodeJS.Signals): void;
+  /** SIGHUP: each worker re-reads what the primary did, and says so once it has. */
+  reload(): Promise<ReloadAcks>;
   stop(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -64,6 +75,15 @@ export function spawnWorkers(count: number, log: Logger, port: number, switcher?
   const children: Bun.Subprocess[] = [];
   let stopping = false;
   let asked = 0;
+  let reloads = 0;
+  /** Per open reload: the workers still to say they re-read. */
+  const reloading = new Map<number, { pending: Set<number>; acked: number[]; done: () => void }>();
+  const reloaded = (id: number, worker: number) => {
+    const r = reloading.get(id);
+    if (!r || !r.pending.delete(worker)) return;
+    r.acked.push(worker);
+    if (r.pending.size === 0) r.done();
+  };
   /** Open questions: the answers so far, and who is still to answer. */
   const questions = new Map<number, { answers: unknown[]; pending: number; done: () => void }>();
   const answer = (m: { answer?: unknown; data?: unknown }) => {
@@ -90,8 +110,9 @@ export function spawnWorkers(count: number, log: Logger, port: number, switcher?
       env: { ...process.env, PXEBOOT_WORKER: String(i), PXEBOOT_PORT: String(port) },
       stdio: ["ignore", "inherit", "inherit"],
       ipc: (m: unknown) => {
-        const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown; switch?: unknown; address?: unknown };
+        const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown; switch?: unknown; address?: unknown; reloaded?: unknown };
         if (msg.bound === true) report();
+        else if (typeof msg.reloaded === "number") reloaded(msg.reloaded, i);
         else if (msg.answer !== undefined) answer(msg);
         else if (typeof msg.switch === "number" && switcher) {
           const id = msg.switch;
@@ -149,6 +170,25 @@ export function spawnWorkers(count: number, log: Logger, port: number, switcher?
     signal(signal) {
       for (const [n, c] of children.entries()) send({ signal }, c, n + 2);
     },
+    reload() {
+      const id = ++reloads;
+      return new Promise<ReloadAcks>((resolve) => {
+        const r = { pending: new Set<number>(), acked: [] as number[], done: () => {} };
+        const timer = setTimeout(() => r.done(), RELOAD_ACK_TIMEOUT_MS);
+        r.done = () => {
+          clearTimeout(timer);
+          reloading.delete(id);
+          resolve({ acked: r.acked.sort((a, b) => a - b), missing: [...r.pending].sort((a, b) => a - b) });
+        };
+        reloading.set(id, r);
+        for (const [n, c] of children.entries()) {
+          if (c.exitCode !== null || c.signalCode !== null) continue; // a dead worker has its own error line
+          r.pending.add(n + 2);
+          send({ signal: "SIGHUP", reload: id }, c, n + 2);
+        }
+        if (r.pending.size === 0) r.done();
+      });
+    },
     async stop(signal) {
       stopping = true;
       for (const [n, c] of children.entries()) send({ signal }, c, n + 2);
@@ -198,6 +238,16 @@ export function followPrimary(answer: () => unknown = () => null): Promise<void>
     }
     const signal = msg?.signal;
     if (typeof signal === "string" && (FORWARDED as string[]).includes(signal)) process.emit(signal as NodeJS.Signals);
+    // The SIGHUP handler re-reads synchronously: once emit returns, this worker serves the new
+    // rules, and the primary may say every process has them.
+    const reload = (msg as { reload?: unknown } | null)?.reload;
+    if (signal === "SIGHUP" && typeof reload === "number") {
+      try {
+        process.send?.({ reloaded: reload });
+      } catch {
+        // the primary is gone: nobody waits for it
+      }
+    }
   });
   process.on("disconnect", () => {
     for (const resolve of switching.values()) resolve({ outcome: "failed", error: "the primary is gone" });

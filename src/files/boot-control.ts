@@ -30,16 +30,17 @@ const HEX2 = "[0-9a-f]{2}";
 const MAC_FORMS = `(?:${HEX2}(?::${HEX2}){5}|${HEX2}(?:-${HEX2}){5}|[0-9a-f]{12})`;
 
 /** File names that are boot control in any directory, with what each is (for the log). */
-const CONTROL_NAMES: { what: string; test: RegExp }[] = [
+const CONTROL_NAMES: { what: string; test: RegExp; perHost?: true }[] = [
   // The ARP hardware type, then the address: 01-<mac> for Ethernet, 20-… (20 bytes) for InfiniBand.
-  { what: "pxelinux's per-host name for a hardware address", test: new RegExp(`^${HEX2}(?:-${HEX2}){6,}$`, "i") },
-  { what: "pxelinux's per-host name for a machine UUID", test: /^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i },
-  { what: "pxelinux's name for an IPv4 address or subnet (hex)", test: /^[0-9a-f]{1,8}$/i },
+  { what: "pxelinux's per-host name for a hardware address", test: new RegExp(`^${HEX2}(?:-${HEX2}){6,}$`, "i"), perHost: true },
+  { what: "pxelinux's per-host name for a machine UUID", test: /^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i, perHost: true },
+  { what: "pxelinux's name for an IPv4 address or subnet (hex)", test: /^[0-9a-f]{1,8}$/i, perHost: true },
   // iPXE scripts chain ${mac}.ipxe, ${mac:hexhyp}.cfg and the like; init writes mac-<mac>.cfg.
-  { what: "a per-host name for a MAC", test: new RegExp(`^(?:mac-)?${MAC_FORMS}(?:\\.[^.]+)?$`, "i") },
-  { what: "a per-host name for an IPv4 address", test: /^ip-\d{1,3}(?:\.\d{1,3}){3}\.(?:cfg|ipxe)$/i },
+  { what: "a per-host name for a MAC", test: new RegExp(`^(?:mac-)?${MAC_FORMS}(?:\\.[^.]+)?$`, "i"), perHost: true },
+  { what: "a per-host name for an IPv4 address", test: /^ip-\d{1,3}(?:\.\d{1,3}){3}\.(?:cfg|ipxe)$/i, perHost: true },
   // GRUB's network search: grub.cfg-01-<mac>, grub.cfg-<hex IP>…, then grub.cfg.
-  { what: "GRUB's config name", test: /^grub\.cfg(?:-.*)?$/i },
+  { what: "GRUB's config name", test: /^grub\.cfg-.+$/i, perHost: true },
+  { what: "GRUB's config name", test: /^grub\.cfg$/i },
   { what: "an iPXE script", test: /\.ipxe$/i },
   // What DHCP names or a loader chains: created where it is missing, it runs on the next boot.
   { what: "a boot program", test: /(?:\.(?:efi|efi\.signed|c32|e32|e64|kpxe|kkpxe|kkkpxe|pxe|lkrn)|pxelinux\.0)$/i },
@@ -55,6 +56,14 @@ export function controlDirOf(rel: string): string | undefined {
     if (dir) return dir;
   }
   return undefined;
+}
+
+/**
+ * Whether a file name names one host (an address, a MAC, a UUID): as many as there are hosts,
+ * so counted together where names are counted one by one (metrics).
+ */
+export function isPerHostName(name: string): boolean {
+  return CONTROL_NAMES.some((n) => n.perHost && n.test.test(name));
 }
 
 /** What a file name is to a boot loader, when it is boot control in any directory. */

@@ -91,11 +91,18 @@ export function confine(realRoot: string, requested: string, opts: ConfineOption
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EACCES") {
       // The server's user may not read it: a look that does not read it says why, as stat did.
+      let stats: Stats | undefined;
       try {
-        withOpened(realRoot, rel, O_PATH, (look) => checkReadable(realRoot, rel, look, opts));
+        stats = withOpened(realRoot, rel, O_PATH, (look) => checkReadable(realRoot, rel, look, opts));
       } catch (why) {
         if (why instanceof TftpError) throw why;
       }
+      // Allowed by the rules (--permissive) but not by the file system: name who may read it.
+      if (stats)
+        throw accessViolation(
+          "Permission denied",
+          `${rel} (mode ${(stats.mode & 0o777).toString(8)}, owner uid ${stats.uid}) is not readable by the server's user (uid ${process.getuid?.()}): chmod o+r it, or give it to that user`,
+        );
     }
     throw asRefusal(err, rel);
   }

@@ -145,17 +145,43 @@ function reportNothingToRemove(opts: InstallOnceOptions, host: string, r: Extrac
   });
 }
 
+/**
+ * What an --on-install command finds in its environment, besides the server's own (PATH, HOME,
+ * …): the names and what they hold, as `serve --help` and the README show them.
+ */
+export const HOOK_ENVIRONMENT = {
+  PXEBOOT_HOST: "the host's IP address, as it fetched the install marker",
+  PXEBOOT_MAC: "its MAC address (aa:bb:cc:dd:ee:ff), when known; unset otherwise",
+  PXEBOOT_PROFILE: "the profile it installed",
+  PXEBOOT_TIME: "when, ISO 8601 UTC",
+  PXEBOOT_REMOVED: "the netboot entries removed, relative to the root, separated by spaces",
+  PXEBOOT_FILE: "the install marker it fetched, relative to the root",
+  PXEBOOT_ROOT: "the tftp root",
+} as const;
+
+/** `serve --help`'s note on the hook's environment. */
+export const hookEnvironmentHelp = (): string =>
+  "--on-install CMD runs under /bin/sh -c with:\n" +
+  Object.entries(HOOK_ENVIRONMENT)
+    .map(([name, what]) => `  ${name.padEnd(16)} ${what}`)
+    .join("\n") +
+  "\n";
+
 function runHook(opts: InstallOnceOptions, rec: InstallRecord, mac: Mac | undefined, removed: string[]): void {
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
+  const own: Record<keyof typeof HOOK_ENVIRONMENT, string | undefined> = {
     PXEBOOT_HOST: rec.host,
+    PXEBOOT_MAC: mac,
     PXEBOOT_PROFILE: rec.profile,
-    PXEBOOT_FILE: normalizeRelative(opts.marker),
-    PXEBOOT_ROOT: opts.root,
     PXEBOOT_TIME: rec.time,
     PXEBOOT_REMOVED: removed.join(" "),
-    ...(mac ? { PXEBOOT_MAC: mac } : {}),
+    PXEBOOT_FILE: normalizeRelative(opts.marker),
+    PXEBOOT_ROOT: opts.root,
   };
+  // PXEBOOT_* is the hook's namespace: the server's internal ones (a worker's number and its
+  // primary's port, the boot-control role) are not the hook's business and not a stable interface.
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("PXEBOOT_")) env[name] = value;
+  for (const [name, value] of Object.entries(own)) if (value !== undefined) env[name] = value;
   try {
     const proc = Bun.spawn(["/bin/sh", "-c", opts.onInstallCmd!], {
       env,

@@ -4,6 +4,7 @@
  * drop or denial; the rest is read from the running server at scrape time.
  */
 import { displayName } from "../files/bytes-path.ts";
+import { isPerHostName } from "../files/boot-control.ts";
 import { RecentCounter, Registry, type Labels, type FamilySnapshot } from "./metrics.ts";
 import type { RequestEvents, TransferRecord } from "./types.ts";
 
@@ -55,6 +56,11 @@ export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
  */
 export const MAX_FILE_LABELS = 50;
 export const OTHER_FILE = "(other)";
+/**
+ * Per-host config names (pxelinux.cfg/C0A8000B, grub.cfg-01-…) share one series per directory,
+ * `pxelinux.cfg/(per-host)`: a farm has a name per host, and they would take the whole cap.
+ */
+export const PER_HOST_FILE = "(per-host)";
 
 export interface ServerMetrics {
   /** A TransferObserver: counts a finished transfer. */
@@ -93,7 +99,7 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
   reg.gauge("pxeboot_cache_bytes", "File contents held in the memory cache (--cache-mb)", () => state().cache.bytesHeld);
   const fileTransfers = reg.counter(
     "pxeboot_file_transfers_total",
-    `Reads finished (tsize probes not counted), by file as requested; the first ${MAX_FILE_LABELS} distinct files get their own series, later ones count under file="${OTHER_FILE}"`,
+    `Reads of files served (tsize probes, misses and refusals not counted), by file as requested, per-host config names as DIR/${PER_HOST_FILE}; the first ${MAX_FILE_LABELS} distinct files get their own series, later ones count under file="${OTHER_FILE}"`,
   );
   const fileSent = reg.counter(
     "pxeboot_file_sent_bytes_total",
@@ -101,7 +107,9 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
   );
   const fileLabels = new Set<string>();
   const fileLabel = (byteName: string): Labels => {
-    const name = displayName(byteName);
+    const shown = displayName(byteName);
+    const slash = shown.lastIndexOf("/");
+    const name = isPerHostName(shown.slice(slash + 1)) ? shown.slice(0, slash + 1) + PER_HOST_FILE : shown;
     if (fileLabels.has(name)) return { file: name };
     if (fileLabels.size < MAX_FILE_LABELS) {
       fileLabels.add(name);
@@ -146,7 +154,9 @@ export function createServerMetrics(opts: ServerMetricsOptions): ServerMetrics {
       if (r.retransmits) retransmits.inc({}, r.retransmits);
       duration.observe(r.durationMs / 1000);
       if (r.outcome === "error" || r.outcome === "timeout") recentErrors.add(second());
-      if (r.direction === "read" && r.outcome !== "probe") {
+      // Only files served: a refusal or a miss (file "") is not a file, and pxelinux's search
+      // for its config (a dozen misses per boot) would otherwise top every list.
+      if (r.direction === "read" && r.outcome !== "probe" && r.file !== "") {
         const labels = fileLabel(r.file || r.requested);
         fileTransfers.inc(labels);
         fileSent.inc(labels, r.bytes);

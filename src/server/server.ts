@@ -337,6 +337,10 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     processes: config.processes,
     receiveBufferBytes: config.receiveBufferBytes,
     openFiles: openFileLimit(),
+  }).catch((err: NodeJS.ErrnoException & { address?: string }) => {
+    // The first bind on each address: the one that tells a user an address is not this host's.
+    if (err.code !== "EADDRNOTAVAIL") throw err;
+    throw new Error(`cannot listen on ${err.address ?? config.addresses.join(", ")} port ${config.port}: ${bindReason(err, err.address ?? "", config.port)}`);
   });
   const listening: { address: string; port: number; receiveBufferBytes?: number }[] = [];
   const listeners: udp.Socket<"uint8array">[] = [];
@@ -472,12 +476,15 @@ async function bindListener(
     if (reusePort) options.flags = UDP_FLAG_REUSEPORT;
     return await Bun.udpSocket(options);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === "EACCES" ? `port ${port} needs root (or CAP_NET_BIND_SERVICE); use --port with a port above 1023`
-      : code === "EADDRINUSE" ? `${address} port ${port} is already in use (another TFTP server running?)`
-      : code === "EADDRNOTAVAIL" ? `${address} is not an address of this host`
-      : String((err as Error).message);
-    throw new Error(`cannot listen on ${address} port ${port}: ${why}`);
+    throw new Error(`cannot listen on ${address} port ${port}: ${bindReason(err, address, port)}`);
   }
+}
+
+/** Why a bind failed, in the words of the flag that fixes it. */
+function bindReason(err: unknown, address: string, port: number): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "EACCES" ? `port ${port} needs root (or CAP_NET_BIND_SERVICE); use --port with a port above 1023`
+    : code === "EADDRINUSE" ? `${address} port ${port} is already in use (another TFTP server running?)`
+    : code === "EADDRNOTAVAIL" ? `${address} is not an address of this host (see ip -brief address; --address takes only local addresses)`
+    : String((err as Error).message);
 }

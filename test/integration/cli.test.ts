@@ -31,6 +31,23 @@ describe("pxeboot CLI", () => {
     expect(noColor.stdout).toContain("pxeboot config check");
   });
 
+  test("every usage line names its command once, with the version", async () => {
+    for (const words of [["config"], ["config", "check"], ["host"], ["host", "add"], ["serve"], ["systemd-unit"]]) {
+      const r = await run([BINARY, ...words, "--help"]);
+      expect(r.stdout).toContain(`USAGE pxeboot ${words.join(" ")}`);
+      expect(r.stdout).toContain(`(pxeboot ${words.join(" ")} v`);
+      expect(r.stdout).not.toContain("pxeboot pxeboot");
+    }
+  });
+
+  test("serve --help and in.tftpd --help say what --on-install's command finds in its environment", async () => {
+    for (const cmd of ["serve", "in.tftpd"]) {
+      const r = await run([BINARY, cmd, "--help"]);
+      for (const name of ["PXEBOOT_HOST", "PXEBOOT_MAC", "PXEBOOT_PROFILE", "PXEBOOT_TIME", "PXEBOOT_REMOVED", "PXEBOOT_FILE", "PXEBOOT_ROOT"])
+        expect(r.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
+    }
+  });
+
   test("get -o into a missing directory says so in words", async () => {
     const r = await run([BINARY, "get", "tftp://127.0.0.1:9/x", "-o", "/nonexistent/dir/file"]);
     expect(r.code).toBe(1);
@@ -81,6 +98,19 @@ describe("pxeboot CLI", () => {
       expect(r.stderr).toContain("already in use");
     } finally {
       await s.stop();
+      cleanup();
+    }
+  });
+
+  test("an --address that is not this host's is named, not a raw bind EADDRNOTAVAIL", async () => {
+    const { root, cleanup } = scratchRoot("cli");
+    try {
+      // 192.0.2.0/24 is TEST-NET-1: never an address of a real host.
+      const r = await run([BINARY, "serve", "--root", root, "--port", "0", "--address", "192.0.2.7"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining("192.0.2.7 is not an address of this host")]);
+      expect(r.stderr).not.toContain("bind EADDRNOTAVAIL");
+    } finally {
       cleanup();
     }
   });

@@ -272,6 +272,22 @@ describeNeeding(ROOT, "install-once with privileges dropped, on any tree", () =>
     expect(field(status, "Uid").split(/\s+/)[0]).not.toBe("0");
   });
 
+  test("--on-install sees its documented PXEBOOT_ variables and none of the server's own, with workers", async () => {
+    const root = handMadeTree("hook-env", [55]);
+    const outDir = scratchRoot("hook-env-out");
+    trees.push(outDir);
+    chmodSync(outDir.root, 0o777);
+    const out = join(outDir.root, "hook-env");
+    const s = await serve(root, ["--workers", "2", "--on-install", `env | grep '^PXEBOOT_' | sort > ${out}.tmp && mv ${out}.tmp ${out}`]);
+    expect(await marker(55, s.port)).toBe("ok");
+    expect(await eventually(() => pathExists(out))).toBe(true);
+    const env = Object.fromEntries(readFileSync(out, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    // PXEBOOT_MAC only when the host's MAC is known: not for a loopback client.
+    expect(Object.keys(env).sort()).toEqual(["PXEBOOT_FILE", "PXEBOOT_HOST", "PXEBOOT_PROFILE", "PXEBOOT_REMOVED", "PXEBOOT_ROOT", "PXEBOOT_TIME"]);
+    expect(env.PXEBOOT_HOST).toBe("127.0.0.55");
+    expect(env.PXEBOOT_TIME).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  });
+
   test("started as an unprivileged user on a root-owned tree: one start-up line with the fix, and doctor says so", async () => {
     const root = handMadeTree("non-root", [54]);
     // As systemd-unit --as-user starts it: with CAP_NET_BIND_SERVICE, which it gives up once bound.

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, eventually, pathExists, pxeboot, RawPeer, run, scratchRoot, type ServerProcess, startServer } from "./harness.ts";
-import { describeNeeding, ROOT } from "../gate.ts";
+import { describeNeeding, ROOT, testNeeding } from "../gate.ts";
 
 const asRoot = process.getuid?.() === 0;
 const running: ServerProcess[] = [];
@@ -131,6 +131,25 @@ describe("what is served", () => {
     const p = await serve(root, ["--permissive", ...(asRoot ? ["--user", "root"] : [])]);
     expect(await answerTo(p.port, "private")).toBe("data");
     expect(await answerTo(p.port, ".pxeboot/installed/7F000001")).toBe(2);
+  });
+
+  // As any other user the server's user owns the files it made: only root can hand them to another.
+  testNeeding(ROOT, "--permissive and a file the serving user cannot read: ERROR 2 and the reason in the log", async () => {
+    const root = tree("defaults-permissive-unreadable");
+    writeFileSync(join(root, "root-only"), "secret\n");
+    chmodSync(join(root, "root-only"), 0o600);
+    const p = await serve(root, ["--permissive", "--user", "nobody"]);
+    expect(await answerTo(p.port, "root-only")).toBe(2);
+    await p.waitForLog(/transfer failed .*file=root-only .*code=2 .*mode 600, owner uid 0\) is not readable by the server's user \(uid 65534\)/);
+  });
+
+  testNeeding(ROOT, "a root the serving user cannot read is said at start, in one line", async () => {
+    const root = tree("defaults-root-0700");
+    writeFileSync(join(root, "f"), "x\n");
+    chmodSync(root, 0o700);
+    const p = await serve(root, ["--user", "nobody"]);
+    await p.waitForLog(/\[error\] .*\(mode 700, owner uid 0\) cannot be read by nobody, the user serving clients.*chmod o\+rx/);
+    expect(await answerTo(p.port, "f")).toBe(2);
   });
 
   test("names with bytes ≥ 0x80 are found as sent: UTF-8 through curl, Latin-1 raw", async () => {

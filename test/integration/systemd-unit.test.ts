@@ -1,6 +1,6 @@
 /** `pxeboot systemd-unit`: the unit for given serve flags, checked by systemd's own verifier. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, run, scratchRoot } from "./harness.ts";
 import { testNeeding } from "../gate.ts";
@@ -48,6 +48,38 @@ describe("systemd-unit", () => {
     expect(both.code).toBe(2);
   });
 
+  test("a literal $ or % reaches serve as written: $$ and %% (systemd knows no \\$ and expands $VAR itself)", async () => {
+    const r = await unit(dir.root, "--remap", "r ^x$ y", "--on-install", 'logger "$PXEBOOT_HOST" 50%');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(` serve ${dir.root} --remap "r ^x$$ y" --on-install "logger \\"$$PXEBOOT_HOST\\" 50%%"\n`);
+    expect(r.stdout).not.toContain("\\$");
+  });
+
+  test("TimeoutStopSec leaves room for --drain-timeout", async () => {
+    expect((await unit(dir.root)).stdout).toContain("\nTimeoutStopSec=45\n");
+    expect((await unit(dir.root, "--drain-timeout", "600")).stdout).toContain("\nTimeoutStopSec=615\n");
+  });
+
+  test("the README's switching section shows the unit systemd-unit makes from Debian's defaults file", async () => {
+    const defaults = join(dir.root, "tftpd-hpa");
+    const user = hasTftpUser ? "tftp" : "nobody";
+    writeFileSync(defaults, `TFTP_USERNAME="${user}"\nTFTP_DIRECTORY="${dir.root}"\nTFTP_ADDRESS=":69"\nTFTP_OPTIONS="--secure"\n`);
+    const r = await unit("--binary", "/usr/local/sbin/pxeboot", "--defaults-file", defaults);
+    expect(r.code).toBe(0);
+    const generated = r.stdout.replaceAll(defaults, "/etc/default/tftpd-hpa").replaceAll(dir.root, "/srv/tftp");
+    const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Switching from tftpd-hpa"));
+    const shown = /```ini\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(shown).toBe(generated);
+  });
+
+  test("--help lists its own options", async () => {
+    const r = await unit("--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--as-user=<USER> +run unprivileged/);
+    expect(r.stdout).toMatch(/--binary=<PATH> +ExecStart's program/);
+  });
+
   test("flags serve would refuse are refused here too, in one line", async () => {
     const r = await unit(dir.root, "--port", "99999");
     expect(r.code).toBe(2);
@@ -60,6 +92,8 @@ describe("systemd-unit", () => {
     mkdirSync(units, { recursive: true });
     for (const [name, args] of [
       ["pxeboot.service", [dir.root]],
+      // systemd warns (exit 0) on an escape it does not know, such as \$.
+      ["pxeboot-dollar.service", [dir.root, "--remap", "r ^x$ y", "--on-install", 'logger "$PXEBOOT_HOST" 100%']],
       // systemd warns about User=nobody (shared by unrelated daemons): a dedicated user, as tftpd-hpa's package makes.
       ...(hasTftpUser ? ([["pxeboot-user.service", [dir.root, "--as-user", "tftp", "--workers", "4"]]] as const) : []),
     ] as const) {
@@ -67,6 +101,21 @@ describe("systemd-unit", () => {
       writeFileSync(join(units, name), r.stdout);
       const v = await run(["systemd-analyze", "verify", join(units, name)], 30_000);
       expect([name, v.code, v.stdout + v.stderr]).toEqual([name, 0, ""]);
+    }
+  });
+
+  testNeeding({ present: hasVerifier, what: "systemd-analyze (Debian package systemd)" }, "systemd-analyze security rates it 3.0 or better, as root and --as-user", async () => {
+    const units = join(dir.root, "units");
+    mkdirSync(units, { recursive: true });
+    for (const [name, args] of [
+      ["pxeboot-root.service", [dir.root]],
+      ["pxeboot-nobody.service", [dir.root, "--as-user", "nobody"]],
+    ] as const) {
+      const r = await unit(...args);
+      writeFileSync(join(units, name), r.stdout);
+      const v = await run(["systemd-analyze", "security", "--offline=true", "--no-pager", join(units, name)], 30_000);
+      const score = /Overall exposure level for \S+: ([\d.]+)/.exec(v.stdout + v.stderr)?.[1];
+      expect([name, score !== undefined && Number(score) <= 3.0]).toEqual([name, true]);
     }
   });
 });

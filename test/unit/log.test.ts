@@ -1,5 +1,6 @@
 /** What the logger writes: client-chosen control bytes never raw, a time on every pretty line. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { fstatSync } from "node:fs";
 import { createLogger, escapeControls } from "../../src/log.ts";
 
 const written: string[] = [];
@@ -42,5 +43,33 @@ describe("log lines", () => {
     capture();
     createLogger({ timestamps: false }).info("transfer ok");
     expect(written.join("")).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+  });
+
+  test("under journald (JOURNAL_STREAM names stdout) every line starts with its syslog priority, no time", () => {
+    const saved = process.env.JOURNAL_STREAM;
+    const st = fstatSync(1);
+    process.env.JOURNAL_STREAM = `${st.dev}:${st.ino}`;
+    try {
+      for (const format of ["pretty", "json"] as const) {
+        capture();
+        const log = createLogger({ format, level: "debug" });
+        log.debug("d");
+        log.info("i", { file: "a\nb" });
+        log.warn("w");
+        log.error("e");
+        const lines = written.join("").split("\n").slice(0, -1);
+        expect(lines.map((l) => l.slice(0, 3))).toEqual(["<7>", "<6>", "<4>", "<3>"]);
+        if (format === "pretty") expect(lines).toEqual(["<7>d", "<6>i file=a\\x0ab", "<4>w", "<3>e"]);
+        else expect(JSON.parse(lines[2]!.slice(3))).toMatchObject({ level: "warn", msg: "w" });
+      }
+    } finally {
+      // Inherited by a process whose stdout is something else: not journald.
+      process.env.JOURNAL_STREAM = `${st.dev}:${st.ino + 1}`;
+      capture();
+      createLogger({ timestamps: false }).warn("w");
+      expect(written.join("")).not.toContain("<4>");
+      if (saved === undefined) delete process.env.JOURNAL_STREAM;
+      else process.env.JOURNAL_STREAM = saved;
+    }
   });
 });
