@@ -69,7 +69,8 @@ export function unitText(o: UnitOptions): string {
           "# Started as root to bind port 69, then runs as --user (default tftp, else nobody); install-once's",
           "# boot-control helper switches to the owner of pxelinux.cfg/ and both then empty their bounding set.",
           // CAP_NET_ADMIN: SO_RCVBUFFORCE, a receive buffer past net.core.rmem_max for boot storms.
-          "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SETPCAP",
+          // CAP_CHOWN: the boot records' directory (.pxeboot/boots) is handed to the serving user before the drop.
+          "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_CHOWN",
         ]),
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
