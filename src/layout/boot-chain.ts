@@ -5,9 +5,9 @@
  * initrds that config names — each checked: present, and readable by the user the server serves
  * as. Paths in a config are relative to the root.
  */
-import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { resolveInside, whichHost, type WhichStep } from "./hosts.ts";
+import { firstExisting, whichHost, type WhichStep } from "./hosts.ts";
 import { formatIPv4, type IPv4, type Mac } from "./hexip.ts";
 import { GRUB_DIR } from "./paths.ts";
 import { grubEntry, pxelinuxEntry } from "./pxelinux-config.ts";
@@ -97,21 +97,9 @@ function grubChain(root: string, client: { ip?: IPv4; mac?: Mac }, arch: ChainAr
   const search: WhichStep[] = [{ path: `${GRUB_DIR}/grub.cfg`, why: "GRUB's prefix (/grub)", exists: check(root, "config", `${GRUB_DIR}/grub.cfg`).present, chosen: false }];
   files.push(check(root, "config", `${GRUB_DIR}/grub.cfg`, servingUid));
   if (!search[0]!.exists) return { arch, dhcpBootFile, search, files, outcome: "no grub/grub.cfg: GRUB stops at its prompt" };
-  let chosen: WhichStep | undefined;
-  for (const c of candidates) {
-    const full = join(root, c.path);
-    const step: WhichStep = { path: c.path, why: c.why, exists: false, chosen: false };
-    try {
-      const st = lstatSync(full);
-      if (st.isSymbolicLink()) step.linkTarget = readlinkSync(full);
-      step.resolved = resolveInside(root, full);
-      step.exists = !step.resolved.startsWith("(");
-    } catch {
-      // missing: GRUB's configfile goes on silently
-    }
-    if (step.exists && !chosen) chosen = Object.assign(step, { chosen: true });
-    search.push(step);
-  }
+  // GRUB's configfile of a missing file goes on silently: the first one present is read.
+  search.push(...firstExisting(root, candidates));
+  const chosen = search.find((s) => s.chosen);
   const text = (() => {
     try {
       return readFileSync(join(root, chosen?.resolved ?? `${GRUB_DIR}/grub.cfg`), "latin1");

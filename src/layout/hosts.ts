@@ -192,9 +192,16 @@ export function whichHost(root: string, client: { ip?: IPv4; mac?: Mac; uuid?: s
       candidates.push({ name, why: `IP ${formatHexNetwork(net)}` });
     }
   candidates.push({ name: "default", why: "fallback" });
+  return firstExisting(root, candidates.map(({ name, why }) => ({ path: `${PXELINUX_DIR}/${name}`, why })));
+}
+
+/**
+ * A loader's config search over `candidates` (paths relative to the root), in its order: each
+ * looked up (a link and where it leads), the first that exists marked chosen.
+ */
+export function firstExisting(root: string, candidates: { path: string; why: string }[]): WhichStep[] {
   let chosen = false;
-  return candidates.map(({ name, why }) => {
-    const path = `${PXELINUX_DIR}/${name}`;
+  return candidates.map(({ path, why }) => {
     const step: WhichStep = { path, why, exists: false, chosen: false };
     const full = join(root, path);
     try {
