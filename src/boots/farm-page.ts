@@ -4,7 +4,7 @@
  * no script and no asset from anywhere (a boot network is often air-gapped). Every string that a
  * host or client chose (file names, reasons, addresses) is escaped.
  */
-import type { Boot, Verdict } from "./types.ts";
+import { FAILED_VERDICTS, type Boot } from "./types.ts";
 
 export interface FarmHost {
   /** The record's key: a MAC (aa-bb-cc-dd-ee-ff) or an address. */
@@ -30,11 +30,10 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-const FAILED: ReadonlySet<Verdict> = new Set(["loader-failed", "config-missing", "transfer-timeout", "http-404", "file-missing", "transfer-failed", "offered-not-fetched"]);
 
 /** Booting now first, then failed, then the rest; newest first within each. */
 export function farmOrder(hosts: FarmHost[]): FarmHost[] {
-  const rank = (h: FarmHost) => (h.last.verdict === "in-progress" ? 0 : FAILED.has(h.last.verdict) ? 1 : 2);
+  const rank = (h: FarmHost) => (h.last.verdict === "in-progress" ? 0 : FAILED_VERDICTS.has(h.last.verdict) ? 1 : 2);
   return [...hosts].sort((a, b) => rank(a) - rank(b) || b.last.endedAt - a.last.endedAt);
 }
 
@@ -64,7 +63,7 @@ export function renderFarmPage(p: FarmPage): string {
   const rows = shown
     .map((h) => {
       const v = h.last.verdict;
-      const cls = v === "in-progress" ? "run" : FAILED.has(v) ? "fail" : "good";
+      const cls = v === "in-progress" ? "run" : FAILED_VERDICTS.has(v) ? "fail" : "good";
       return `<tr class="${cls}"><td><a href="/api/hosts/${encodeURIComponent(h.id)}/boots">${escapeHtml(h.id)}</a></td><td>${escapeHtml(h.last.address)}</td><td>${escapeHtml(h.profile ?? "-")}</td><td class="v">${escapeHtml(v)}</td><td>${escapeHtml(h.last.detail ?? "")}</td><td>${escapeHtml(ago(p.now - h.last.endedAt))}</td><td class="bar">${bar(h.last)}</td></tr>`;
     })
     .join("\n");
@@ -72,7 +71,7 @@ export function renderFarmPage(p: FarmPage): string {
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`)
     .join("");
   const booting = p.hosts.filter((h) => h.last.verdict === "in-progress").length;
-  const failed = p.hosts.filter((h) => FAILED.has(h.last.verdict)).length;
+  const failed = p.hosts.filter((h) => FAILED_VERDICTS.has(h.last.verdict)).length;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${p.refreshS ?? 5}">
 <title>pxeboot farm</title>

@@ -78,3 +78,6 @@ export interface Boot {
   /** What the verdict names: the file (and block) it stopped at. */
   detail?: string;
 }
+
+/** The verdicts of a boot that did not get where it was going (the farm page and status list them). */
+export const FAILED_VERDICTS: ReadonlySet<string> = new Set<Verdict>(["loader-failed", "config-missing", "transfer-timeout", "http-404", "file-missing", "transfer-failed", "offered-not-fetched"]);

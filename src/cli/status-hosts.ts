@@ -3,6 +3,7 @@
  * page's JSON (`/api/hosts`, on the same listener as /metrics).
  */
 import { printable } from "../boots/format.ts";
+import { FAILED_VERDICTS } from "../boots/types.ts";
 
 export interface ApiHost {
   id: string;
@@ -13,13 +14,12 @@ export interface ApiHost {
   steps: { file: string }[];
 }
 
-const FAILED = new Set(["loader-failed", "config-missing", "transfer-timeout", "http-404", "file-missing", "transfer-failed", "offered-not-fetched"]);
 /** Lines per section at most: the farm page has them all. */
 const SHOWN = 10;
 
 export function hostsSection(hosts: ApiHost[], nowMs: number): string {
   const booting = hosts.filter((h) => h.verdict === "in-progress").sort((a, b) => Date.parse(b.endedAt) - Date.parse(a.endedAt));
-  const failed = hosts.filter((h) => FAILED.has(h.verdict)).sort((a, b) => Date.parse(b.endedAt) - Date.parse(a.endedAt));
+  const failed = hosts.filter((h) => FAILED_VERDICTS.has(h.verdict)).sort((a, b) => Date.parse(b.endedAt) - Date.parse(a.endedAt));
   const ago = (iso: string) => `${Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000))} s ago`;
   const lines = [`hosts: ${hosts.length} recorded, ${booting.length} booting now, ${failed.length} whose last boot failed`];
   if (booting.length) {

@@ -7,19 +7,10 @@ import { chooseBoot, type BootPolicy, type TreeFacts } from "./boot-choice.ts";
 import { classify, type PxeRequest, type RequestPort } from "./pxe-request.ts";
 import { buildReply, replyDestination, type Destination } from "./reply.ts";
 import type { StormGuard } from "./storm-guard.ts";
+import type { ProxyDhcpTotals } from "../server/server-metrics.ts";
 
-/** Running totals for --metrics; a plain object, as install-once's counts are. */
-export interface ProxyDhcpCounts {
-  offers: number;
-  acks: number;
-  /** Not a PXE request, or a PXE client we do not netboot (installed, unknown, no boot file). */
-  ignored: number;
-  /** Packets that are not DHCP at all (too short, options past the end). */
-  malformed: number;
-  duplicates: number;
-  /** Over the per-MAC rate. */
-  limited: number;
-}
+/** Running totals for --metrics (declared beside the metrics, which server/ may not import from dhcp/). */
+export type ProxyDhcpCounts = ProxyDhcpTotals;
 
 export const newProxyDhcpCounts = (): ProxyDhcpCounts => ({ offers: 0, acks: 0, ignored: 0, malformed: 0, duplicates: 0, limited: 0 });
 

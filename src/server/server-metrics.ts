@@ -23,13 +23,16 @@ export interface InstallOnceTotals {
   removeFailures: number;
 }
 
-/** serve --proxy-dhcp's counts (dhcp/proxy.ts keeps them; declared here so server imports no dhcp). */
+/** serve --proxy-dhcp's counts, a plain object (dhcp/proxy.ts keeps them; declared here so server imports no dhcp). */
 export interface ProxyDhcpTotals {
   offers: number;
   acks: number;
+  /** Not a PXE request, or a PXE client we do not netboot (installed, unknown, no boot file). */
   ignored: number;
+  /** Packets that are not DHCP at all (too short, options past the end). */
   malformed: number;
   duplicates: number;
+  /** Over the per-MAC rate. */
   limited: number;
 }
 
