@@ -11,7 +11,7 @@ import { renderToml } from "./config-show.ts";
 import { DEFAULT_CONFIG, resolveServe, type Resolved } from "./resolve-serve.ts";
 import { describeOrigin } from "./settings.ts";
 import { serveArgs } from "./serve-config.ts";
-import { serviceIdentity } from "./privileges.ts";
+import { serviceIdentity } from "../daemon/privileges.ts";
 import { unreadableBy } from "./readable-after-drop.ts";
 import type { Identity } from "../layout/writable.ts";
 

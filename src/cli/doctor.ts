@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { checkTree, formatFindings } from "../layout/doctor.ts";
 import { guarded } from "./args.ts";
-import { lookupUser } from "./privileges.ts";
+import { lookupUser } from "../daemon/privileges.ts";
 
 export default guarded(
   "doctor",

@@ -9,7 +9,7 @@ import { requireProfile } from "../layout/profiles.ts";
 import { guarded, UsageError } from "./args.ts";
 import { hostLog } from "./host-log.ts";
 import { bootChain } from "../layout/boot-chain.ts";
-import { defaultServiceUser, lookupUser } from "./privileges.ts";
+import { defaultServiceUser, lookupUser } from "../daemon/privileges.ts";
 
 /** The uid a server started as root would serve as; undefined when this host has neither default user. */
 function safeDefaultUid(): number | undefined {

@@ -5,7 +5,7 @@ import { LOADER_ORIGINS, formatInitReport, initLayout, uefiBootFile, type Loader
 import { parseIPv4 } from "../layout/hexip.ts";
 import { UEFI_ARM64_BOOT_FILE, dhcpSnippets } from "../layout/templates.ts";
 import { guarded, intArg, repeatedFlag, UsageError } from "./args.ts";
-import { parseOwner } from "./privileges.ts";
+import { parseOwner } from "../daemon/privileges.ts";
 import type { Identity } from "../layout/writable.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 

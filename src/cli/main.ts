@@ -6,6 +6,6 @@
  */
 if (!process.stdout.isTTY || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "")) process.env.NO_COLOR = "1";
 // The boot-control process a server started as root runs beside it (switch-process.ts): no CLI.
-if (process.env.PXEBOOT_ROLE === "switch") (await import("./switch-process.ts")).runSwitchProcess();
+if (process.env.PXEBOOT_ROLE === "switch") (await import("../daemon/switch-process.ts")).runSwitchProcess();
 else await import("./commands.ts");
 export {};

@@ -7,10 +7,11 @@
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
-import { parseMetricsListen, type MetricsListen } from "./metrics-endpoint.ts";
+import type { MetricsListen } from "../daemon/metrics-endpoint.ts";
+import { parseMetricsListen } from "./metrics-listen.ts";
 import { parseHttpListen } from "./http-listen.ts";
 import type { HttpListen } from "../http/http-server.ts";
-import { lookupGroup, lookupUser } from "./privileges.ts";
+import { lookupGroup, lookupUser } from "../daemon/privileges.ts";
 import { cidrList, defaultOf, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 

@@ -12,18 +12,18 @@ import { createBootMetrics } from "../boots/boot-metrics.ts";
 import { createInstallOnce, newInstallOnceCounts, type InstallOnceCounts } from "../layout/install-once.ts";
 import { createServerMetrics, type ServerMetrics } from "../server/server-metrics.ts";
 import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
-import { startMetricsEndpoint, type MetricsEndpoint, type MetricsListen } from "./metrics-endpoint.ts";
+import { startMetricsEndpoint, type MetricsEndpoint, type MetricsListen } from "../daemon/metrics-endpoint.ts";
 import type { RemapRule } from "../server/remap.ts";
 import { fail } from "./args.ts";
 import type { Mode } from "./command-line.ts";
 import { loadRemapRules } from "./compat-config.ts";
-import { removePidfile, writePidfile } from "./pidfile.ts";
-import { dropPrivileges, serviceIdentity } from "./privileges.ts";
+import { removePidfile, writePidfile } from "../daemon/pidfile.ts";
+import { dropPrivileges, serviceIdentity } from "../daemon/privileges.ts";
 import { bootControlOwner, probeInstallDirs, type Identity, type UnwritableDir } from "../layout/writable.ts";
 import type { HostSwitcher } from "../layout/install-once.ts";
 import { switchHost } from "../layout/switch-host.ts";
-import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
-import { startSwitchProcess } from "./switch-process.ts";
+import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "../daemon/lockdown.ts";
+import { startSwitchProcess } from "../daemon/switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
 import { tftpdHelpArgs } from "./tftpd-options.ts";
 import { changedSettings, reloadFields, reloadReport } from "./reload-diff.ts";
@@ -31,7 +31,7 @@ import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
+import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "../daemon/workers.ts";
 import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
@@ -144,7 +144,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   process.on("SIGINT", () => onSignal("SIGINT"));
   // A worker answers the primary's scrape with its metrics and what it learned about picky clients.
   const primarySaysGo = followPrimary((): WorkerAnswer => ({ metrics: opts.metrics?.metrics.snapshot() ?? null, quirks: learnedQuirks() }));
-  // Requests wait until every process has bound the port (cli/workers.ts).
+  // Requests wait until every process has bound the port (daemon/workers.ts).
   let openGate = () => {};
   const gate = new Promise<void>((resolve) => (openGate = resolve));
   // `systemctl reload` of a unit written for tftpd-hpa sends SIGHUP, whose default would kill us.

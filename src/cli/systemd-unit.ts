@@ -7,7 +7,7 @@
 import { defineCommand } from "citty";
 import { dirname, resolve } from "node:path";
 import { fail, UsageError } from "./args.ts";
-import { lookupUser } from "./privileges.ts";
+import { lookupUser } from "../daemon/privileges.ts";
 import { resolveServe } from "./resolve-serve.ts";
 
 export interface UnitOptions {

@@ -109,7 +109,7 @@ export function checkTree(root: string, opts: CheckOptions = {}): Finding[] {
 
 /**
  * Install-once for every way of starting `serve`. Started as root it switches hosts as the owner
- * of pxelinux.cfg/ (cli/switch-process.ts): that owner must be able to write every directory
+ * of pxelinux.cfg/ (daemon/switch-process.ts): that owner must be able to write every directory
  * install-once touches, and the user serving clients must not be it. Started as a user (doctor
  * run as that user), that user must write them itself.
  */

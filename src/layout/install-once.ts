@@ -4,7 +4,7 @@
  *
  * The observer runs in the processes that face clients; the change to the tree is the
  * switcher's (switch-host.ts), which a server started as root runs in a separate process that
- * alone may write boot control (cli/switch-process.ts). The log line, the counts and the
+ * alone may write boot control (daemon/switch-process.ts). The log line, the counts and the
  * `--on-install` hook stay here, with the unprivileged server.
  */
 import type { Logger } from "../log.ts";
@@ -66,7 +66,7 @@ export interface FinishedTransfer {
 /** The observer, plus a way to wait until what it learned is on disk (awaited on shutdown). */
 export type InstallOnce = ((record: FinishedTransfer) => void) & { flush(): Promise<void> };
 
-/** Switches a host to local boot: in this process, or in the privileged one (cli/switch-process.ts). */
+/** Switches a host to local boot: in this process, or in the privileged one (daemon/switch-process.ts). */
 export type HostSwitcher = (address: string) => Promise<SwitchResult>;
 
 export function createInstallOnce(opts: InstallOnceOptions): InstallOnce {

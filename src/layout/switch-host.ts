@@ -1,7 +1,7 @@
 /**
  * The one change install-once makes to a tree: a host finished installing, so its per-host
  * entries go and its next boot falls through to "default" (local disk). This is all the
- * privileged boot-control process does for the client-facing ones (cli/switch-process.ts), so it
+ * privileged boot-control process does for the client-facing ones (daemon/switch-process.ts), so it
  * takes nothing but a client address: the names it removes are computed here from that address
  * and the MAC the kernel or the sysadmin tied to it (macs.ts), never a path a client chose.
  *

@@ -41,7 +41,7 @@ export interface ServerOptions {
   events?: RequestEvents;
   /**
    * Requests are dropped, unanswered, until this resolves: with --workers, until every process
-   * has bound the port (cli/workers.ts). Clients retry; none is answered by a process it is
+   * has bound the port (daemon/workers.ts). Clients retry; none is answered by a process it is
    * then moved away from.
    */
   gate?: Promise<void>;

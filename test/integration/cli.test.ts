@@ -160,7 +160,7 @@ describe("pxeboot CLI", () => {
       let pids: string[] = [];
       for (let i = 0; i < 30 && pids.length < (process.getuid?.() === 0 ? 3 : 2); i++, await Bun.sleep(100))
         pids = (await run(["pgrep", "-f", "--", `--port ${s.port} --workers 2`])).stdout.trim().split("\n").filter(Boolean);
-      // Started as root, the boot-control process (cli/switch-process.ts) runs beside the two.
+      // Started as root, the boot-control process (daemon/switch-process.ts) runs beside the two.
       expect(pids.length).toBe(process.getuid?.() === 0 ? 3 : 2);
     } finally {
       expect(await s.stop()).toBe(0);

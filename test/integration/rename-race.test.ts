@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { serviceIdentity } from "../../src/cli/privileges.ts";
+import { serviceIdentity } from "../../src/daemon/privileges.ts";
 import { isTempName } from "../../src/files/temp-name.ts";
 import { decodePacket, encodeAck, encodeData, encodeError, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";

@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serviceIdentity } from "../../src/cli/privileges.ts";
+import { serviceIdentity } from "../../src/daemon/privileges.ts";
 import { decodePacket, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { BINARY, pxeboot, RawPeer, run, scratchRoot, startServer, startWith, type ServerProcess } from "./harness.ts";

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serviceIdentity } from "../../src/cli/privileges.ts";
+import { serviceIdentity } from "../../src/daemon/privileges.ts";
 import { isTempName } from "../../src/files/temp-name.ts";
 import { decodePacket, encodeData, encodeError, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";

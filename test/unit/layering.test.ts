@@ -11,7 +11,7 @@ const SRC = resolve(import.meta.dir, "../../src");
 const ASSETS = resolve(import.meta.dir, "../../assets/loaders");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "daemon" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -30,7 +30,11 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   boots: ["protocol", "files", "server", "layout", "shared"],
   // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
   dhcp: ["layout", "server", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "shared"],
+  // The running server as a process: start-up, workers and their IPC, privileges, pidfile,
+  // signals and reload, drain, the metrics and HTTP listeners. It takes settings already
+  // resolved, so it never reads the command line (cli/ calls it, never the reverse).
+  daemon: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "shared"],
+  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "daemon", "shared"],
   shared: ["shared"],
 };
 
@@ -77,8 +81,8 @@ describe("layering of src/", () => {
       for (const spec of importsOf(readFileSync(file, "utf8"))) {
         const target = resolve(dirname(file), spec);
         if (!target.startsWith(SRC + "/")) {
-          // Outside src/, cli may read package.json (the version) and loaders the built-in loaders' assets.
-          const allowed = (from === "cli" && target.endsWith("/package.json")) || (from === "loaders" && target.startsWith(ASSETS + "/"));
+          // Outside src/, cli and daemon may read package.json (the version) and loaders the built-in loaders' assets.
+          const allowed = ((from === "cli" || from === "daemon") && target.endsWith("/package.json")) || (from === "loaders" && target.startsWith(ASSETS + "/"));
           if (!allowed) broken.push(`${relative(SRC, file)} imports ${spec} (outside src/)`);
           continue;
         }

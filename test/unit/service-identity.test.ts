@@ -1,6 +1,6 @@
 /** Who `serve` runs as: the decision from flags and the starting uid, without starting a server. */
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_USERS, parseOwner, serviceIdentity } from "../../src/cli/privileges.ts";
+import { DEFAULT_USERS, parseOwner, serviceIdentity } from "../../src/daemon/privileges.ts";
 import { UsageError } from "../../src/usage-error.ts";
 
 describe("service identity", () => {

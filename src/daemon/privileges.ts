@@ -1,7 +1,7 @@
 /** Users and groups by name, and dropping root after the port is bound, as a daemon on port 69 should. */
 import { readFileSync } from "node:fs";
 import type { Identity } from "../layout/writable.ts";
-import { UsageError } from "./args.ts";
+import { UsageError } from "../usage-error.ts";
 
 /** Name → [id, field 3] from /etc/passwd or /etc/group (uid,gid or gid,members). */
 function readDb(file: string): Map<string, string[]> {
