@@ -31,7 +31,8 @@ import type { Settings } from "./settings.ts";
 import { serveArgs, settingNames } from "./serve-config.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
-import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "../daemon/workers.ts";
+import { followPrimary, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "../daemon/workers.ts";
+import { isWorker, primaryPort, role, workerLabel } from "../daemon/role.ts";
 import { openFileLimit } from "../server/limits.ts";
 import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
 import { clientFilter } from "../server/client-filter.ts";
@@ -104,7 +105,7 @@ function startHttp(opts: ServeOptions, listen: HttpListen): RunningHttp {
       listen: l,
       rules: httpRules(opts.config),
       reusePort: (opts.workers ?? 1) > 1,
-      firstProcess: !isWorkerChild(),
+      firstProcess: !isWorker,
       log: opts.log,
       observers: opts.observers,
       events: opts.metrics?.metrics.events,
@@ -157,11 +158,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   pickyClients.log = log;
   let server: RunningServer;
   try {
-    server = await startServer({ ...opts.config, port: primaryPort() ?? opts.config.port }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorkerChild() });
+    server = await startServer({ ...opts.config, port: primaryPort ?? opts.config.port }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorker });
   } catch (err) {
     if (!opts.dualStackDefault) throw err;
     log.debug("IPv6 unavailable, listening on IPv4 only", { error: String(err) });
-    server = await startServer({ ...opts.config, port: primaryPort() ?? opts.config.port, addresses: ["0.0.0.0"] }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorkerChild() });
+    server = await startServer({ ...opts.config, port: primaryPort ?? opts.config.port, addresses: ["0.0.0.0"] }, { log, observers: opts.observers, events: opts.metrics?.metrics.events, gate, firstProcess: !isWorker });
   }
   // Before dropping root, like the TFTP port: --metrics may name a port below 1024.
   let metricsEndpoint: MetricsEndpoint | undefined;
@@ -170,7 +171,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     metrics.attach(() => ({ activeTransfers: server.activeTransfers, queuedRequests: server.queuedRequests, cache: server.cache }));
   }
   // One endpoint for the whole server, the primary's: it asks the workers at scrape time.
-  if (opts.metrics && !isWorkerChild()) {
+  if (opts.metrics && !isWorker) {
     const { metrics, listen } = opts.metrics;
     const answers = async () => (workerSet ? ((await workerSet.ask()).filter(Boolean) as WorkerAnswer[]) : []);
     const bootMetrics = createBootMetrics(opts.config.root);
@@ -200,11 +201,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       await server.close();
       throw err;
     }
-    if (!isWorkerChild()) log.info("HTTP served", { url: http.url, root: opts.config.root, maxConnections: http.limits.total, perAddress: http.limits.perAddress });
+    if (!isWorker) log.info("HTTP served", { url: http.url, root: opts.config.root, maxConnections: http.limits.total, perAddress: http.limits.perAddress });
   }
   // Ports 67 and 4011 as root, like the TFTP port; one responder for the whole server.
   let proxyDhcp: RunningProxyDhcp | undefined;
-  if (opts.proxyDhcp && !isWorkerChild()) {
+  if (opts.proxyDhcp && !isWorker) {
     try {
       proxyDhcp = await startProxyDhcp({ root: opts.config.root, ...opts.proxyDhcp, httpPort: http?.port, log });
     } catch (err) {
@@ -219,11 +220,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // Workers start after the primary bound the port (so a busy port or a bad root fails once,
   // here) and before it drops root: each binds as root too (SO_REUSEPORT groups only sockets of
   // one owner), then drops on its own.
-  const workers = (opts.workers ?? 1) > 1 && !isWorkerChild() ? spawnWorkers(opts.workers!, log, server.listening[0]?.port ?? opts.config.port, opts.switcher) : undefined;
-  if (opts.beforeDrop && !isWorkerChild()) await opts.beforeDrop();
+  const workers = (opts.workers ?? 1) > 1 && !isWorker ? spawnWorkers(opts.workers!, log, server.listening[0]?.port ?? opts.config.port, opts.switcher) : undefined;
+  if (opts.beforeDrop && !isWorker) await opts.beforeDrop();
   running = server;
   workerSet = workers;
-  if (isWorkerChild()) {
+  if (isWorker) {
     reportBound();
     void primarySaysGo.then(openGate);
   } else if (workers) {
@@ -235,7 +236,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     });
   } else openGate();
   // Before dropping root: /run is root's.
-  const pidfile = opts.pidfile && !isWorkerChild() ? opts.pidfile : undefined;
+  const pidfile = opts.pidfile && !isWorker ? opts.pidfile : undefined;
   const pidError = pidfile ? writePidfile(pidfile) : undefined;
   if (pidfile && pidError) log.error("cannot write --pidfile", { file: pidfile, error: pidError });
   // SIGHUP re-reads what the server was started from (flags, config file, defaults file, map
@@ -243,7 +244,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   // touched; what needs a restart is named. Workers get the signal and re-read on their own.
   // Every process re-reads; the primary's lines speak for all, a worker speaks up (labelled)
   // only when it failed, so a reload with --workers is one set of lines, not one per process.
-  const worker = process.env.PXEBOOT_WORKER;
+  const worker = workerLabel;
   const said: Pick<Logger, "info" | "warn" | "error"> = worker
     ? {
         info: (msg, fields) => log.debug(msg, { ...fields, worker }),
@@ -253,7 +254,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     : log;
   let given: Settings = opts.given ?? new Map();
   reload = () => {
-    if (!isWorkerChild() && workers) {
+    if (!isWorker && workers) {
       // Said after this process's own lines: a request that reaches any worker after this line
       // meets what was re-read.
       void workers.reload().then(({ acked, missing }) => {
@@ -300,7 +301,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     dropBoundingSet();
     dropPrivileges(opts.user);
     const nnp = setNoNewPrivs();
-    if (!isWorkerChild()) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid, noNewPrivs: nnp });
+    if (!isWorker) log.info("dropped privileges", { user: opts.user.name, uid: opts.user.uid, gid: opts.user.gid, noNewPrivs: nnp });
   } else if (process.getuid?.() !== 0) {
     // Started as a user: capabilities it was given (systemd-unit --as-user) were for binding.
     dropCapabilities();
@@ -308,8 +309,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   }
   const c = opts.config;
   for (const l of server.listening) {
-    if (isWorkerChild()) {
-      log.debug("worker serving", { worker: process.env.PXEBOOT_WORKER, pid: process.pid, port: l.port, ...transferPool(server, l.address) });
+    if (isWorker) {
+      log.debug("worker serving", { worker: workerLabel, pid: process.pid, port: l.port, ...transferPool(server, l.address) });
       continue;
     }
     log.info(`pxeboot ${pkg.version} serving ${c.root}`, {
@@ -326,12 +327,12 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       workers: opts.workers ?? 1,
     });
   }
-  if (!isWorkerChild()) {
+  if (!isWorker) {
     const unreadable = rootUnreadable(c.root, opts.user?.name);
     if (unreadable) log.error(unreadable);
   }
   const smallest = Math.min(...server.transferPorts.map((t) => t.ports.length));
-  if (!isWorkerChild() && server.transferPoolShortBy) {
+  if (!isWorker && server.transferPoolShortBy) {
     const need = POOL_PER_ADDRESS * server.transferPorts.length * (opts.workers ?? 1);
     log.warn("fewer transfer ports than wanted: a spoofer who saw one port guesses a transfer's more often", {
       by: server.transferPoolShortBy,
@@ -343,7 +344,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
         : `an open-file limit of at least ${4 * POOL_PER_ADDRESS * server.transferPorts.length} per process (ulimit -n, systemd LimitNOFILE=)`,
     });
   }
-  if (!isWorkerChild()) logUploadRules(log, c, server.writable);
+  if (!isWorker) logUploadRules(log, c, server.writable);
   const files = openFileLimit();
   const perProcess = Math.ceil(c.maxTransfers / (opts.workers ?? 1));
   // Every process also holds its transfer sockets (POOL_PER_ADDRESS per address) and listeners.
@@ -363,11 +364,11 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
     active: server.activeTransfers,
     queued: server.queuedRequests,
     drainTimeoutS: drainMs / 1000,
-    worker: process.env.PXEBOOT_WORKER,
+    worker: workerLabel,
   });
   proxyDhcp?.close();
   const [summary] = await Promise.all([server.drain(drainMs), workers?.stop(signalled === "SIGINT" ? "SIGINT" : "SIGTERM"), http?.stop(drainMs)]);
-  log.info("stopped", { finished: summary.finished, cut: summary.cut, worker: process.env.PXEBOOT_WORKER });
+  log.info("stopped", { finished: summary.finished, cut: summary.cut, worker: workerLabel });
   // After dropping root this fails where the server's user may not write (a root-owned /run);
   // systemd's PIDFile= and start-stop-daemon cope with a stale file.
   const removeError = pidfile && !pidError ? removePidfile(pidfile) : undefined;
@@ -408,12 +409,12 @@ async function serve(settings: ServeSettings, given: Settings, reloadSettings?: 
   // Workers ask the primary; the primary asks its boot-control process once it started one
   // (started as root), else changes the tree itself (started as a user, or --user root).
   let switchTo: HostSwitcher = (address) => switchHost({ root: config.root, log }, address);
-  const switcher: HostSwitcher = isWorkerChild() ? primarySwitcher : (address) => switchTo(address);
+  const switcher: HostSwitcher = isWorker ? primarySwitcher : (address) => switchTo(address);
   const installOnce = settings.installOnce ? createInstallOnce({ root: config.root, marker, onInstallCmd: settings.onInstall, log, counts: installCounts, switcher }) : undefined;
-  const separate = installOnce !== undefined && user !== undefined && !isWorkerChild();
+  const separate = installOnce !== undefined && user !== undefined && !isWorker;
   // A tree without the marker has no install-once to break: nothing to say about it.
   const hasMarker = existsSync(join(config.root, marker));
-  if (installOnce && !separate && !isWorkerChild() && hasMarker) {
+  if (installOnce && !separate && !isWorker && hasMarker) {
     const bad = probeInstallDirs(config.root);
     if (bad.length > 0) log.warn(cannotSwitch(config.root, process.getuid?.() ?? -1, bad, "start pxeboot as root (it then switches hosts as the owner of pxelinux.cfg/)"));
   }
@@ -523,7 +524,7 @@ async function startBootControl(root: string, settings: ServeSettings, log: Logg
 
 /** This process's metrics: with --workers, worker N labels its samples (the primary serves them all). */
 function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts | undefined, proxyCounts: ProxyDhcpCounts | undefined): ServeOptions["metrics"] {
-  const worker = settings.workers > 1 ? Number(process.env.PXEBOOT_WORKER ?? "1") : 1;
+  const worker = settings.workers > 1 && role.kind === "worker" ? role.number : 1;
   const metrics = createServerMetrics({
     version: pkg.version,
     startTimeSeconds: Math.floor((Date.now() - process.uptime() * 1000) / 1000),

@@ -19,12 +19,8 @@ import { probeInstallDirs, type UnwritableDir } from "../layout/writable.ts";
 import { switchHost, type SwitchResult } from "../layout/switch-host.ts";
 import type { HostSwitcher } from "../layout/install-once.ts";
 import { dropBoundingSet, setNoNewPrivs } from "./lockdown.ts";
+import { bootControlEnv } from "./role.ts";
 import { selfCommand } from "./workers.ts";
-
-/** main.ts reads these two before loading any command (the role needs no CLI). */
-const ROLE = "switch";
-const ROLE_ENV = "PXEBOOT_ROLE";
-const CONFIG_ENV = "PXEBOOT_SWITCH";
 
 /** How long the server waits for the helper to say it is ready before serving without it. */
 const READY_TIMEOUT_MS = 15_000;
@@ -61,7 +57,7 @@ export function startSwitchProcess(config: Config, log: Logger): SwitchProcess {
   let readyNow: (r: SwitchReady | undefined) => void = () => {};
   const ready = new Promise<SwitchReady | undefined>((resolve) => (readyNow = resolve));
   const child = Bun.spawn(selfCommand(), {
-    env: { ...process.env, [ROLE_ENV]: ROLE, [CONFIG_ENV]: JSON.stringify(config) },
+    env: bootControlEnv(config),
     stdio: ["ignore", "inherit", "inherit"],
     serialization: "json",
     ipc: (m: unknown) => {
@@ -96,9 +92,13 @@ export function startSwitchProcess(config: Config, log: Logger): SwitchProcess {
   return { switcher, ready, pid: child.pid };
 }
 
-/** In the helper: become the owner, give up the rest, say ready, then switch hosts on request. */
-export function runSwitchProcess(): void {
-  const config = JSON.parse(process.env[CONFIG_ENV] ?? "{}") as Config;
+/**
+ * In the helper: become the owner, give up the rest, say ready, then switch hosts on request.
+ * `given`: the configuration the server passed (role.ts), as JSON; main.ts runs this before
+ * loading any command (the role needs no CLI).
+ */
+export function runSwitchProcess(given: string): void {
+  const config = JSON.parse(given) as Config;
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => {});
   if (process.getuid?.() === 0 && config.uid !== 0) {

@@ -21,17 +21,13 @@
  */
 import type { Logger } from "../log.ts";
 import type { HostSwitcher } from "../layout/install-once.ts";
+import { isWorker, workerEnv } from "./role.ts";
 
 /** The command line that runs this same program again, compiled or from source. */
 export function selfCommand(): string[] {
   const compiled = Bun.main.startsWith("/$bunfs/");
   return compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)];
 }
-
-export const isWorkerChild = () => process.env.PXEBOOT_WORKER !== undefined;
-
-/** In a worker: the request port its primary bound (undefined in the primary). */
-export const primaryPort = (): number | undefined => (isWorkerChild() && process.env.PXEBOOT_PORT ? Number(process.env.PXEBOOT_PORT) : undefined);
 
 /** How long the primary waits for every worker to bind before it answers requests anyway. */
 export const WORKERS_BOUND_TIMEOUT_MS = 20_000;
@@ -107,7 +103,7 @@ export function spawnWorkers(count: number, log: Logger, port: number, switcher?
     };
     const child = Bun.spawn(selfCommand(), {
       // The port the primary bound: the same one even when --port 0 let the kernel pick it.
-      env: { ...process.env, PXEBOOT_WORKER: String(i), PXEBOOT_PORT: String(port) },
+      env: workerEnv(i, port),
       stdio: ["ignore", "inherit", "inherit"],
       ipc: (m: unknown) => {
         const msg = (m ?? {}) as { bound?: unknown; answer?: unknown; data?: unknown; switch?: unknown; address?: unknown; reloaded?: unknown };
@@ -219,7 +215,7 @@ function forward(child: Bun.Subprocess, m: Message, worker: number, log: Logger)
  * Resolves when the primary says go.
  */
 export function followPrimary(answer: () => unknown = () => null): Promise<void> {
-  if (!isWorkerChild()) return Promise.resolve();
+  if (!isWorker) return Promise.resolve();
   let goNow = () => {};
   const go = new Promise<void>((resolve) => (goNow = resolve));
   process.on("message", (m: unknown) => {
@@ -279,7 +275,7 @@ export const primarySwitcher: HostSwitcher = (address) =>
 
 /** In a worker: tells the primary the port is bound here. */
 export function reportBound(): void {
-  if (!isWorkerChild()) return;
+  if (!isWorker) return;
   try {
     process.send?.({ bound: true });
   } catch {
