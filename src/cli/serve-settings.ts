@@ -4,45 +4,16 @@
  * workers, the pid file, the umask). Built from flag-shaped arguments, whatever their source
  * (flags, config file, tftpd-hpa defaults file: see resolve-serve.ts), and validated here once.
  */
-import type { LogFormat, LogLevel } from "../log.ts";
-import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
-import type { MetricsListen } from "../daemon/metrics-endpoint.ts";
 import { parseMetricsListen } from "./metrics-listen.ts";
 import { parseHttpListen } from "./http-listen.ts";
-import type { HttpListen } from "../http/http-server.ts";
+import type { ServeSettings } from "../daemon/settings.ts";
 import { lookupGroup, lookupUser } from "../daemon/privileges.ts";
 import { cidrList, defaultOf, serveConfig, workerCount, type ServeArgs } from "./serve-config.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 
-export interface ServeSettings {
-  server: ServerConfig;
-  logFormat: LogFormat;
-  logLevel: LogLevel;
-  /** As named (checked to exist); who the server runs as is decided at start-up (privileges.ts). */
-  user?: string;
-  group?: string;
-  installMarker: string;
-  installOnce: boolean;
-  onInstall?: string;
-  workers: number;
-  pidfile?: string;
-  /** SIGTERM/SIGINT: running transfers get this long to finish. */
-  drainTimeoutMs: number;
-  umask?: number;
-  /** What SIGHUP re-reads: the map file, after the inline rules. */
-  remapSources: { mapFile?: string; inline: string[] };
-  /** No address family was asked for: fall back to IPv4 only on hosts with IPv6 switched off. */
-  dualStackDefault: boolean;
-  /** --metrics: where the Prometheus endpoint listens (the primary's; workers add their number). */
-  metrics?: MetricsListen;
-  /** --metrics-allow: who may read it; empty: whom --allow/--deny admit. */
-  metricsAllow: string[];
-  /** --http: where the HTTP side listens (built around: changing it takes a restart). */
-  http?: HttpListen;
-  /** --proxy-dhcp: interfaces (empty: all) and who is answered. */
-  proxyDhcp?: { interfaces: string[]; knownOnly: boolean; binlOnly: boolean };
-}
+// The typed settings are what the daemon runs from: declared there (daemon/settings.ts), built here.
+export type { ServeSettings };
 
 /** The serve flags beyond those ServerConfig is made of. */
 export interface CommandArgs {
