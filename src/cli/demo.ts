@@ -11,7 +11,7 @@ import { createInstallOnce } from "../layout/install-once.ts";
 import { createLogger } from "../log.ts";
 import { guarded, intArg } from "./args.ts";
 import { serveConfig, serveDefaults } from "./serve-config.ts";
-import { serveUntilSignal } from "./serve.ts";
+import { serveUntilSignal } from "../daemon/lifecycle.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 
 export default defineCommand(

@@ -4,9 +4,6 @@
  * first upload. Whether a --writable directory exists is the server's check at start-up.
  */
 import { isAbsolute, relative, resolve } from "node:path";
-import { BOOT_CONTROL_SUMMARY } from "../files/boot-control.ts";
-import type { WritableDir } from "../files/confine-upload.ts";
-import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { intArg, repeatedFlag, UsageError } from "./args.ts";
 
@@ -43,20 +40,4 @@ export function rootRelative(dir: string, root: string): string {
   if (rel === ".." || rel.startsWith("../") || isAbsolute(rel))
     throw new UsageError(`--writable ${dir} is outside the root ${root}: name a directory inside it (relative to the root, or absolute)`);
   return rel;
-}
-
-/**
- * The start-up log's account of uploads: where they may go and what they never write, and a
- * warning for each --writable directory that opens boot control, since any client may then
- * choose what hosts boot.
- */
-export function logUploadRules(log: Logger, c: UploadConfig, writable: WritableDir[]): void {
-  if (!c.create) return;
-  log.info("uploads accepted", {
-    into: writable.length === 0 ? "anywhere in the root" : writable.map((w) => w.rel || ".").join(","),
-    overwrite: !!c.overwrite,
-    never: BOOT_CONTROL_SUMMARY,
-  });
-  for (const w of writable.filter((w) => w.bootControl))
-    log.warn(`--writable ${w.rel || "."} is boot control (${w.bootControl}): any client may upload boot entries there${c.overwrite ? " or replace them" : ""}, and so choose what hosts boot`);
 }

@@ -1,7 +1,10 @@
 /** Users and groups by name, and dropping root after the port is bound, as a daemon on port 69 should. */
 import { readFileSync } from "node:fs";
 import type { Identity } from "../layout/writable.ts";
+import type { Logger } from "../log.ts";
 import { UsageError } from "../usage-error.ts";
+import { dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
+import { isWorker } from "./role.ts";
 
 /** Name → [id, field 3] from /etc/passwd or /etc/group (uid,gid or gid,members). */
 function readDb(file: string): Map<string, string[]> {
@@ -82,4 +85,23 @@ export function dropPrivileges(ids: Identity): void {
   process.setgroups?.([]);
   process.setgid?.(ids.gid);
   process.setuid?.(ids.uid);
+}
+
+/**
+ * The server's last step as root, every socket bound: become `user`, or, started as a user,
+ * give up the capabilities it was started with.
+ */
+export function dropToServingUser(user: Identity | undefined, log: Logger): void {
+  if (user) {
+    // The bounding set goes while we still may (CAP_SETPCAP), no-new-privs once we are the user:
+    // nothing this process runs from here on (an --on-install hook) can regain root.
+    dropBoundingSet();
+    dropPrivileges(user);
+    const nnp = setNoNewPrivs();
+    if (!isWorker) log.info("dropped privileges", { user: user.name, uid: user.uid, gid: user.gid, noNewPrivs: nnp });
+  } else if (process.getuid?.() !== 0) {
+    // Started as a user: capabilities it was given (systemd-unit --as-user) were for binding.
+    dropCapabilities();
+    setNoNewPrivs();
+  }
 }
