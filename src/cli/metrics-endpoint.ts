@@ -11,22 +11,10 @@
 import type { Logger } from "../log.ts";
 import { CONTENT_TYPE } from "../server/metrics.ts";
 import type { ClientFilter } from "../server/client-filter.ts";
-import { intArg, UsageError } from "./args.ts";
 
-export interface MetricsListen {
-  address: string;
-  port: number;
-}
-
-/** The port `pxeboot status` looks at when given no URL; the examples use it too. */
-export const DEFAULT_METRICS_PORT = 9169;
-
-/** "9169" (loopback only), "0.0.0.0:9169" (every IPv4 address), "[::1]:9169". */
-export function parseMetricsListen(text: string): MetricsListen {
-  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(text.trim());
-  if (!m) throw new UsageError(`--metrics needs [ADDR:]PORT (e.g. ${DEFAULT_METRICS_PORT} or 0.0.0.0:${DEFAULT_METRICS_PORT}), got '${text}'`);
-  return { address: m[1] ?? m[2] ?? "127.0.0.1", port: intArg("metrics", m[3]!, 0, 65535) };
-}
+// Parsed as the --metrics row's value (config/values.ts); the port is `pxeboot status`'s default too.
+export { DEFAULT_METRICS_PORT, parseMetricsListen, type Listen as MetricsListen } from "../config/values.ts";
+import type { Listen as MetricsListen } from "../config/values.ts";
 
 export interface MetricsEndpoint {
   url: string;

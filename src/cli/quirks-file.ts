@@ -14,7 +14,7 @@ import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/typ
 import { parseCidr } from "../server/client-filter.ts";
 import type { QuirkRule } from "../server/quirk-rules.ts";
 import { UsageError } from "./args.ts";
-import { parseToml } from "./toml.ts";
+import { parseToml } from "../config/toml.ts";
 
 const KEYS = ["match", "blksize-max", "windowsize-max", "no-options", "extra-timeout"];
 

@@ -15,7 +15,7 @@ import { renderSnapshots, type FamilySnapshot } from "../server/metrics.ts";
 import { startMetricsEndpoint, type MetricsEndpoint, type MetricsListen } from "./metrics-endpoint.ts";
 import type { RemapRule } from "../server/remap.ts";
 import { fail } from "./args.ts";
-import type { Mode } from "./command-line.ts";
+import type { Mode } from "../config/sources/command-line.ts";
 import { loadRemapRules } from "./compat-config.ts";
 import { removePidfile, writePidfile } from "./pidfile.ts";
 import { dropPrivileges, serviceIdentity } from "./privileges.ts";
@@ -25,10 +25,11 @@ import { switchHost } from "../layout/switch-host.ts";
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, dropBoundingSet, dropCapabilities, setNoNewPrivs } from "./lockdown.ts";
 import { startSwitchProcess } from "./switch-process.ts";
 import { resolveServe } from "./resolve-serve.ts";
-import { tftpdHelpArgs } from "./tftpd-options.ts";
+import { tftpdHelpArgs } from "../config/sources/tftpd-options.ts";
 import { changedSettings, reloadFields, reloadReport } from "./reload-diff.ts";
-import type { Settings } from "./settings.ts";
-import { serveArgs, settingNames } from "./serve-config.ts";
+import type { Settings } from "../config/settings.ts";
+import { RESTART_FIELDS, serveArgs, settingNames } from "./serve-config.ts";
+import { changedProcessRows } from "../config/reload.ts";
 import { logUploadRules } from "./upload-config.ts";
 import type { ServeSettings } from "./serve-settings.ts";
 import { followPrimary, isWorkerChild, primaryPort, primarySwitcher, RELOAD_ACK_TIMEOUT_MS, reportBound, spawnWorkers, type WorkerSet } from "./workers.ts";
@@ -267,11 +268,10 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
       try {
         const reread = opts.reloadSettings();
         next = reread.settings;
-        const { applied, needRestart } = server.reconfigure(next.server);
+        const { applied, needRestart } = server.reconfigure(next.server, RESTART_FIELDS);
         http?.reconfigure(httpRules(next.server));
         const waiting = settingNames(needRestart);
-        if (JSON.stringify(next.http) !== JSON.stringify(opts.http)) waiting.push("http");
-        if (opts.settings) waiting.push(...changedProcessSettings(opts.settings, next));
+        if (opts.settings) waiting.push(...changedProcessRows(opts.settings.values, next.values));
         // Compared with what is running now: the last good reload, else the start.
         const report = reloadReport(changedSettings(given, reread.given), settingNames(applied), waiting);
         given = reread.given;
@@ -457,33 +457,6 @@ async function serve(settings: ServeSettings, given: Settings, reloadSettings?: 
   process.exit(0);
 }
 
-/**
- * Settings of the process rather than the server (who it runs as, how it logs, install-once,
- * metrics): built in at start, so a reload that changes one names it as waiting for a restart
- * rather than saying nothing changed. By the names a user writes them.
- */
-const PROCESS_SETTINGS: [keyof ServeSettings, string][] = [
-  ["logLevel", "verbose/quiet"],
-  ["logFormat", "log-format"],
-  ["user", "user"],
-  ["group", "group"],
-  ["workers", "workers"],
-  ["pidfile", "pidfile"],
-  ["umask", "umask"],
-  ["drainTimeoutMs", "drain-timeout"],
-  ["installOnce", "install-once"],
-  ["installMarker", "install-marker"],
-  ["onInstall", "on-install"],
-  ["metrics", "metrics"],
-  ["metricsAllow", "metrics-allow"],
-  // One typed setting from three flags: any of them changed waits for the restart.
-  ["proxyDhcp", "proxy-dhcp/proxy-dhcp-known-only/proxy-dhcp-4011-only"],
-];
-
-function changedProcessSettings(before: ServeSettings, after: ServeSettings): string[] {
-  return PROCESS_SETTINGS.filter(([key]) => JSON.stringify(before[key]) !== JSON.stringify(after[key])).map(([, name]) => name);
-}
-
 /** The one start-up line when install-once cannot switch hosts: which directories, whose, and the fix. */
 function cannotSwitch(root: string, uid: number, bad: (UnwritableDir & { error: string })[], fix: string): string {
   const dirs = bad.map((b) => `${b.dir}/`).join(", ");
@@ -534,10 +507,6 @@ function serveMetrics(settings: ServeSettings, installCounts: InstallOnceCounts 
   return { listen: settings.metrics!, metrics, allow: settings.metricsAllow };
 }
 
-/** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */
-const serveHelp: ArgsDef = Object.fromEntries(
-  Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { type: "string", description: d.description, valueHint: d.options.join("|"), default: d.default } : d]),
-);
 
 /** in.tftpd's options as --help lists them, from the one option table; every serve flag is taken too. */
 const inTftpdHelp: ArgsDef = {
@@ -552,7 +521,7 @@ function serveCommand(mode: Mode) {
       mode === "serve"
         ? { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440); in.tftpd's short options work too" }
         : { name: "in.tftpd", description: "Serve with tftpd-hpa's in.tftpd command line (ExecStart=/usr/local/sbin/pxeboot in.tftpd -L -s /srv/tftp …); serve's long flags work too" },
-    args: mode === "serve" ? serveHelp : inTftpdHelp,
+    args: mode === "serve" ? serveArgs : inTftpdHelp,
     async run({ rawArgs }) {
       try {
         const resolved = resolveServe(rawArgs, mode);

@@ -69,9 +69,10 @@ export interface RunningServer {
   /**
    * A re-read configuration (SIGHUP): what only new requests see is applied at once; what the
    * running server is built around (sockets, cache, queue, upload directories) keeps its old
-   * value and is named in `needRestart`. Running transfers are never touched.
+   * value and is named in `needRestart`. Running transfers are never touched. `builtAround`: the
+   * fields that wait for a restart, as the setting rows say (cli/serve-config.ts RESTART_FIELDS).
    */
-  reconfigure(next: ServerConfig): { applied: string[]; needRestart: string[] };
+  reconfigure(next: ServerConfig, builtAround: ReadonlySet<keyof ServerConfig>): { applied: string[]; needRestart: string[] };
   /**
    * Stops taking requests at once (the port is free for a new instance; queued requests are
    * dropped, their clients retry there), lets running transfers finish for up to `timeoutMs`,
@@ -413,7 +414,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     setRemap(rules) {
       remapRules = rules;
     },
-    reconfigure(next) {
+    reconfigure(next, builtAround) {
       const applied: string[] = [];
       const needRestart: string[] = [];
       const merged: ServerConfig = { ...next };
@@ -421,7 +422,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       for (const k of keys) {
         // Remap rules come back through setRemap (the map file is re-read with them).
         if (k === "remap" || JSON.stringify(config[k]) === JSON.stringify(next[k])) continue;
-        if (BUILT_AROUND.has(k)) {
+        if (builtAround.has(k)) {
           needRestart.push(k);
           (merged as unknown as Record<string, unknown>)[k] = config[k];
         } else applied.push(k);
@@ -438,24 +439,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     },
   };
 }
-
-/** What the running server is built around: changing these takes a restart. */
-const BUILT_AROUND = new Set<keyof ServerConfig>([
-  "root",
-  "addresses",
-  "port",
-  "reusePort",
-  "receiveBufferBytes",
-  "maxTransfers",
-  "queueMax",
-  "cacheBytes",
-  "portRange",
-  "processes",
-  "create",
-  "writable",
-  "overwrite",
-  "uploadMaxBytes",
-]);
 
 /** Bun's undocumented udpSocket flag for SO_REUSEPORT (see shared BUN-NOTES). */
 const UDP_FLAG_REUSEPORT = 4;

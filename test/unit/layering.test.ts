@@ -11,7 +11,7 @@ const SRC = resolve(import.meta.dir, "../../src");
 const ASSETS = resolve(import.meta.dir, "../../assets/loaders");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "config" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -30,7 +30,10 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   boots: ["protocol", "files", "server", "layout", "shared"],
   // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
   dhcp: ["layout", "server", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "shared"],
+  // The settings' rows, their sources and the one validation: low, so every command may read them.
+  // server only for the parsers of its own values (CIDR blocks, remap rules) and its types.
+  config: ["protocol", "files", "server", "layout", "shared"],
+  cli: ["config", "protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "shared"],
   shared: ["shared"],
 };
 

@@ -5,9 +5,10 @@
  * gathers the effects.
  */
 import { isIP } from "node:net";
-import { UsageError } from "./args.ts";
-import { REFUSABLE } from "./compat-config.ts";
-import type { Value } from "./settings.ts";
+import { UsageError } from "../../usage-error.ts";
+import { NAMES, ROWS, type Name, type Row } from "../schema.ts";
+import type { Value } from "../settings.ts";
+import { REFUSABLE } from "../values.ts";
 
 interface TftpdOption {
   takesValue: boolean;
@@ -17,41 +18,47 @@ interface TftpdOption {
   valueHint?: string;
   /** The name --help lists it under, where it has no long name of in.tftpd's own. */
   helpName?: string;
+  /** The setting row it sets as it is (-B: blksize-max); none: its effect is tftpdEffect's own. */
+  row?: Name;
 }
 
-/** By short letter, or by long name for the long-only ones. The one table: parsing and --help read it. */
-export const TFTPD_OPTIONS: Record<string, TftpdOption> = {
+/** in.tftpd's options that are not one setting as it is: standalone mode, -a, -s, -c, -T, … */
+const OWN: Record<string, TftpdOption> = {
   l: { takesValue: false, long: ["listen"], help: "standalone (required, or -L or -a; pxeboot stays in the foreground: Type=simple)" },
   L: { takesValue: false, long: ["foreground"], help: "standalone, in the foreground" },
   a: { takesValue: true, long: ["address"], valueHint: "[ADDR][:PORT]", help: "listen here (IPv6 in brackets: [::1]:69); repeatable" },
   s: { takesValue: false, long: ["secure", "chroot"], help: "the directory is the root (pxeboot always confines to it)" },
   c: { takesValue: false, long: ["create"], help: "accept uploads, new files and over existing ones, as in.tftpd does (--create --overwrite)" },
-  p: { takesValue: false, long: ["permissive"], help: "also serve files not readable by everyone (--permissive)" },
-  u: { takesValue: true, long: ["user"], valueHint: "USER", help: "run as this user once bound (--user)" },
-  U: { takesValue: true, long: ["umask"], valueHint: "OCTAL", help: "umask for created files (--umask)" },
-  "4": { takesValue: false, long: ["ipv4"], help: "IPv4 only (--ipv4)" },
-  "6": { takesValue: false, long: ["ipv6"], help: "IPv6 only (--ipv6)" },
-  R: { takesValue: true, long: ["port-range", "ports"], valueHint: "LOW:HIGH", help: "transfer ports (--port-range)" },
-  S: { takesValue: true, long: ["port", "service"], valueHint: "PORT", help: "UDP port, or tftp for 69 (--port)" },
-  m: { takesValue: true, long: ["map-file"], valueHint: "FILE", help: "remap rules (--map-file)" },
   t: { takesValue: true, long: ["timeout"], valueHint: "SEC", help: "inetd idle time: ignored, as by a standalone in.tftpd" },
   T: { takesValue: true, long: ["retransmit"], valueHint: "USEC", help: "initial retransmission timeout in µs (--timeout in seconds)" },
-  B: { takesValue: true, long: ["blocksize"], valueHint: "BYTES", help: "largest blksize (--blksize-max)" },
-  W: { takesValue: true, long: ["windowsize"], valueHint: "BLOCKS", help: "largest windowsize (--windowsize-max)" },
-  r: { takesValue: true, long: ["refuse"], valueHint: "OPTION", help: "never grant this option (--refuse); repeatable" },
   "reject-all": { takesValue: false, long: ["reject-all"], help: "grant no option at all (--refuse each)" },
-  v: { takesValue: false, long: ["verbose"], help: "debug logging (--verbose)" },
   verbosity: { takesValue: true, long: ["verbosity"], valueHint: "N", help: "above 0: debug logging (--verbose)" },
-  P: { takesValue: true, long: ["pidfile"], valueHint: "FILE", help: "write the process ID here (--pidfile)" },
   stderr: { takesValue: false, long: ["stderr"], help: "accepted: pxeboot always logs to stdout/stderr" },
-  // Not in.tftpd's, but what `serve -q` always meant; accepted in both places alike.
-  q: { takesValue: false, long: [], helpName: "quiet", help: "warnings only (--quiet)" },
   V: { takesValue: false, long: ["version"], help: "print the version" },
   systemd: { takesValue: false, long: ["systemd"] },
   "map-steps": { takesValue: true, long: ["map-steps"] },
   "map-test": { takesValue: true, long: ["map-test"] },
   "window-bytes": { takesValue: true, long: ["window-bytes"] },
 };
+
+/**
+ * By short letter, or by long name for the long-only ones: in.tftpd's own options, and the rows'
+ * `tftpd` aliases (-B for --blksize-max). The one table: parsing and --help read it.
+ */
+export const TFTPD_OPTIONS: Record<string, TftpdOption> = { ...OWN };
+for (const name of NAMES) {
+  const t = (ROWS[name] as Row<unknown>).tftpd;
+  if (!t) continue;
+  const id = t.short ?? t.long[0]!;
+  TFTPD_OPTIONS[id] = {
+    takesValue: ROWS[name].kind !== "boolean",
+    long: t.long,
+    help: `${t.help} (--${name})`,
+    valueHint: t.hint,
+    helpName: t.long.length === 0 ? name : undefined,
+    row: name,
+  };
+}
 
 /** The options that work, as citty lists them for `in.tftpd --help` (every serve flag is taken too). */
 export function tftpdHelpArgs(): Record<string, { type: "string" | "boolean"; alias?: string[]; valueHint?: string; description: string }> {
@@ -124,22 +131,12 @@ function wholeNumber(text: string, what: string, min: number, max: number): numb
 
 export function tftpdEffect(id: string, value = ""): Effect {
   switch (id) {
-    case "4":
-      return { set: { ipv4: true } };
-    case "6":
-      return { set: { ipv6: true } };
     case "c":
       // in.tftpd's -c creates files, and an upload over an existing file it may write replaces
       // it; a nightly same-name upload set up for tftpd-hpa keeps working (serve's --create alone does not replace).
       return { set: { create: true, overwrite: true } };
     case "s":
       return { secure: true };
-    case "p":
-      return { set: { permissive: true } };
-    case "v":
-      return { set: { verbose: true } };
-    case "q":
-      return { set: { quiet: true } };
     case "verbosity":
       return { set: { verbose: wholeNumber(value, "--verbosity", 0, 1000) > 0 } };
     case "V":
@@ -150,17 +147,9 @@ export function tftpdEffect(id: string, value = ""): Effect {
       return { standalone: true };
     case "a":
       return { standalone: true, listen: parseListen(value) };
-    case "B":
-      return { set: { "blksize-max": value } };
-    case "W":
-      return { set: { "windowsize-max": value } };
-    case "u":
-      return { set: { user: value } };
     case "U":
       if (!/^[0-7]{1,4}$/.test(value)) throw new UsageError(`-U needs an octal umask (e.g. 022), got '${value}'`);
       return { set: { umask: value } };
-    case "r":
-      return { add: { refuse: [value] } };
     case "reject-all":
       return { add: { refuse: REFUSABLE } };
     case "t":
@@ -171,14 +160,8 @@ export function tftpdEffect(id: string, value = ""): Effect {
       const us = wholeNumber(value, "-T (microseconds)", 10_000, 255_000_000);
       return { set: { timeout: String(Math.round(us / 1000) / 1000) } };
     }
-    case "R":
-      return { set: { "port-range": value } };
     case "S":
       return { set: { port: portOf(value, "--port") } };
-    case "m":
-      return { set: { "map-file": value } };
-    case "P":
-      return { set: { pidfile: value } };
     case "stderr":
       return {}; // pxeboot always logs to stdout/stderr
     case "systemd":
@@ -190,5 +173,11 @@ export function tftpdEffect(id: string, value = ""): Effect {
     case "window-bytes":
       throw new UsageError("--window-bytes is not supported: pxeboot caps a window at 96 KiB itself (see --windowsize-max)");
   }
-  throw new UsageError(`unknown in.tftpd option ${id}`);
+  const row = TFTPD_OPTIONS[id]?.row;
+  if (row === undefined) throw new UsageError(`unknown in.tftpd option ${id}`);
+  // As the row's own flag: a switch sets it, a list gains the value, else the value is its word.
+  const kind = ROWS[row].kind;
+  if (kind === "boolean") return { set: { [row]: true } };
+  if (kind === "list") return { add: { [row]: [value] } };
+  return { set: { [row]: value } };
 }

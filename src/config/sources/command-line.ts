@@ -9,10 +9,10 @@
  *             mode is not supported); with -s the directory is the root, without -s too, and
  *             clients naming "/DIR/FILE" get FILE (--strip-prefix), as in.tftpd served them.
  */
-import { UsageError } from "./args.ts";
+import { UsageError } from "../../usage-error.ts";
 import { getopt, GetoptError, type Item, type OptionSpec, type OptionTable } from "./getopt.ts";
-import { serveArgs } from "./serve-config.ts";
-import { kindOf, type Origin, type Settings, type Value } from "./settings.ts";
+import { NAMES, ROWS, rowOf } from "../schema.ts";
+import type { Origin, Settings, Value } from "../settings.ts";
 import { isTftpdShort, TFTPD_LONG, TFTPD_OPTIONS, tftpdEffect } from "./tftpd-options.ts";
 
 export type Mode = "serve" | "in.tftpd";
@@ -35,16 +35,13 @@ export interface WordSource {
 /** Native long flags (with --no- forms of the boolean ones) and their aliases. */
 function nativeLong(name: string): OptionSpec | undefined {
   const negated = name.startsWith("no-") ? name.slice(3) : undefined;
-  const kind = kindOf(negated ?? name);
+  const kind = rowOf(negated ?? name)?.kind;
   if (!kind || (negated && kind !== "boolean")) return undefined;
   return { id: negated ? `n!${negated}` : `n:${name}`, takesValue: kind !== "boolean" };
 }
 
 function nativeAlias(letter: string): OptionSpec | undefined {
-  for (const [name, def] of Object.entries(serveArgs)) {
-    const alias = "alias" in def ? (def.alias as string[] | string) : undefined;
-    if ((Array.isArray(alias) ? alias : [alias]).includes(letter)) return nativeLong(name);
-  }
+  for (const name of NAMES) if ((ROWS[name] as { alias?: string[] }).alias?.includes(letter)) return nativeLong(name);
   return undefined;
 }
 
@@ -96,7 +93,7 @@ export function parseCommandLine(words: string[], mode: Mode, source: WordSource
     const [ns, key] = [item.id.slice(0, 2), item.id.slice(2)];
     if (ns === "n!") set(key, false, origin);
     else if (ns === "n:") {
-      const kind = kindOf(key);
+      const kind = rowOf(key)?.kind;
       if (kind === "boolean") set(key, true, origin);
       else if (kind === "list") add(key, [item.value!], origin);
       else set(key, item.value!, origin);

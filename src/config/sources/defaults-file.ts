@@ -7,9 +7,9 @@
  * line (command-line.ts), so TFTP_OPTIONS means what it meant to in.tftpd. Shell beyond
  * assignments (commands, $(…), backquotes) is refused with its line.
  */
-import { UsageError } from "./args.ts";
+import { UsageError } from "../../usage-error.ts";
 import { parseCommandLine } from "./command-line.ts";
-import type { Settings } from "./settings.ts";
+import type { Settings } from "../settings.ts";
 
 export interface Assignment {
   value: string;

@@ -1,10 +1,10 @@
 /**
  * `pxeboot config show`: the effective serve settings as a TOML file that reads back the same:
- * every key with its description, its value (from a flag, a file, or the default, with where a
- * non-default came from), and the keys left unset as comments.
+ * every row with its help text, its value and where that came from (`# default`, a flag as
+ * spelled, `FILE line N`, a defaults-file variable), and the rows left unset as comments.
  */
-import { COMMA_LISTS, serveArgs } from "./serve-config.ts";
-import { describeOrigin, kindOf, type Settings, type Value } from "./settings.ts";
+import { NAMES, ROWS, rowOf, TOML_KEYS, type Row } from "./schema.ts";
+import { describeOrigin, type Settings, type Value } from "./settings.ts";
 
 /** A TOML string: literal ('…') where it can be, so remap rules keep their backslashes readable. */
 function tomlString(s: string): string {
@@ -17,29 +17,26 @@ function tomlScalar(s: string): string {
 }
 
 export function tomlValue(key: string, value: Value): string {
-  if (typeof value === "boolean") return String(value);
+  if (typeof value === "boolean" || typeof value === "number") return String(value);
   if (Array.isArray(value)) return `[${value.map(tomlString).join(", ")}]`;
-  if (COMMA_LISTS.includes(key)) return `[${value.split(",").filter(Boolean).map(tomlString).join(", ")}]`;
-  return tomlScalar(value);
+  if (!rowOf(key)?.commaList) return tomlScalar(value);
+  return `[${value.split(",").filter(Boolean).map(tomlString).join(", ")}]`;
 }
 
+/** `merged`: the values as given, each with its origin; a row not in it shows its default. */
 export function renderToml(merged: Settings, sources: string[]): string {
   const out = [
     "# pxeboot serve settings, as resolved from the defaults, then " + [...sources, "the command line"].join(", then ") + ".",
     "# Keys are serve's long flags; `pxeboot config check FILE` validates a file like this one.",
     "",
   ];
-  for (const [key, def] of Object.entries(serveArgs)) {
-    const kind = kindOf(key);
-    if (!kind || key === "config") continue;
-    out.push(`# ${def.description}`);
+  for (const key of NAMES) {
+    if (!TOML_KEYS.includes(key)) continue;
+    const row: Row<unknown> = ROWS[key];
+    out.push(`# ${row.help}`);
     const set = merged.get(key);
-    if (set) {
-      out.push(`${key} = ${tomlValue(key, set.value)}  # ${describeOrigin(set.origin)}`);
-    } else if ("default" in def && def.default !== undefined) {
-      out.push(`${key} = ${tomlValue(key, def.default as Value)}`);
-    } else if (kind === "boolean") out.push(`${key} = false`);
-    else if (kind === "list") out.push(`${key} = []`);
+    if (set) out.push(`${key} = ${tomlValue(key, set.value)}  # ${describeOrigin(set.origin)}`);
+    else if (row.default !== undefined) out.push(`${key} = ${tomlValue(key, row.default as Value)}  # ${describeOrigin(undefined)}`);
     else out.push(`# ${key} =`);
     out.push("");
   }

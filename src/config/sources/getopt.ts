@@ -4,7 +4,7 @@
  * or the next word, a long option's value follows `=` or is the next word, options and operands
  * mix in any order, and `--` ends the options. Which names exist is the caller's table.
  */
-import { UsageError } from "./args.ts";
+import { UsageError } from "../../usage-error.ts";
 
 export interface OptionSpec {
   /** The caller's name for the option, whatever it was spelled as. */

@@ -4,7 +4,7 @@
  * ever longer prefixes of the file until one fails the same way. Knows no setting: the schema
  * reads what this returns, never the reverse.
  */
-import { UsageError } from "./args.ts";
+import { UsageError } from "../usage-error.ts";
 
 /** The line of the first `key = …` (bare or quoted key) or `[key]` table, if it can be found. */
 export function lineOfKey(text: string, key: string): number | undefined {
