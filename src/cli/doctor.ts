@@ -3,13 +3,14 @@ import { defineCommand } from "citty";
 import { checkTree, formatFindings } from "../layout/doctor.ts";
 import { guarded } from "./args.ts";
 import { lookupUser } from "./privileges.ts";
+import { DEFAULT_ROOT } from "../config/schema.ts";
 
 export default guarded(
   "doctor",
   defineCommand({
     meta: { name: "doctor", description: "Check a PXE tftproot: loaders, links, hex names, kernels, big files" },
     args: {
-      root: { type: "positional", description: "The tftproot to check", required: false, default: "/tftp" },
+      root: { type: "positional", description: "The tftproot to check", required: false, default: DEFAULT_ROOT },
       user: { type: "string", description: "The user serve serves clients as (serve --user): it must not own boot control", valueHint: "NAME" },
     },
     async run({ args }) {

@@ -20,8 +20,9 @@ function safeDefaultUid(): number | undefined {
   }
 }
 import { hostBoots, keysOf } from "../boots/host-boots.ts";
+import { DEFAULT_ROOT } from "../config/schema.ts";
 
-const rootArg = { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" } as const;
+const rootArg = { type: "string", description: "The tftproot", default: DEFAULT_ROOT, valueHint: "DIR" } as const;
 
 function requireRoot(root: string): string {
   let ok = false;

@@ -51,7 +51,7 @@ export const SETTING_OF: Record<keyof ServerConfig, string> = {
   reusePort: "workers",
   portRange: "port-range",
   processes: "workers",
-  remap: "remap",
+  remap: "remap/map-file",
   stripPrefix: "strip-prefix",
   refuse: "refuse",
 };

@@ -12,6 +12,7 @@ import { availableParallelism } from "node:os";
 import { UsageError } from "../usage-error.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
+import { DEFAULT_QUIRK_MEMORY_SEC } from "../server/picky-clients.ts";
 import {
   cidrs,
   intArg,
@@ -88,11 +89,14 @@ const text = (what: string) => ({ kind: "string" as const, parse: (v: Input, nam
 const parsed = <T>(parse: (v: Input, name: string) => T) => ({ kind: "string" as const, parse });
 const strings = <T>(parse: (l: string[], name: string) => T) => ({ kind: "list" as const, parse: (v: Input, name: string) => parse(list(v), name) });
 
+/** The tftproot when none is named (every command's). */
+export const DEFAULT_ROOT = "/tftp";
+
 /** `--workers auto`: one per core this process may run on, up to this many (memory grows per worker). */
 export const AUTO_WORKERS_MAX = 8;
 
 export const ROWS = {
-  root: { ...text("a directory (e.g. /srv/tftp)"), hint: "DIR", help: "tftproot to serve (same as DIR)", default: "/tftp", applies: "restart", scope: "server" },
+  root: { ...text("a directory (e.g. /srv/tftp)"), hint: "DIR", help: "tftproot to serve (same as DIR)", default: DEFAULT_ROOT, applies: "restart", scope: "server" },
   address: {
     kind: "string",
     parse: (v: Input) => parseAddressList(v),
@@ -139,7 +143,7 @@ export const ROWS = {
     ...int(0, 30 * 86_400),
     hint: "SEC",
     help: "how long a client that needed a more conservative offer (picky firmware) is remembered, so its next file starts there (0: not at all)",
-    default: 3600,
+    default: DEFAULT_QUIRK_MEMORY_SEC,
     applies: "live",
     scope: "server",
   },
