@@ -4,6 +4,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { blockSizeLimiter } from "../server/path-mtu.ts";
 import { learnedQuirks, pickyClients, type LearnedQuirk } from "../server/picky-clients.ts";
 import { startServer, type RunningServer } from "../server/server.ts";
+import { guardProcessMemory } from "../server/memory-guard.ts";
 import type { ServerConfig, TransferObserver } from "../server/types.ts";
 import { createBootRecorder } from "../boots/recorder.ts";
 import { BOOTS_DIR, ensureBootsDir } from "../boots/store.ts";
@@ -400,6 +401,7 @@ async function serve(settings: ServeSettings, given: Settings, reloadSettings?: 
   const config = settings.server;
   if (settings.umask !== undefined) process.umask(settings.umask);
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
+  guardProcessMemory();
   const identity = serviceIdentity(settings.user, settings.group, process.getuid?.() ?? -1);
   const user = identity.drop;
   if (identity.warning) log.warn(identity.warning);
