@@ -4,7 +4,7 @@
  * may not ask more than a boot's worth per second; and a host's decision is logged once per
  * boot, not once per packet. Pure over the clock it is given.
  */
-import { RateLimiter } from "../server/rate-limit.ts";
+import { RateLimiter } from "../server/admission/token-buckets.ts";
 
 export interface StormGuardOptions {
   /** A second copy of one request (MAC, xid, type, port) within this is a duplicate. */

@@ -19,13 +19,13 @@ import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
 import { peerKey, plainAddress } from "./address.ts";
-import { offerLadder, startIndex } from "./offers.ts";
-import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./picky-clients.ts";
-import { quirkRulesOf } from "./quirk-rules.ts";
-import { blockSizeLimiter } from "./path-mtu.ts";
-import type { Deadlines } from "./deadlines.ts";
-import { Session, type TransferEnd } from "./session.ts";
-import type { TransferPorts } from "./transfer-ports.ts";
+import { offerLadder, startIndex } from "./offers/ladder.ts";
+import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./offers/picky-clients.ts";
+import { quirkRulesOf } from "./offers/quirk-rules.ts";
+import { blockSizeLimiter } from "./offers/path-mtu.ts";
+import type { Deadlines } from "./io/deadlines.ts";
+import { Session, type TransferEnd } from "./io/session.ts";
+import type { TransferPorts } from "./io/transfer-ports.ts";
 import type { ServerConfig, TransferRecord } from "./types.ts";
 
 /**
@@ -43,7 +43,7 @@ export const WINDOW_BYTES_MAX = 96 * 1024;
  */
 const sharedRtoFloor = new SharedRtoFloor();
 
-/** --blksize-max, lowered to what fits the MTU of the interface towards the client (path-mtu.ts). */
+/** --blksize-max, lowered to what fits the MTU of the interface towards the client (offers/path-mtu.ts). */
 function blockSizeCeiling(req: TransferRequest, config: ServerConfig): number {
   const asked = Number(req.packet.options.get("blksize"));
   return blockSizeLimiter.ceiling({
@@ -75,7 +75,7 @@ export interface TransferRequest {
   bindAddress: string;
   address: string;
   port: number;
-  /** As the remap rules and --refuse left it (request-rewrite.ts). */
+  /** As the remap rules and --refuse left it (requests/rewrite.ts). */
   packet: RequestPacket;
   /** The name as the client sent it, for the log, when the rules changed it. */
   requested?: string;

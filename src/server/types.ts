@@ -1,7 +1,7 @@
 /** What the server is configured with and what it reports: the contract with the CLI and hooks. */
 import type { TransferMode } from "../protocol/types.ts";
-import type { QuirkRule } from "./quirk-rules.ts";
-import type { RemapRule } from "./remap.ts";
+import type { QuirkRule } from "./offers/quirk-rules.ts";
+import type { RemapRule } from "./requests/remap.ts";
 
 export interface ServerConfig {
   root: string;

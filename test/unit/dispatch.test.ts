@@ -3,8 +3,8 @@
  * one decision. No sockets or timers: the server only carries decisions out.
  */
 import { describe, expect, test } from "bun:test";
-import { clientFilter } from "../../src/server/client-filter.ts";
-import { dispatch, type DispatchState } from "../../src/server/dispatch.ts";
+import { clientFilter } from "../../src/server/admission/client-filter.ts";
+import { dispatch, type DispatchState } from "../../src/server/requests/dispatch.ts";
 import { encodeAck, encodeData, encodeError, encodeOack, encodeRequest } from "../../src/protocol/packet.ts";
 import { ErrorCode, Opcode } from "../../src/protocol/types.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RateLimiter } from "../../src/server/rate-limit.ts";
+import { RateLimiter } from "../../src/server/admission/token-buckets.ts";
 
 describe("per-address request rate", () => {
   test("a burst up to the bucket passes, then the average rate", () => {

@@ -1,7 +1,7 @@
 /** Which misses an admin sees: a firmware's search steps stay at debug, every other miss warns. */
 import { describe, expect, test } from "bun:test";
 import type { LogFields, Logger } from "../../src/log.ts";
-import { isFirmwareSearchStep, logTransfer } from "../../src/server/transfer-log.ts";
+import { isFirmwareSearchStep, logTransfer } from "../../src/server/observe/transfer-log.ts";
 import type { TransferRecord } from "../../src/server/types.ts";
 
 function capture(): Logger & { lines: [string, string][] } {

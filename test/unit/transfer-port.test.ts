@@ -6,8 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { decodePacket, encodeAck } from "../../src/protocol/packet.ts";
 import { ErrorCode, Opcode } from "../../src/protocol/types.ts";
-import { RECENT_MS, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/transfer-port.ts";
-import { RateLimiter } from "../../src/server/rate-limit.ts";
+import { RECENT_MS, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/io/transfer-port.ts";
+import { RateLimiter } from "../../src/server/admission/token-buckets.ts";
 
 type Sent = { data: Uint8Array; port: number; address: string };
 

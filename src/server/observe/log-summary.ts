@@ -2,7 +2,7 @@
  * Lines a storm can raise thousands of times a second (requests dropped past the queue, put back
  * for want of descriptors, or from denied addresses) become one summary line per second.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../log.ts";
 
 export function rateLimitedWarning(log: Logger, message: string, queued: () => number) {
   return rateLimited(log, "warn", message, queued);

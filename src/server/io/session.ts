@@ -4,11 +4,11 @@
  * the state machine, keeps its deadline in the shared timer heap, and reports a TransferRecord
  * when the transfer ends, whichever way it ends. Every protocol decision is the machine's.
  */
-import { shuttingDown } from "../protocol/errors.ts";
-import type { Peer, TransferMachine } from "../transfer/types.ts";
+import { shuttingDown } from "../../protocol/errors.ts";
+import type { Peer, TransferMachine } from "../../transfer/types.ts";
 import type { Deadlines, Timed } from "./deadlines.ts";
 import type { PortTenant, TransferPort } from "./transfer-port.ts";
-import type { TransferRecord } from "./types.ts";
+import type { TransferRecord } from "../types.ts";
 
 /** A machine as the session drives it: a sender can also take back what the socket refused. */
 export interface DrivenTransfer extends TransferMachine<unknown> {

@@ -5,10 +5,10 @@
  * request we will not serve is refused with its ERROR; stray or mangled packets are answered or
  * ignored as RFC 1350 says. The server acts on the decision; nothing here acts.
  */
-import { malformed, unknownTid, unsupportedMode, writeRefused, type TftpError } from "../protocol/errors.ts";
-import { decodePacket, isDecodeFailure } from "../protocol/packet.ts";
-import { Opcode, type RequestPacket } from "../protocol/types.ts";
-import type { ClientFilter } from "./client-filter.ts";
+import { malformed, unknownTid, unsupportedMode, writeRefused, type TftpError } from "../../protocol/errors.ts";
+import { decodePacket, isDecodeFailure } from "../../protocol/packet.ts";
+import { Opcode, type RequestPacket } from "../../protocol/types.ts";
+import type { ClientFilter } from "../admission/client-filter.ts";
 
 export type Dispatch =
   /** Nothing to do: an ERROR or OACK (never answer an error), or the server is closing. */

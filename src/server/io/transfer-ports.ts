@@ -16,7 +16,7 @@
 import type { udp } from "bun";
 import { randomInt } from "node:crypto";
 import { PortRange, PortsBusy } from "./ports.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimiter } from "../admission/token-buckets.ts";
 import { disableRecvErr, setReceiveBuffer, setSendBuffer, socketFd } from "./sockopt.ts";
 import { REAL_SCHEDULER, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type StrangerReplies } from "./transfer-port.ts";
 
