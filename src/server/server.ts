@@ -16,14 +16,14 @@ import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import { peerKey, plainAddress } from "./address.ts";
 import { AdmissionQueue } from "./admission/queue.ts";
 import { clientFilter } from "./admission/client-filter.ts";
-import { RateLimiter } from "./admission/token-buckets.ts";
+import { TokenBuckets } from "./admission/token-buckets.ts";
 import { Deadlines } from "./io/deadlines.ts";
 import { dispatch } from "./requests/dispatch.ts";
 import { UnreachableWatch } from "./io/icmp-unreachable.ts";
 import { openTransfer } from "./open-transfer.ts";
 import type { RemapRule } from "./requests/remap.ts";
 import { rewriteRequest } from "./requests/rewrite.ts";
-import { rateLimited, rateLimitedWarning } from "./observe/log-summary.ts";
+import { summarized, summarizedWarning } from "./observe/log-summary.ts";
 import type { Session } from "./io/session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./io/sockopt.ts";
 import { pickyClients } from "./offers/picky-clients.ts";
@@ -147,9 +147,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   /** Replaced on SIGHUP (the map file re-read), as tftpd-hpa does. */
   let remapRules = config.remap;
   let shortageRetry: ReturnType<typeof setTimeout> | undefined;
-  const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
-  const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
-  const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
+  const dropped = summarizedWarning(log, "requests dropped: admission queue full", () => queue.size);
+  const denied = summarized(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
+  const fdShortage = summarizedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
 
   // Opened while still privileged (CAP_NET_RAW); polled only while transfers run.
   const icmp = UnreachableWatch.open();
@@ -175,8 +175,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     if (n <= 0) perClient.delete(address);
     else perClient.set(address, n);
   }
-  const overLimit = rateLimitedWarning(log, "requests over --per-client-max not answered", () => queue.size);
-  const overRate = rateLimitedWarning(log, "requests over --per-client-rate not answered", () => queue.size);
+  const overLimit = summarizedWarning(log, "requests over --per-client-max not answered", () => queue.size);
+  const overRate = summarizedWarning(log, "requests over --per-client-rate not answered", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
@@ -265,8 +265,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   }
 
   let filter = clientFilter(config.allow ?? [], config.deny ?? []);
-  const newRateLimiter = (perSecond: number | undefined) => (perSecond ? new RateLimiter(perSecond) : undefined);
-  let rateLimiter = newRateLimiter(config.perClientRate);
+  const newTokenBuckets = (perSecond: number | undefined) => (perSecond ? new TokenBuckets(perSecond) : undefined);
+  let perClientRate = newTokenBuckets(config.perClientRate);
   const dispatchState = {
     get closing() {
       return closing;
@@ -276,7 +276,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     get perClientMax() {
       return config.perClientMax ?? 0;
     },
-    rateAllows: (address: string) => !rateLimiter || rateLimiter.allow(address, performance.now()),
+    rateAllows: (address: string) => !perClientRate || perClientRate.allow(address, performance.now()),
     get active() {
       return sessions.size;
     },
@@ -429,7 +429,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       merged.remap = config.remap;
       config = merged;
       filter = clientFilter(config.allow ?? [], config.deny ?? []);
-      if (applied.includes("perClientRate")) rateLimiter = newRateLimiter(config.perClientRate);
+      if (applied.includes("perClientRate")) perClientRate = newTokenBuckets(config.perClientRate);
       return { applied, needRestart };
     },
     drain,

@@ -1,9 +1,11 @@
 /**
- * New requests per client address per second, as a token bucket: a boot's burst (a config search,
+ * A token bucket per key (a client address for --per-client-rate, a MAC for the proxy DHCP's
+ * storm guard, one shared key for ERROR 5 replies to strangers): a boot's burst (a config search,
  * GRUB's module probes) fits, a flood from one source (or spoofed as one) does not. Pure over the
- * clock it is given, so it is tested without time passing.
+ * clock it is given, so it is tested without time passing. (Not to be confused with the log's
+ * once-a-second summaries, observe/log-summary.ts.)
  */
-export class RateLimiter {
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
