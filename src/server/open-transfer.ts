@@ -18,15 +18,17 @@ import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "
 import { ReceiveTransfer } from "../transfer/receive.ts";
 import { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
-import { peerKey, plainAddress } from "./address.ts";
+import { plainAddress } from "../records/address.ts";
 import { offerLadder, startIndex } from "./offers/ladder.ts";
 import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./offers/picky-clients.ts";
 import { quirkRulesOf } from "./offers/quirk-rules.ts";
 import { blockSizeLimiter } from "./offers/path-mtu.ts";
 import type { Deadlines } from "./io/deadlines.ts";
 import { Session, type TransferEnd } from "./io/session.ts";
+import { peerKey } from "./io/transfer-port.ts";
 import type { TransferPorts } from "./io/transfer-ports.ts";
-import type { ServerConfig, TransferRecord } from "./types.ts";
+import type { ServerConfig } from "./types.ts";
+import type { TransferRecord } from "../records/transfer-record.ts";
 
 /**
  * Payload one transfer may send back to back (window × block). A client's socket receive buffer

@@ -13,7 +13,7 @@ import { realWritableDirs, type WritableDir } from "../files/confine-upload.ts";
 import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
-import { peerKey, plainAddress } from "./address.ts";
+import { plainAddress } from "../records/address.ts";
 import { AdmissionQueue } from "./admission/queue.ts";
 import { clientFilter } from "./admission/client-filter.ts";
 import { TokenBuckets } from "./admission/token-buckets.ts";
@@ -29,9 +29,11 @@ import { disableRecvErr, setReceiveBuffer, socketFd } from "./io/sockopt.ts";
 import { pickyClients } from "./offers/picky-clients.ts";
 import { openFileLimit } from "./admission/limits.ts";
 import { steerByClientAddress } from "./io/steer.ts";
+import { peerKey } from "./io/transfer-port.ts";
 import { TransferPorts } from "./io/transfer-ports.ts";
 import { reportTransfer } from "./observe/transfer-log.ts";
-import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
+import type { ServerConfig } from "./types.ts";
+import type { RequestEvents, TransferObserver, TransferRecord } from "../records/transfer-record.ts";
 import { warmUpSendPath } from "./io/warmup.ts";
 
 export interface ServerOptions {

@@ -8,7 +8,7 @@ import { shuttingDown } from "../../protocol/errors.ts";
 import type { Peer, TransferMachine } from "../../transfer/types.ts";
 import type { Deadlines, Timed } from "./deadlines.ts";
 import type { PortTenant, TransferPort } from "./transfer-port.ts";
-import type { TransferRecord } from "../types.ts";
+import type { TransferRecord } from "../../records/transfer-record.ts";
 
 /** A machine as the session drives it: a sender can also take back what the socket refused. */
 export interface DrivenTransfer extends TransferMachine<unknown> {

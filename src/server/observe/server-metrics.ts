@@ -6,7 +6,7 @@
 import { displayName } from "../../files/bytes-path.ts";
 import { isPerHostName } from "../../files/boot-control.ts";
 import { RecentCounter, Registry, type Labels, type FamilySnapshot } from "./metrics.ts";
-import type { RequestEvents, TransferRecord } from "../types.ts";
+import type { RequestEvents, TransferRecord } from "../../records/transfer-record.ts";
 
 /** What is read from the live server at scrape time. */
 export interface LiveState {

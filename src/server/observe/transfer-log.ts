@@ -5,7 +5,7 @@
 import { displayName } from "../../files/bytes-path.ts";
 import type { Logger } from "../../log.ts";
 import { ErrorCode } from "../../protocol/types.ts";
-import type { TransferObserver, TransferRecord } from "../types.ts";
+import type { TransferObserver, TransferRecord } from "../../records/transfer-record.ts";
 
 /**
  * Names firmware asks for knowing most will not exist: pxelinux's config search (UUID, 01-MAC,

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../../log.ts";
 import type { SendTransfer } from "../../transfer/send.ts";
-import { plainAddress } from "../address.ts";
+import { plainAddress } from "../../records/address.ts";
 import { LEVEL_NAMES } from "./ladder.ts";
 import { QuirkMemory } from "./quirk-memory.ts";
 
