@@ -269,6 +269,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   let filter = clientFilter(config.allow ?? [], config.deny ?? []);
   const newTokenBuckets = (perSecond: number | undefined) => (perSecond ? new TokenBuckets(perSecond) : undefined);
   let perClientRate = newTokenBuckets(config.perClientRate);
+  const hasToken = (address: string, now: number) => perClientRate!.has(address, now);
   const dispatchState = {
     get closing() {
       return closing;
@@ -278,7 +279,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     get perClientMax() {
       return config.perClientMax ?? 0;
     },
-    rateAllows: (address: string) => !perClientRate || perClientRate.allow(address, performance.now()),
+    get hasToken() {
+      return perClientRate ? hasToken : undefined;
+    },
     get active() {
       return sessions.size;
     },
@@ -292,7 +295,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return filter;
     },
     uploads: !!config.create,
-    repeated: (peer: string, bytes: number) => pickyClients.repeated(peer, bytes, performance.now()),
   };
 
   let gated = opts.gate !== undefined;
@@ -301,10 +303,13 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
     if (gated) return;
     const key = peerKey(address, port);
-    const d = dispatch(data, key, address, dispatchState);
+    const now = performance.now();
+    const d = dispatch(data, key, address, dispatchState, now);
     switch (d.action) {
       case "ignore":
+        return;
       case "fold":
+        if (d.repeat) pickyClients.repeated(d.repeat.peer, d.repeat.bytes, now);
         return;
       case "deny":
         log.debug("request from a denied address", { client: plainAddress(address), port });
@@ -322,11 +327,14 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         return;
     }
     if (d.action === "limit") {
+      // Over the rate, the bucket still notes the request (its address stays among the recently seen).
+      if (d.why === "rate") perClientRate?.allow(address, now);
       events?.limited();
       return (d.why === "rate" ? overRate : overLimit).note(plainAddress(address), d.request.filename);
     }
-    const req: Request = { listener, bindAddress, address, port, packet: d.request, requestBytes: data.length, receivedAt: performance.now() };
+    const req: Request = { listener, bindAddress, address, port, packet: d.request, requestBytes: data.length, receivedAt: now };
     if (d.action === "refuse") return refuse(req, d.error);
+    if (d.token) perClientRate?.allow(address, now);
     if (d.action === "begin") return void begin(req);
     if (d.action === "queue" && queue.push(key, req)) return;
     dropped.note(plainAddress(address), d.request.filename);

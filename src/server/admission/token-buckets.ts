@@ -17,11 +17,11 @@ export class TokenBuckets {
     private readonly maxAddresses = 65536,
   ) {}
 
-  /** True when a request from `address` at `now` (ms) is within the rate; counts it if so. */
+  /** True when `address`'s bucket has a token at `now` (ms); takes it if so. */
   allow(address: string, now: number): boolean {
     let b = this.buckets.get(address);
     if (b) {
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.tokens = this.tokensAt(b, now);
       b.at = now;
       this.buckets.delete(address); // re-inserted below: Map order is then least recently seen first
     } else {
@@ -32,5 +32,15 @@ export class TokenBuckets {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  /** Whether `allow(address, now)` would take a token, changing nothing. */
+  has(address: string, now: number): boolean {
+    const b = this.buckets.get(address);
+    return (b ? this.tokensAt(b, now) : this.burst) >= 1;
+  }
+
+  private tokensAt(b: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
   }
 }
