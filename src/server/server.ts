@@ -14,27 +14,29 @@ import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
 import { plainAddress } from "../records/address.ts";
-import { AdmissionQueue } from "./admission/queue.ts";
+import type { RequestEvents, TransferObserver, TransferRecord } from "../records/transfer-record.ts";
+import { SharedRtoFloor } from "../transfer/rto.ts";
 import { clientFilter } from "./admission/client-filter.ts";
+import { openFileLimit } from "./admission/limits.ts";
+import { AdmissionQueue } from "./admission/queue.ts";
 import { TokenBuckets } from "./admission/token-buckets.ts";
 import { Deadlines } from "./io/deadlines.ts";
-import { dispatch } from "./requests/dispatch.ts";
 import { UnreachableWatch } from "./io/icmp-unreachable.ts";
-import { openTransfer } from "./open-transfer.ts";
-import type { RemapRule } from "./requests/remap.ts";
-import { rewriteRequest } from "./requests/rewrite.ts";
-import { summarized, summarizedWarning } from "./observe/log-summary.ts";
 import type { Session } from "./io/session.ts";
 import { disableRecvErr, setReceiveBuffer, socketFd } from "./io/sockopt.ts";
-import { pickyClients } from "./offers/picky-clients.ts";
-import { openFileLimit } from "./admission/limits.ts";
 import { steerByClientAddress } from "./io/steer.ts";
 import { peerKey } from "./io/transfer-port.ts";
 import { TransferPorts } from "./io/transfer-ports.ts";
-import { reportTransfer } from "./observe/transfer-log.ts";
-import type { ServerConfig } from "./types.ts";
-import type { RequestEvents, TransferObserver, TransferRecord } from "../records/transfer-record.ts";
 import { warmUpSendPath } from "./io/warmup.ts";
+import { summarized, summarizedWarning } from "./observe/log-summary.ts";
+import { reportTransfer } from "./observe/transfer-log.ts";
+import { blockSizeLimiter } from "./offers/path-mtu.ts";
+import { pickyClients } from "./offers/picky-clients.ts";
+import { openTransfer, type TransferPolicies } from "./open-transfer.ts";
+import { dispatch } from "./requests/dispatch.ts";
+import type { RemapRule } from "./requests/remap.ts";
+import { rewriteRequest } from "./requests/rewrite.ts";
+import type { ServerConfig } from "./types.ts";
 
 export interface ServerOptions {
   log: Logger;
@@ -49,7 +51,21 @@ export interface ServerOptions {
   gate?: Promise<void>;
   /** The primary process of a --workers server (or the only one): checks the port is not taken. */
   firstProcess?: boolean;
+  /** The clock and what transfers learn from one another; absent, this process's own (PROCESS_POLICIES). */
+  policies?: TransferPolicies;
 }
+
+/**
+ * This process's policies, the one place the module-wide ones are named: picky-client tracking
+ * and the path-MTU limiter (serve gives both its logger), and the shared retransmission floor.
+ * One per process, as each worker is a process of its own.
+ */
+export const PROCESS_POLICIES: TransferPolicies = {
+  now: () => performance.now(),
+  picky: pickyClients,
+  blockSizes: blockSizeLimiter,
+  rtoFloor: new SharedRtoFloor(),
+};
 
 export interface RunningServer {
   /** Bound request sockets as "address port" pairs (port 0 in the config picks a free one). */
@@ -116,6 +132,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const { log } = opts;
   const observers = opts.observers ?? [];
   const events = opts.events;
+  const policies = opts.policies ?? PROCESS_POLICIES;
   let realRoot: string;
   try {
     // In the byte-string form of files/: names from clients are compared with it byte for byte.
@@ -137,7 +154,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const share = (n: number) => Math.ceil(n / processes);
   const queueMax = share(config.queueMax);
   const cache = new FileCache(Math.floor(config.cacheBytes / processes));
-  const deadlines = new Deadlines();
+  const deadlines = new Deadlines(policies.now);
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(queueMax, QUEUE_STALE_MS);
   let closing = false;
@@ -194,7 +211,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   function admitQueued(): void {
     while (!closing && sessions.size < slotLimit) {
-      const { item, expired } = queue.shift(performance.now());
+      const { item, expired } = queue.shift(policies.now());
       if (expired) log.debug("queued requests expired", { expired });
       if (!item) return;
       void begin(item);
@@ -219,7 +236,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       options: {}, // refused before negotiation: nothing was granted
       bytes: 0,
       size: -1,
-      durationMs: performance.now() - req.receivedAt,
+      durationMs: policies.now() - req.receivedAt,
       outcome: "error",
       errorCode: err.code,
       reason: err.logReason,
@@ -237,7 +254,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     watchUnreachable(true);
     perClient.set(req.address, (perClient.get(req.address) ?? 0) + 1);
     try {
-      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts }, (record) => finished(key, record));
+      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts, policies }, (record) => finished(key, record));
       if (closing) {
         session.shutdown();
         return;
@@ -303,13 +320,13 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
     if (gated) return;
     const key = peerKey(address, port);
-    const now = performance.now();
+    const now = policies.now();
     const d = dispatch(data, key, address, dispatchState, now);
     switch (d.action) {
       case "ignore":
         return;
       case "fold":
-        if (d.repeat) pickyClients.repeated(d.repeat.peer, d.repeat.bytes, now);
+        if (d.repeat) policies.picky.repeated(d.repeat.peer, d.repeat.bytes, now);
         return;
       case "deny":
         log.debug("request from a denied address", { client: plainAddress(address), port });
