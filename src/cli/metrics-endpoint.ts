@@ -9,8 +9,8 @@
  * answer; the others get 403.
  */
 import type { Logger } from "../log.ts";
-import { CONTENT_TYPE } from "../server/metrics.ts";
-import type { ClientFilter } from "../server/client-filter.ts";
+import { CONTENT_TYPE } from "../server/observe/metrics.ts";
+import type { ClientFilter } from "../server/admission/client-filter.ts";
 import { intArg, UsageError } from "./args.ts";
 
 export interface MetricsListen {

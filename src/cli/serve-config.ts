@@ -8,7 +8,7 @@ import { intArg, repeatedFlag, secondsArg, UsageError } from "./args.ts";
 import { readQuirksFile } from "./quirks-file.ts";
 import { uploadConfig } from "./upload-config.ts";
 import { compatConfig, familyDeny, listenAddresses } from "./compat-config.ts";
-import { parseCidr } from "../server/client-filter.ts";
+import { parseCidr } from "../server/admission/client-filter.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";

@@ -7,7 +7,7 @@
 import type { udp } from "bun";
 import { readFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
-import { setSocketOption, socketFd } from "../server/sockopt.ts";
+import { setSocketOption, socketFd } from "../server/io/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
 import { interfaceIPv4, interfaceNames } from "./interfaces.ts";
 import { probeDiscover, readOffer, type ProbeArch, type ProbeRequest, type Responder } from "./probe.ts";

@@ -17,7 +17,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { readSync } from "node:fs";
 import type { Logger } from "../log.ts";
-import { plainAddress } from "../server/address.ts";
+import { plainAddress } from "../records/address.ts";
 import { admit, type ConnectionLimits } from "./connection-limits.ts";
 import { parseHead, type RequestHead } from "./request-head.ts";
 import { CHUNK_BYTES, takeFileRange, type FileRange } from "./file-body.ts";
