@@ -350,6 +350,14 @@ export class Lab {
     return readText(this.serverLogPath);
   }
 
+  /** Stops the server (SIGTERM: it drains) and starts it again with the same command line; its log goes on in the same file. */
+  async restartServer(): Promise<void> {
+    const server = this.procs.find((r) => r.label === "server" && r.proc.exitCode === null);
+    if (server) await this.stop(server.proc);
+    this.procs = this.procs.filter((r) => r !== server);
+    await this.startServer();
+  }
+
   private machineArgv(m: Machine, serialPath: string, bootDir: string): string[] {
     const common = [
       m.firmware === "arm64" ? HOST.qemuArm64 : HOST.qemu,
