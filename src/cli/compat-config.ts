@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/remap.ts";
+import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/requests/remap.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { UsageError } from "./args.ts";
 import type { Typed } from "../config/schema.ts";

@@ -9,8 +9,8 @@
  * answer; the others get 403.
  */
 import type { Logger } from "../log.ts";
-import { CONTENT_TYPE } from "../server/metrics.ts";
-import type { ClientFilter } from "../server/client-filter.ts";
+import { CONTENT_TYPE } from "../server/observe/metrics.ts";
+import type { ClientFilter } from "../server/admission/client-filter.ts";
 
 // Parsed as the --metrics row's value (config/values.ts); the port is `pxeboot status`'s default too.
 export { DEFAULT_METRICS_PORT, parseMetricsListen, type Listen as MetricsListen } from "../config/values.ts";

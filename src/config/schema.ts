@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { UsageError } from "../usage-error.ts";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
-import { DEFAULT_QUIRK_MEMORY_SEC } from "../server/picky-clients.ts";
+import { DEFAULT_QUIRK_MEMORY_SEC } from "../server/offers/picky-clients.ts";
 import {
   cidrs,
   intArg,

@@ -6,8 +6,8 @@
  */
 import { isIP } from "node:net";
 import { UsageError } from "../usage-error.ts";
-import { parseCidr } from "../server/client-filter.ts";
-import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/remap.ts";
+import { parseCidr } from "../server/admission/client-filter.ts";
+import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/requests/remap.ts";
 
 /** A value as a source gives it: a flag's word, a TOML scalar, a list of words. */
 export type Input = string | number | boolean | string[];

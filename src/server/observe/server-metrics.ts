@@ -3,10 +3,10 @@
  * they end (the TransferRecord has bytes, retransmits and outcome), requests once per refusal,
  * drop or denial; the rest is read from the running server at scrape time.
  */
-import { displayName } from "../files/bytes-path.ts";
-import { isPerHostName } from "../files/boot-control.ts";
+import { displayName } from "../../files/bytes-path.ts";
+import { isPerHostName } from "../../files/boot-control.ts";
 import { RecentCounter, Registry, type Labels, type FamilySnapshot } from "./metrics.ts";
-import type { RequestEvents, TransferRecord } from "./types.ts";
+import type { RequestEvents, TransferRecord } from "../../records/transfer-record.ts";
 
 /** What is read from the live server at scrape time. */
 export interface LiveState {

@@ -1,9 +1,11 @@
 /**
- * New requests per client address per second, as a token bucket: a boot's burst (a config search,
+ * A token bucket per key (a client address for --per-client-rate, a MAC for the proxy DHCP's
+ * storm guard, one shared key for ERROR 5 replies to strangers): a boot's burst (a config search,
  * GRUB's module probes) fits, a flood from one source (or spoofed as one) does not. Pure over the
- * clock it is given, so it is tested without time passing.
+ * clock it is given, so it is tested without time passing. (Not to be confused with the log's
+ * once-a-second summaries, observe/log-summary.ts.)
  */
-export class RateLimiter {
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
@@ -15,11 +17,11 @@ export class RateLimiter {
     private readonly maxAddresses = 65536,
   ) {}
 
-  /** True when a request from `address` at `now` (ms) is within the rate; counts it if so. */
+  /** True when `address`'s bucket has a token at `now` (ms); takes it if so. */
   allow(address: string, now: number): boolean {
     let b = this.buckets.get(address);
     if (b) {
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.tokens = this.tokensAt(b, now);
       b.at = now;
       this.buckets.delete(address); // re-inserted below: Map order is then least recently seen first
     } else {
@@ -30,5 +32,15 @@ export class RateLimiter {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  /** Whether `allow(address, now)` would take a token, changing nothing. */
+  has(address: string, now: number): boolean {
+    const b = this.buckets.get(address);
+    return (b ? this.tokensAt(b, now) : this.burst) >= 1;
+  }
+
+  private tokensAt(b: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
   }
 }

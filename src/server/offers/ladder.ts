@@ -9,10 +9,10 @@
  * "tsize 0"; every client takes an empty DATA 1, and there is nothing a bigger block or a window
  * would speed up.
  */
-import { fallbackRequests, negotiate, withTsize, type Negotiation, type NegotiationLimits } from "../protocol/options.ts";
-import { encodeOack } from "../protocol/packet.ts";
-import type { RawOptions } from "../protocol/types.ts";
-import type { Offer } from "../transfer/send.ts";
+import { fallbackRequests, negotiate, withTsize, type Negotiation, type NegotiationLimits } from "../../protocol/options.ts";
+import { encodeOack } from "../../protocol/packet.ts";
+import type { RawOptions } from "../../protocol/types.ts";
+import type { Offer } from "../../transfer/send.ts";
 
 export interface LeveledOffer extends Offer {
   /** 0: as negotiated; 1: blksize ≤ 1024, no windowsize; 2: no options. */

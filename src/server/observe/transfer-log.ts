@@ -2,10 +2,10 @@
  * The one log line per finished transfer. Expected misses (the pxelinux config search asks for up
  * to a dozen names that don't exist on every boot) go to debug so they don't drown real errors.
  */
-import { displayName } from "../files/bytes-path.ts";
-import type { Logger } from "../log.ts";
-import { ErrorCode } from "../protocol/types.ts";
-import type { TransferObserver, TransferRecord } from "./types.ts";
+import { displayName } from "../../files/bytes-path.ts";
+import type { Logger } from "../../log.ts";
+import { ErrorCode } from "../../protocol/types.ts";
+import type { TransferObserver, TransferRecord } from "../../records/transfer-record.ts";
 
 /**
  * Names firmware asks for knowing most will not exist: pxelinux's config search (UUID, 01-MAC,

@@ -4,11 +4,11 @@
  * the state machine, keeps its deadline in the shared timer heap, and reports a TransferRecord
  * when the transfer ends, whichever way it ends. Every protocol decision is the machine's.
  */
-import { shuttingDown } from "../protocol/errors.ts";
-import type { Peer, TransferMachine } from "../transfer/types.ts";
+import { shuttingDown } from "../../protocol/errors.ts";
+import type { Peer, TransferMachine } from "../../transfer/types.ts";
 import type { Deadlines, Timed } from "./deadlines.ts";
 import type { PortTenant, TransferPort } from "./transfer-port.ts";
-import type { TransferRecord } from "./types.ts";
+import type { TransferRecord } from "../../records/transfer-record.ts";
 
 /** A machine as the session drives it: a sender can also take back what the socket refused. */
 export interface DrivenTransfer extends TransferMachine<unknown> {
@@ -37,6 +37,8 @@ export interface SessionInit {
   /** The record, less what only the end of the transfer knows. */
   record: Omit<TransferRecord, keyof TransferEnd | "durationMs">;
   deadlines: Deadlines;
+  /** Monotonic ms: what the machine is told the time is (the server's clock, as the deadlines'). */
+  now: () => number;
   /**
    * After an upload's final ACK, keep the port this long so a client that lost that ACK and
    * sends its last DATA again is answered (RFC 1350's dally), not refused by ICMP.
@@ -49,7 +51,8 @@ export class Session implements Timed, PortTenant {
   dueAt = Infinity;
   heapAt = Infinity;
   private readonly port: TransferPort;
-  private readonly startedAt = performance.now();
+  private readonly now: () => number;
+  private readonly startedAt: number;
   private ended = false;
   /** The socket took only part of what was queued: wait for onWritable before sending more. */
   private blocked = false;
@@ -58,6 +61,8 @@ export class Session implements Timed, PortTenant {
 
   private constructor(private readonly init: SessionInit) {
     this.port = init.port;
+    this.now = init.now;
+    this.startedAt = init.now();
     // A streamed file's next chunk landed, or an upload's disk caught up: go on where it waited.
     init.file.onReady = () => {
       if (!this.ended && !this.blocked) this.resume();
@@ -81,7 +86,7 @@ export class Session implements Timed, PortTenant {
   }
 
   start(): void {
-    this.init.transfer.start(performance.now());
+    this.init.transfer.start(this.now());
     this.flush();
   }
 
@@ -104,7 +109,7 @@ export class Session implements Timed, PortTenant {
       if (this.lingering) this.onLateDatagram(data, port, address);
       return;
     }
-    const reply = this.init.transfer.onDatagram(data, port, address, performance.now());
+    const reply = this.init.transfer.onDatagram(data, port, address, this.now());
     if (reply) this.port.queue(null, reply, port, address);
     this.flush();
     this.port.flushIfQuiet();
@@ -129,7 +134,7 @@ export class Session implements Timed, PortTenant {
   private resume(): void {
     this.blocked = false;
     this.port.settle(this);
-    this.init.transfer.resume(performance.now());
+    this.init.transfer.resume(this.now());
     this.flush();
   }
 
@@ -150,7 +155,7 @@ export class Session implements Timed, PortTenant {
   private onLateDatagram(data: Uint8Array, port: number, address: string): void {
     const t = this.init.transfer;
     this.port.settle(this);
-    const reply = t.onDatagram(data, port, address, performance.now());
+    const reply = t.onDatagram(data, port, address, this.now());
     if (reply) this.port.queue(null, reply, port, address);
     for (const p of t.outbox) this.port.queue(this, p, t.peer.port, t.peer.address);
     t.outbox.length = 0;
@@ -170,6 +175,6 @@ export class Session implements Timed, PortTenant {
         this.port.detach(this);
       }, linger).unref();
     } else this.port.detach(this);
-    this.init.onEnd({ ...this.init.record, ...end, durationMs: performance.now() - this.startedAt });
+    this.init.onEnd({ ...this.init.record, ...end, durationMs: this.now() - this.startedAt });
   }
 }

@@ -5,10 +5,10 @@
  * state machine over synthetic transfers at start-up (~20 ms, no sockets, no files) gets the
  * hot functions optimized before a real client arrives.
  */
-import { MemorySource } from "../files/source.ts";
-import { encodeAck } from "../protocol/packet.ts";
-import { SendTransfer } from "../transfer/send.ts";
-import type { Peer } from "../transfer/types.ts";
+import { MemorySource } from "../../files/source.ts";
+import { encodeAck } from "../../protocol/packet.ts";
+import { SendTransfer } from "../../transfer/send.ts";
+import type { Peer } from "../../transfer/types.ts";
 
 export interface WarmupReport {
   transfers: number;

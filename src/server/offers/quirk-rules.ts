@@ -4,7 +4,7 @@
  * MAC prefixes are not matched: the server layer does not read the ARP table (src/layout does),
  * so a rule names the client's addresses.
  */
-import { addressBytes, contains, parseCidr, type Block } from "./client-filter.ts";
+import { addressBytes, contains, parseCidr, type Block } from "../admission/client-filter.ts";
 
 export interface QuirkRule {
   /** "10.1.2.0/24", "fd00::/64", or one address. */

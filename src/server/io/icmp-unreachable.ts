@@ -21,7 +21,7 @@
  * datagram must also start with an opcode this server sends.
  */
 import { FFIType, ptr } from "bun:ffi";
-import { openLibc } from "../libc.ts";
+import { openLibc } from "../../libc.ts";
 
 export interface Unreachable {
   /** Our end: the transfer socket's address and port, as the quoted datagram's source. */

@@ -3,9 +3,9 @@
  * rules (--map-file, --remap) and --strip-prefix, and the options left after --refuse. The name
  * still goes through confinement afterwards, so no rule can reach outside the root.
  */
-import { toByteString } from "../files/bytes-path.ts";
-import { accessViolation, type TftpError } from "../protocol/errors.ts";
-import { Opcode, type RequestPacket } from "../protocol/types.ts";
+import { toByteString } from "../../files/bytes-path.ts";
+import { accessViolation, type TftpError } from "../../protocol/errors.ts";
+import { Opcode, type RequestPacket } from "../../protocol/types.ts";
 import { remap, type RemapRule } from "./remap.ts";
 
 export interface RequestRules {

@@ -2,5 +2,3 @@
 export function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
-
-export const peerKey = (address: string, port: number) => `${address}|${port}`;

@@ -16,7 +16,7 @@
 import type { udp } from "bun";
 import { randomInt } from "node:crypto";
 import { PortRange, PortsBusy } from "./ports.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { TokenBuckets } from "../admission/token-buckets.ts";
 import { disableRecvErr, setReceiveBuffer, setSendBuffer, socketFd } from "./sockopt.ts";
 import { REAL_SCHEDULER, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type StrangerReplies } from "./transfer-port.ts";
 
@@ -114,7 +114,7 @@ export class TransferPorts {
     // Every socket of the process flushes at the end of the same turn, and shares one budget of
     // replies to strangers.
     const scheduler = sharedTurn(REAL_SCHEDULER);
-    const limiter = new RateLimiter(STRANGER_REPLIES_PER_SECOND, STRANGER_REPLIES_PER_SECOND, 1);
+    const limiter = new TokenBuckets(STRANGER_REPLIES_PER_SECOND, STRANGER_REPLIES_PER_SECOND, 1);
     const strangers: StrangerReplies = { allow: (now) => limiter.allow("", now) };
     const byAddress = new Map<string, TransferPort[]>();
     const all: TransferPort[] = [];

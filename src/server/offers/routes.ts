@@ -4,7 +4,7 @@
  * (longest prefix, then lowest metric; rejected and down routes skipped; loopback and our own
  * addresses go out on lo) are tested with fixture text. path-mtu.ts does the reading.
  */
-import { addressBytes, contains, type Block } from "./client-filter.ts";
+import { addressBytes, contains, type Block } from "../admission/client-filter.ts";
 
 export interface Route {
   block: Block;

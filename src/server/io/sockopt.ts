@@ -4,7 +4,7 @@
  * the caller logs what it got.
  */
 import { FFIType, ptr } from "bun:ffi";
-import { openLibc } from "../libc.ts";
+import { openLibc } from "../../libc.ts";
 
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;

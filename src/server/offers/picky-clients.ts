@@ -6,10 +6,10 @@
  * the step is logged once per client with its reason, and the address starts there next time.
  * One per worker process, like the transfers it watches.
  */
-import type { Logger } from "../log.ts";
-import type { SendTransfer } from "../transfer/send.ts";
-import { plainAddress } from "./address.ts";
-import { LEVEL_NAMES } from "./offers.ts";
+import type { Logger } from "../../log.ts";
+import type { SendTransfer } from "../../transfer/send.ts";
+import { plainAddress } from "../../records/address.ts";
+import { LEVEL_NAMES } from "./ladder.ts";
 import { QuirkMemory } from "./quirk-memory.ts";
 
 /**

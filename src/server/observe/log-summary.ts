@@ -1,14 +1,15 @@
 /**
  * Lines a storm can raise thousands of times a second (requests dropped past the queue, put back
- * for want of descriptors, or from denied addresses) become one summary line per second.
+ * for want of descriptors, or from denied addresses) become one summary line per second. This
+ * throttles log lines only; what is answered is admission's business (admission/token-buckets.ts).
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../log.ts";
 
-export function rateLimitedWarning(log: Logger, message: string, queued: () => number) {
-  return rateLimited(log, "warn", message, queued);
+export function summarizedWarning(log: Logger, message: string, queued: () => number) {
+  return summarized(log, "warn", message, queued);
 }
 
-export function rateLimited(log: Logger, level: "info" | "warn", message: string, queued: () => number) {
+export function summarized(log: Logger, level: "info" | "warn", message: string, queued: () => number) {
   let count = 0;
   let last = { client: "", file: "" };
   let timer: ReturnType<typeof setTimeout> | undefined;

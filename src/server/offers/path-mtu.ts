@@ -6,9 +6,9 @@
  * client network, so a boot storm costs no file reads.
  */
 import { readFileSync } from "node:fs";
-import type { Logger } from "../log.ts";
-import { MIN_BLOCK_SIZE } from "../protocol/types.ts";
-import { plainAddress } from "./address.ts";
+import type { Logger } from "../../log.ts";
+import { MIN_BLOCK_SIZE } from "../../protocol/types.ts";
+import { plainAddress } from "../../records/address.ts";
 import { blockSizeForMtu, parseIpv4Routes, parseIpv6Routes, routeFor, type Route } from "./routes.ts";
 
 /** Reads a small system file; undefined when it is not there (no IPv6, a container without /sys). */

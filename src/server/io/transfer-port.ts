@@ -19,9 +19,11 @@
  *   (`onWritable`) when the socket drains or a short retry timer fires, whichever comes first
  *   (Bun does not always emit drain after a short sendMany: BUN-NOTES).
  */
-import { UNKNOWN_TID_PACKET } from "../protocol/errors.ts";
-import { Opcode } from "../protocol/types.ts";
-import { peerKey } from "./address.ts";
+import { UNKNOWN_TID_PACKET } from "../../protocol/errors.ts";
+import { Opcode } from "../../protocol/types.ts";
+
+/** A client's transfer ID as a key: its address and port (how the port finds a datagram's transfer). */
+export const peerKey = (address: string, port: number) => `${address}|${port}`;
 
 /** What the port needs of a socket: Bun's udpSocket in the server, a fake in tests. */
 export interface DatagramSocket {
