@@ -7,7 +7,8 @@
 #
 #   bench/http-compare.sh               1-client rows best of 3, 100-client rows once
 #   bench/http-compare.sh --quick       every row once
-#   options: --no-results (print the table, leave bench/RESULTS.md alone), --clients "1 100"
+#   options: --no-results (print the table, leave bench/RESULTS.md alone), --clients "1 100",
+#            --servers "pxeboot-http nginx" (leave out the slow TFTP rows)
 #
 # Needs root (apt-get, unshare -n). Not part of `npm test`. Results go into bench/RESULTS.md
 # between the "http-compare" markers, with the machine they were measured on.
@@ -21,6 +22,7 @@ PXEBOOT=${PXEBOOT:-$WORK/tree/dist/pxeboot}
 BUN=${BUN:-$REPO/node_modules/.bin/bun}
 ROUNDS=3
 CLIENTS="1 100"
+SERVERS="pxeboot-http nginx pxeboot-tftp"
 WRITE_RESULTS=1
 SIZE=$((200 * 1000 * 1000))
 FILE=initrd-200m.img
@@ -31,12 +33,13 @@ while [ $# -gt 0 ]; do
     --quick) ROUNDS=1 ;;
     --no-results) WRITE_RESULTS=0 ;;
     --clients) CLIENTS=$2; shift ;;
+    --servers) SERVERS=$2; shift ;;
     --inside) INSIDE=1 ;;
     *) echo "http-compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-export WORK PXEBOOT ROUNDS CLIENTS SIZE FILE
+export WORK PXEBOOT ROUNDS CLIENTS SERVERS SIZE FILE
 
 ROOT=$WORK/root
 RESULTS=$WORK/results
@@ -125,6 +128,18 @@ stop_server() {
   SERVER_PID=
 }
 
+# CPU seconds the server has used so far: its process and every descendant (nginx's worker,
+# pxeboot's boot-control process), utime + stime from /proc.
+tree_pids() { local p=$1; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done; }
+server_cpu() {
+  local ticks=0 t
+  for p in $(tree_pids "$SERVER_PID"); do
+    t=$(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || echo 0)
+    ticks=$((ticks + ${t:-0}))
+  done
+  echo "scale=3; $ticks / $(getconf CLK_TCK)" | bc
+}
+
 # One client's download to /dev/null; prints the bytes it got (atftp: the file's size on success).
 fetch() {
   case "$1" in
@@ -148,7 +163,7 @@ verify() {
 run_inside() {
   ip link set lo up
   trap stop_server EXIT
-  for server in pxeboot-http nginx pxeboot-tftp; do
+  for server in $SERVERS; do
     start_server "$server" verify && verify "$server"
     stop_server
   done
@@ -157,17 +172,19 @@ run_inside() {
     [ "$clients" -gt 1 ] && rounds=1
     for round in $(seq "$rounds"); do
       # Rounds outside servers: a burst of other load hits one round of each, not every round of one.
-      for server in pxeboot-http nginx pxeboot-tftp; do
+      for server in $SERVERS; do
         log "$server × $clients clients (round $round/$rounds)"
         start_server "$server" "$clients" || { stop_server; continue; }
-        local t0 t1 ok
+        local t0 t1 ok c0 c1
+        c0=$(server_cpu)
         t0=$(date +%s.%N)
         for _ in $(seq "$clients"); do fetch "$server" >>"$WORK/got.$server.$clients.$round" & done
         wait $(jobs -p | grep -v "^$SERVER_PID\$") 2>/dev/null || true
         t1=$(date +%s.%N)
+        c1=$(server_cpu)
         ok=$(awk -v s="$SIZE" '$1 == s { n++ } END { print n + 0 }' "$WORK/got.$server.$clients.$round")
         rm -f "$WORK/got.$server.$clients.$round"
-        printf '%s %s %s %s %s\n' "$server" "$clients" "$round" "$(echo "$t1 - $t0" | bc)" "$ok" >>"$RESULTS/rows"
+        printf '%s %s %s %s %s %s\n' "$server" "$clients" "$round" "$(echo "$t1 - $t0" | bc)" "$ok" "$(echo "$c1 - $c0" | bc)" >>"$RESULTS/rows"
         stop_server
       done
     done
@@ -183,13 +200,13 @@ fi
 table() {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), \`bench/http-compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}\` (1-client rows best of $ROUNDS). $(cat "$WORK/machine")"
   echo
-  echo "MB = 10^6 bytes; MB/s = all clients' bytes ÷ wall time from the first request to the last byte. Every server's bytes checked once by sha256; every timed download by its size."
+  echo "MB = 10^6 bytes; MB/s = all clients' bytes ÷ wall time from the first request to the last byte; CPU s/GB = the server's CPU time (its processes' utime + stime from /proc, over the row) per 10^9 bytes sent, in the same round as the MB/s shown. Every server's bytes checked once by sha256; every timed download by its size."
   echo
-  echo "| clients × 200 MB | pxeboot HTTP | nginx (1 worker, sendfile) | pxeboot TFTP (blksize 1468, windowsize 16) | HTTP ÷ nginx | HTTP ÷ TFTP |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| clients × 200 MB | pxeboot HTTP | nginx (1 worker, sendfile) | pxeboot TFTP (blksize 1468, windowsize 16) | HTTP ÷ nginx (MB/s) | HTTP ÷ nginx (CPU/GB) | HTTP ÷ TFTP |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
   awk -v size="$SIZE" '
-    { key = $1 " " $2; mbs = ($5 * size / 1e6) / $4
-      if (!(key in best) || mbs > best[key]) best[key] = mbs
+    { key = $1 " " $2; mbs = ($5 * size / 1e6) / $4; gb = $5 * size / 1e9
+      if (!(key in best) || mbs > best[key]) { best[key] = mbs; cpu[key] = (gb > 0 && NF >= 6 ? $6 / gb : 0) }
       if ($5 < $2) short[key] = short[key] " " ($2 - $5) " failed"
       seen[$2] = 1 }
     END {
@@ -197,7 +214,8 @@ table() {
       for (c in seen) if (c != 1 && c != 100) order[++n] = c
       for (i = 1; i <= n; i++) { c = order[i]; if (!(c in seen)) continue
         h = best["pxeboot-http " c]; g = best["nginx " c]; t = best["pxeboot-tftp " c]
-        printf "| %s | %.0f MB/s%s | %.0f MB/s%s | %.0f MB/s%s | %.2f× | %.1f× |\n", c, h, short["pxeboot-http " c], g, short["nginx " c], t, short["pxeboot-tftp " c], (g > 0 ? h / g : 0), (t > 0 ? h / t : 0) }
+        hc = cpu["pxeboot-http " c]; gc = cpu["nginx " c]; tc = cpu["pxeboot-tftp " c]
+        printf "| %s | %.0f MB/s, %.2f CPU s/GB%s | %.0f MB/s, %.2f CPU s/GB%s | %.0f MB/s, %.2f CPU s/GB%s | %.2f× | %.2f× | %.1f× |\n", c, h, hc, short["pxeboot-http " c], g, gc, short["nginx " c], t, tc, short["pxeboot-tftp " c], (g > 0 ? h / g : 0), (gc > 0 ? hc / gc : 0), (t > 0 ? h / t : 0) }
     }' "$RESULTS/rows"
 }
 

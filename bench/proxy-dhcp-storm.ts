@@ -14,7 +14,7 @@ import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildDhcp, BOOTREQUEST, MSG, OPT } from "../src/dhcp/packet.ts";
-import { setReceiveBuffer, setSocketOption, socketFd } from "../src/server/sockopt.ts";
+import { setReceiveBuffer, setSocketOption, socketFd } from "../src/server/io/sockopt.ts";
 
 interface ClientResult {
   sent: number;

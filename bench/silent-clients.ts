@@ -13,7 +13,7 @@
  */
 import { decodePacket, encodeAck, encodeRequest } from "../src/protocol/packet.ts";
 import { Opcode } from "../src/protocol/types.ts";
-import { UnreachableWatch } from "../src/server/icmp-unreachable.ts";
+import { UnreachableWatch } from "../src/server/io/icmp-unreachable.ts";
 
 const QUIET_S = Number(process.env.QUIET_S ?? 10);
 const CAP_S = Number(process.env.CAP_S ?? 90);

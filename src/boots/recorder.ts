@@ -4,7 +4,7 @@
  * A host is keyed by its MAC where the neighbour table or a `host add --ip` binding knows it (as
  * install-once finds it; never from what a client sends), else by its address.
  */
-import type { TransferRecord } from "../server/types.ts";
+import type { TransferRecord } from "../records/transfer-record.ts";
 import { lookupMac } from "../layout/macs.ts";
 import { closeSync, readSync, realpathSync } from "node:fs";
 import { O_RDONLY, openBeneath, rootFd } from "../files/beneath.ts";

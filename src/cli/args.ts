@@ -59,23 +59,8 @@ export function repeatedFlag(rawArgs: string[], names: string[], example = "VALU
   return values;
 }
 
-/** Parses an integer flag within bounds, or explains the accepted range. */
-export function intArg(flag: string, value: unknown, min: number, max: number): number {
-  const s = String(value ?? "").trim();
-  if (!/^-?[0-9]+$/.test(s)) throw new UsageError(`--${flag} needs a whole number from ${min} to ${max}, got '${s}'`);
-  const n = Number(s);
-  if (n < min || n > max) throw new UsageError(`--${flag} must be from ${min} to ${max}, got ${n}`);
-  return n;
-}
-
-/** Seconds with up to millisecond precision ("1", "0.5"), within bounds; callers wanting ms multiply. */
-export function secondsArg(flag: string, value: unknown, min: number, max: number): number {
-  const s = String(value ?? "").trim();
-  if (!/^[0-9]+(\.[0-9]{1,3})?$/.test(s)) throw new UsageError(`--${flag} needs seconds from ${min} to ${max} (e.g. 1 or 0.5), got '${s}'`);
-  const n = Number(s);
-  if (n < min || n > max) throw new UsageError(`--${flag} must be from ${min} to ${max} seconds, got ${n}`);
-  return n;
-}
+// The value parsers are the setting rows' (config/values.ts); other commands' flags use them too.
+export { intArg, secondsArg } from "../config/values.ts";
 
 /** Wraps a command's run so usage errors print one line and exit 2, other failures exit 1. */
 export function guarded<T extends ArgsDef>(name: string, def: CommandDef<T>): CommandDef<T> {

@@ -5,74 +5,34 @@
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/remap.ts";
+import { parseRemapRules, RemapSyntaxError, type RemapRule } from "../server/requests/remap.ts";
 import type { ServerConfig } from "../server/types.ts";
-import { repeatedFlag, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
+import type { Typed } from "../config/schema.ts";
+import { parseInlineRemap } from "../config/values.ts";
+import { at, type Validated } from "../config/validate.ts";
 
-export interface CompatArgs {
-  address?: string;
-  "port-range"?: string;
-  "map-file"?: string;
-  "strip-prefix"?: string;
-  ipv4?: boolean;
-  ipv6?: boolean;
-}
+export type CompatValues = Pick<Typed, "address" | "ipv4" | "ipv6">;
 
 export type CompatConfig = Pick<ServerConfig, "portRange" | "remap" | "stripPrefix" | "refuse">;
 
-export function parsePortRange(text: string): { low: number; high: number } {
-  const m = /^\s*(\d{1,5})\s*:\s*(\d{1,5})\s*$/.exec(text);
-  const low = Number(m?.[1]);
-  const high = Number(m?.[2]);
-  if (!m || low < 1 || high > 65535 || low > high)
-    throw new UsageError(`--port-range needs LOW:HIGH with 1 <= LOW <= HIGH <= 65535 (e.g. 50000:50999), got '${text}'`);
-  return { low, high };
-}
-
-/** "a,b" (brackets allowed around IPv6); empty: "::", every address of both families. */
-export function parseAddresses(value: string | undefined): string[] {
-  if (value === undefined || value === "") return ["::"];
-  const list = value.split(",").map((a) => a.trim().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
-  for (const a of list) if (!isIP(a)) throw new UsageError(`--address needs IP addresses (e.g. 0.0.0.0, ::, 192.168.0.1), got '${a}'`);
-  return list;
-}
-
-/** --address, narrowed by --ipv4 / --ipv6 (tftpd-hpa's -4 / -6). */
-export function listenAddresses(args: CompatArgs): string[] {
-  if (args.ipv4 && args.ipv6) throw new UsageError("--ipv4 and --ipv6 together leave no address family: give one, or neither for both");
-  const family = args.ipv4 ? 4 : args.ipv6 ? 6 : undefined;
-  if (!family) return parseAddresses(args.address);
-  if (!args.address) return [family === 4 ? "0.0.0.0" : "::"];
-  const list = parseAddresses(args.address);
-  for (const a of list) if (isIP(a) !== family) throw new UsageError(`--ipv${family}: --address ${a} is not an IPv${family} address`);
-  return list;
+/** --address, narrowed by --ipv4 / --ipv6 (tftpd-hpa's -4 / -6); none given: "::", both families. */
+export function listenAddresses(v: CompatValues): string[] {
+  const family = v.ipv4 ? 4 : v.ipv6 ? 6 : undefined;
+  if (v.address.length === 0) return [family === 4 ? "0.0.0.0" : "::"];
+  if (!family) return v.address;
+  for (const a of v.address) if (isIP(a) !== family) throw new UsageError(`--ipv${family}: --address ${a} is not an IPv${family} address`);
+  return v.address;
 }
 
 /** --ipv6 listens on "::", where IPv4 clients arrive too (as ::ffff:a.b.c.d): they go unanswered. */
-export function familyDeny(args: CompatArgs): string[] {
-  return args.ipv6 ? ["0.0.0.0/0"] : [];
-}
-
-/** The options tftpd-hpa's -r accepts. blksize2 and utimeout pxeboot never grants anyway. */
-export const REFUSABLE = ["blksize", "blksize2", "tsize", "timeout", "utimeout", "rollover", "windowsize"];
-
-export function refusedOptions(list: string[]): string[] {
-  const out = list.map((o) => o.trim().toLowerCase());
-  for (const o of out) if (!REFUSABLE.includes(o)) throw new UsageError(`--refuse: unknown option '${o}' (one of ${REFUSABLE.join(", ")})`);
-  return [...new Set(out)];
+export function familyDeny(v: Pick<Typed, "ipv6">): string[] {
+  return v.ipv6 ? ["0.0.0.0/0"] : [];
 }
 
 /** The inline --remap rules, then the --map-file rules, parsed; every error names the rule's line. */
 export function loadRemapRules(mapFile: string | undefined, inline: string[]): RemapRule[] {
-  const rules: RemapRule[] = [];
-  inline.forEach((rule, i) => {
-    try {
-      rules.push(...parseRemapRules(rule, i + 1));
-    } catch (err) {
-      if (err instanceof RemapSyntaxError) throw new UsageError(`--remap '${rule}': ${err.message.replace(/^line \d+: /, "")}`);
-      throw err;
-    }
-  });
+  const rules = parseInlineRemap(inline);
   if (mapFile === undefined) return rules;
   let text: string;
   try {
@@ -88,16 +48,14 @@ export function loadRemapRules(mapFile: string | undefined, inline: string[]): R
   }
 }
 
-export function compatConfig(args: CompatArgs, rawArgs: string[]): CompatConfig {
+export function compatConfig(v: Validated): CompatConfig {
+  const { values } = v;
   const out: CompatConfig = {};
-  if (args["port-range"] !== undefined) out.portRange = parsePortRange(args["port-range"]);
-  const remap = loadRemapRules(args["map-file"], repeatedFlag(rawArgs, ["remap"], "'rg \\\\ /'", false));
+  if (values["port-range"] !== undefined) out.portRange = values["port-range"];
+  // The inline rules were checked as their row; a map file's error names where map-file was set.
+  const remap = at(v, "map-file", () => loadRemapRules(values["map-file"], values.remap));
   if (remap.length > 0) out.remap = remap;
-  if (args["strip-prefix"] !== undefined) {
-    if (!args["strip-prefix"].startsWith("/")) throw new UsageError(`--strip-prefix needs an absolute directory (e.g. /srv/tftp), got '${args["strip-prefix"]}'`);
-    out.stripPrefix = args["strip-prefix"];
-  }
-  const refuse = refusedOptions(repeatedFlag(rawArgs, ["refuse"], "blksize"));
-  if (refuse.length > 0) out.refuse = refuse;
+  if (values["strip-prefix"] !== undefined) out.stripPrefix = values["strip-prefix"];
+  if (values.refuse.length > 0) out.refuse = values.refuse;
   return out;
 }

@@ -7,9 +7,9 @@ import { defineCommand, type ArgsDef } from "citty";
 import { existsSync, statSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { fail, UsageError } from "./args.ts";
-import { renderToml } from "./config-show.ts";
+import { renderToml } from "../config/show.ts";
 import { DEFAULT_CONFIG, resolveServe, type Resolved } from "./resolve-serve.ts";
-import { describeOrigin } from "./settings.ts";
+import { describeOrigin } from "../config/settings.ts";
 import { serveArgs } from "./serve-config.ts";
 import { serviceIdentity } from "../daemon/privileges.ts";
 import { unreadableBy } from "./readable-after-drop.ts";
@@ -95,7 +95,7 @@ const check = defineCommand({
 
 const show = defineCommand({
   meta: { name: "show", description: "Print the settings serve would run with (defaults, config file, defaults file, flags) as TOML" },
-  args: Object.fromEntries(Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { ...d, type: "string" } : d])) as ArgsDef,
+  args: serveArgs,
   async run({ rawArgs }) {
     try {
       const r = resolveServe(rawArgs, "serve", { command: "pxeboot config show" });

@@ -10,7 +10,9 @@ import { initLayout } from "../layout/init.ts";
 import { createInstallOnce } from "../layout/install-once.ts";
 import { createLogger } from "../log.ts";
 import { guarded, intArg } from "./args.ts";
-import { serveConfig, serveDefaults } from "./serve-config.ts";
+import { serveConfig } from "./serve-config.ts";
+import { asFlags } from "../config/settings.ts";
+import { validate } from "../config/validate.ts";
 import { serveUntilSignal } from "../daemon/lifecycle.ts";
 import { DEFAULT_MARKER } from "../layout/paths.ts";
 
@@ -33,7 +35,7 @@ export default defineCommand(
       }
       const hello = join(root, "hello.txt");
       if (!existsSync(hello)) writeFileSync(hello, "Hello from pxeboot. This file was served over TFTP.\n");
-      const config = serveConfig({ ...serveDefaults(), root, address: args.address, port: String(port), "cache-mb": "64", workers: "1" });
+      const config = serveConfig(validate(asFlags({ root, address: args.address, port, "cache-mb": 64, workers: 1 })));
       const host = args.address.includes(":") ? `[${args.address}]` : args.address;
       process.stderr.write(
         [

@@ -5,6 +5,7 @@ import { formatBoot } from "../boots/format.ts";
 import { hostBoots, keysOf, type HostQuery } from "../boots/host-boots.ts";
 import { formatIPv4, parseClientName } from "../layout/hexip.ts";
 import { guarded, UsageError } from "./args.ts";
+import { DEFAULT_ROOT } from "../config/schema.ts";
 
 const FOLLOW_POLL_MS = 1000;
 
@@ -26,7 +27,7 @@ export const hostLog = guarded(
       boots: { type: "string", description: "How many of the latest boots", default: "3", valueHint: "N" },
       json: { type: "boolean", description: "The boots as JSON (one array)" },
       follow: { type: "boolean", description: "Keep printing the boot as it goes (Ctrl-C stops)" },
-      root: { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" },
+      root: { type: "string", description: "The tftproot", default: DEFAULT_ROOT, valueHint: "DIR" },
     },
     async run({ args }) {
       try {

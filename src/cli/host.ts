@@ -8,7 +8,7 @@ import { parseHostSpec, type HostSpec } from "../layout/hostspec.ts";
 import { requireProfile } from "../layout/profiles.ts";
 import { guarded, UsageError } from "./args.ts";
 import { hostLog } from "./host-log.ts";
-import { bootChain } from "../layout/boot-chain.ts";
+import { CHAIN_ARCHES, bootChain, type ChainArch } from "../layout/boot-chain.ts";
 import { defaultServiceUser, lookupUser } from "../daemon/privileges.ts";
 
 /** The uid a server started as root would serve as; undefined when this host has neither default user. */
@@ -20,8 +20,9 @@ function safeDefaultUid(): number | undefined {
   }
 }
 import { hostBoots, keysOf } from "../boots/host-boots.ts";
+import { DEFAULT_ROOT } from "../config/schema.ts";
 
-const rootArg = { type: "string", description: "The tftproot", default: "/tftp", valueHint: "DIR" } as const;
+const rootArg = { type: "string", description: "The tftproot", default: DEFAULT_ROOT, valueHint: "DIR" } as const;
 
 function requireRoot(root: string): string {
   let ok = false;
@@ -137,10 +138,16 @@ const list = guarded(
 const which = guarded(
   "host which",
   defineCommand({
-    meta: { name: "which", description: "Dry run of HOST's boot: the DHCP boot file, the loader, the config pxelinux's search picks, the kernel and initrds it names, each checked" },
+    meta: { name: "which", description: "Dry run of HOST's boot: the DHCP answers, the loader, the config its own search picks (pxelinux, GRUB or iPXE), the kernel and initrds it names, each checked" },
     args: {
       host: { type: "positional", description: "The client's IPv4 address or MAC", required: true },
-      arch: { type: "string", description: "The client's firmware: bios (pxelinux.0), efi64 (shim → GRUB, else syslinux.efi) or arm64 (shim → GRUB)", default: "bios", valueHint: "bios|efi64|arm64" },
+      arch: {
+        type: "string",
+        description: "The client's firmware: bios (pxelinux.0), efi64 (shim → GRUB, else syslinux.efi), arm64 (shim → GRUB), http (UEFI HTTP Boot x64: ipxe.efi → boot.ipxe) or http-arm64 (shimaa64.efi over HTTP)",
+        default: "bios",
+        valueHint: CHAIN_ARCHES.join("|"),
+      },
+      ipxe: { type: "boolean", description: "The client is iPXE already (a flashed ROM, user class iPXE): DHCP gives it boot.ipxe, whose chain lines pick the host's script" },
       user: { type: "string", description: "The user the server serves as (readability is checked for it); default as serve started as root picks", valueHint: "USER" },
       mac: { type: "string", description: "The client's MAC too (pxelinux tries 01-MAC first)", valueHint: "MAC" },
       ip: { type: "string", description: "The client's IPv4 too, when HOST is a MAC", valueHint: "IP" },
@@ -163,12 +170,12 @@ const which = guarded(
       const uuid = args.uuid !== undefined ? parseUuid(args.uuid) : undefined;
       if (args.uuid !== undefined && !uuid)
         throw new UsageError(`--uuid '${args.uuid}' is not a UUID: use the 8-4-4-4-12 hex form`);
-      if (args.arch !== "bios" && args.arch !== "efi64" && args.arch !== "arm64") throw new UsageError(`--arch must be bios, efi64 or arm64, got '${args.arch}'`);
+      if (!(CHAIN_ARCHES as readonly string[]).includes(args.arch)) throw new UsageError(`--arch must be one of ${CHAIN_ARCHES.join(", ")}, got '${args.arch}'`);
       const servingUid = args.user !== undefined ? lookupUser(args.user).uid : process.getuid?.() === 0 ? safeDefaultUid() : process.getuid?.();
-      const chain = bootChain(root, { ip, mac, uuid }, args.arch, servingUid);
+      const chain = bootChain(root, { ip, mac, uuid }, args.arch as ChainArch, servingUid, { ipxe: args.ipxe === true });
       const steps = chain.search;
       const width = Math.max(...steps.map((s) => s.path.length));
-      const lines: string[] = [`DHCP: the answer must name ${chain.dhcpBootFile} and this server as next-server`];
+      const lines: string[] = chain.dhcp.map((d) => `DHCP to ${d.asker}: the answer must name ${d.bootFile}; ${d.needs}`);
       steps.forEach((s, i) => {
         const state = s.exists
           ? `found${s.linkTarget ? ` -> ${s.linkTarget}` : ""}${s.resolved && s.resolved !== s.path ? ` (${s.resolved})` : ""}`
@@ -183,9 +190,10 @@ const which = guarded(
       else lines.push(steps.some((s) => s.path.endsWith("/default")) ? `no config found: pxelinux will fail; run pxeboot init ${root}` : chain.outcome);
       lines.push("files the boot fetches, in order:");
       const fw = Math.max(...chain.files.map((f) => f.path.length));
+      const vw = Math.max(...chain.files.map((f) => f.via.length));
       for (const f of chain.files) {
         const state = !f.present ? "MISSING" : !f.readable ? "present, NOT readable by the serving user" : `ok (${f.size} B)`;
-        lines.push(`  ${f.role.padEnd(7)} ${f.path.padEnd(fw)}  ${state}`);
+        lines.push(`  ${f.role.padEnd(7)} ${f.path.padEnd(fw)}  ${f.via.padEnd(vw)}  ${state}`);
       }
       if (chain.append) lines.push(`  append  ${chain.append}`);
       // One write: a reader that stops early (| head) must not break a half-written listing.

@@ -11,10 +11,10 @@
  */
 import { readFileSync } from "node:fs";
 import { MAX_BLOCK_SIZE, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE } from "../protocol/types.ts";
-import { parseCidr } from "../server/client-filter.ts";
-import type { QuirkRule } from "../server/quirk-rules.ts";
+import { parseCidr } from "../server/admission/client-filter.ts";
+import type { QuirkRule } from "../server/offers/quirk-rules.ts";
 import { UsageError } from "./args.ts";
-import { parseToml } from "./toml.ts";
+import { parseToml } from "../config/toml.ts";
 
 const KEYS = ["match", "blksize-max", "windowsize-max", "no-options", "extra-timeout"];
 

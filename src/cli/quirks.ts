@@ -30,7 +30,7 @@ async function learned(url: string): Promise<LearnedEntry[] | string> {
 
 export default defineCommand({
   meta: { name: "quirks", description: "Show the per-client quirks serve pins (--quirks) and what a running server learned (through --metrics)" },
-  args: Object.fromEntries(Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { ...d, type: "string" } : d])) as ArgsDef,
+  args: serveArgs,
   async run({ rawArgs }) {
     try {
       const r = resolveServe(rawArgs, "serve", { command: "pxeboot quirks" });

@@ -5,7 +5,7 @@
  * running server could take is decided where they are applied (server.reconfigure, the process
  * settings); this only puts names and values on it, so no change goes unsaid.
  */
-import type { Setting, Settings } from "./settings.ts";
+import type { Setting, Settings } from "../config/settings.ts";
 
 export interface SettingChange {
   /** As the user writes it: the long flag's name, the TOML key. */

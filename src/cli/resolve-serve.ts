@@ -6,11 +6,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { UsageError } from "./args.ts";
-import { parseCommandLine, type Mode } from "./command-line.ts";
-import { configFileSettings } from "./config-file.ts";
-import { defaultsFileSettings } from "./defaults-file.ts";
+import { parseCommandLine, type Mode } from "../config/sources/command-line.ts";
+import { configFileSettings } from "../config/sources/toml-file.ts";
+import { defaultsFileSettings } from "../config/sources/defaults-file.ts";
+import { merge, type Settings } from "../config/settings.ts";
+import { validate, type Validated } from "../config/validate.ts";
 import { serveSettings, type ServeSettings } from "./serve-settings.ts";
-import { merge, toArgs, validateWithBlame, type Settings } from "./settings.ts";
 
 export const DEFAULT_CONFIG = "/etc/pxeboot.toml";
 
@@ -23,8 +24,10 @@ export const disk: FileAccess = { read: (p) => readFileSync(p, "utf8"), exists: 
 
 export interface Resolved {
   settings: ServeSettings;
-  /** Every key given anywhere, with its origin (for `config show`). */
+  /** Every key given anywhere, with its origin (as given: what a reload compares). */
   merged: Settings;
+  /** Every row's typed value and, where given, its origin (for `config show`). */
+  validated: Validated;
   /** The files read, lowest precedence first. */
   sources: string[];
   /** -V / --version was asked for. */
@@ -76,9 +79,6 @@ export function resolveServe(rawArgs: string[], mode: Mode, opts: ResolveOptions
   }
 
   const merged = merge(fromFile, fromDefaults, flags);
-  const settings = validateWithBlame(merged, (s) => {
-    const { args, rawArgs: lists } = toArgs(s);
-    return serveSettings(args, lists);
-  });
-  return { settings, merged, sources, version: cli.version };
+  const validated = validate(merged);
+  return { settings: serveSettings(validated), merged, validated, sources, version: cli.version };
 }

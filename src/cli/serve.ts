@@ -7,16 +7,11 @@ import { defineCommand, type ArgsDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { runDaemon } from "../daemon/run.ts";
 import { fail } from "./args.ts";
-import type { Mode } from "./command-line.ts";
+import type { Mode } from "../config/sources/command-line.ts";
+import { tftpdHelpArgs } from "../config/sources/tftpd-options.ts";
 import { resolveServe } from "./resolve-serve.ts";
 import { serveArgs } from "./serve-config.ts";
 import { rereadServe } from "./serve-reload.ts";
-import { tftpdHelpArgs } from "./tftpd-options.ts";
-
-/** For --help only (the words are parsed by command-line.ts): an enum would make citty exit 1 on its own. */
-const serveHelp: ArgsDef = Object.fromEntries(
-  Object.entries(serveArgs).map(([k, d]) => [k, d.type === "enum" ? { type: "string", description: d.description, valueHint: d.options.join("|"), default: d.default } : d]),
-);
 
 /** in.tftpd's options as --help lists them, from the one option table; every serve flag is taken too. */
 const inTftpdHelp: ArgsDef = {
@@ -31,7 +26,7 @@ function serveCommand(mode: Mode) {
       mode === "serve"
         ? { name: "serve", description: "Serve a tftproot over TFTP (RFC 1350, 2347-2349, 7440); in.tftpd's short options work too" }
         : { name: "in.tftpd", description: "Serve with tftpd-hpa's in.tftpd command line (ExecStart=/usr/local/sbin/pxeboot in.tftpd -L -s /srv/tftp …); serve's long flags work too" },
-    args: mode === "serve" ? serveHelp : inTftpdHelp,
+    args: mode === "serve" ? serveArgs : inTftpdHelp,
     async run({ rawArgs }) {
       try {
         const resolved = resolveServe(rawArgs, mode);

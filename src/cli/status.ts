@@ -1,7 +1,7 @@
 /** `pxeboot status [URL]`: what a running server is doing, read from its --metrics endpoint. */
 import { defineCommand } from "citty";
 import { guarded } from "./args.ts";
-import { DEFAULT_METRICS_PORT } from "./metrics-listen.ts";
+import { DEFAULT_METRICS_PORT } from "../config/values.ts";
 import { isPxebootMetrics, parseMetrics, statusScreen, type MetricSample } from "./status-screen.ts";
 import { fetchHosts, hostsSection } from "./status-hosts.ts";
 

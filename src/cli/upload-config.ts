@@ -5,32 +5,19 @@
  */
 import { isAbsolute, relative, resolve } from "node:path";
 import type { ServerConfig } from "../server/types.ts";
-import { intArg, repeatedFlag, UsageError } from "./args.ts";
-
-export interface UploadArgs {
-  create?: boolean;
-  writable?: string;
-  overwrite?: boolean;
-  "upload-max-mb"?: string;
-}
+import { UsageError } from "./args.ts";
+import type { Typed } from "../config/schema.ts";
 
 export type UploadConfig = Pick<ServerConfig, "create" | "writable" | "overwrite" | "uploadMaxBytes">;
 
-/** `rawArgs` for --writable, which may repeat (citty keeps only the last). */
-export function uploadConfig(args: UploadArgs, rawArgs: string[], root: string): UploadConfig {
-  const listed = repeatedFlag(rawArgs, ["writable"], "uploads");
-  const dirs = listed.length > 0 ? listed : args.writable ? [args.writable] : [];
-  const maxMb = args["upload-max-mb"] === undefined ? 0 : intArg("upload-max-mb", args["upload-max-mb"], 0, 1_048_576);
-  if (!args.create) {
-    const given = [dirs.length > 0 && "--writable", args.overwrite && "--overwrite", args["upload-max-mb"] !== undefined && "--upload-max-mb"].filter(Boolean);
-    if (given.length > 0) throw new UsageError(`${given.join(", ")} shape uploads, which are off: add --create to accept them`);
-    return { create: false };
-  }
+/** Uploads as ServerConfig fields (validate.ts has said that shaping them needs --create). */
+export function uploadConfig(v: Pick<Typed, "create" | "writable" | "overwrite" | "upload-max-mb" | "root">): UploadConfig {
+  if (!v.create) return { create: false };
   return {
     create: true,
-    writable: dirs.map((d) => rootRelative(d, root)),
-    overwrite: !!args.overwrite,
-    uploadMaxBytes: maxMb * 1024 * 1024,
+    writable: v.writable.map((d) => rootRelative(d, v.root)),
+    overwrite: v.overwrite,
+    uploadMaxBytes: v["upload-max-mb"] * 1024 * 1024,
   };
 }
 

@@ -1,8 +1,9 @@
 /** `serve --http`: the HTTP listener beside TFTP, with the same root, rules, log line and observers. */
 import { startHttpServer, type HttpListen, type HttpRules, type RunningHttp } from "../http/http-server.ts";
 import type { Logger } from "../log.ts";
-import type { ServerMetrics } from "../server/server-metrics.ts";
-import type { ServerConfig, TransferObserver } from "../server/types.ts";
+import type { ServerMetrics } from "../server/observe/server-metrics.ts";
+import type { TransferObserver } from "../records/transfer-record.ts";
+import type { ServerConfig } from "../server/types.ts";
 import { isWorker } from "./role.ts";
 
 /** The rules the HTTP side shares with TFTP, from the server's configuration (at start and on SIGHUP). */

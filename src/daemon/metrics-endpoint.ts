@@ -9,13 +9,12 @@
  * answer; the others get 403.
  */
 import type { Logger } from "../log.ts";
-import { CONTENT_TYPE } from "../server/metrics.ts";
-import type { ClientFilter } from "../server/client-filter.ts";
+import { CONTENT_TYPE } from "../server/observe/metrics.ts";
+import type { ClientFilter } from "../server/admission/client-filter.ts";
+import type { Listen } from "../config/values.ts";
 
-export interface MetricsListen {
-  address: string;
-  port: number;
-}
+/** Where it listens: the --metrics row's value, parsed by config/values.ts. */
+export type MetricsListen = Listen;
 
 export interface MetricsEndpoint {
   url: string;

@@ -8,8 +8,9 @@
  */
 import type { RunningHttp } from "../http/http-server.ts";
 import type { Logger } from "../log.ts";
-import type { RemapRule } from "../server/remap.ts";
+import type { RemapRule } from "../server/requests/remap.ts";
 import type { RunningServer } from "../server/server.ts";
+import type { ServerConfig } from "../server/types.ts";
 import { httpRules } from "./http.ts";
 import { workerLabel } from "./role.ts";
 import type { ServeSettings } from "./settings.ts";
@@ -18,6 +19,8 @@ import { RELOAD_ACK_TIMEOUT_MS, type WorkerSet } from "./workers.ts";
 /** A configuration re-read on SIGHUP, validated, as the command read it (cli/serve-reload.ts). */
 export interface Reread {
   settings: ServeSettings;
+  /** The server's fields it is built around (from the rows): a change to one waits for a restart. */
+  restartFields: ReadonlySet<keyof ServerConfig>;
   /**
    * What changed since the last good reading, by the names a user writes (log fields:
    * `changed=…`, and the settings that wait for a restart, if any), given the server's fields
@@ -62,7 +65,7 @@ export function reloader({ log, server, http, workers, reread }: Reloading): () 
     let next: Reread;
     try {
       next = reread();
-      const { applied, needRestart } = server.reconfigure(next.settings.server);
+      const { applied, needRestart } = server.reconfigure(next.settings.server, next.restartFields);
       http?.reconfigure(httpRules(next.settings.server));
       const report = next.describe(applied, needRestart);
       said.info("SIGHUP: configuration re-read", report.applied);

@@ -12,7 +12,8 @@ import { createInstallOnce, newInstallOnceCounts, type HostSwitcher } from "../l
 import { switchHost } from "../layout/switch-host.ts";
 import { probeInstallDirs } from "../layout/writable.ts";
 import { createLogger, type Logger } from "../log.ts";
-import type { TransferObserver } from "../server/types.ts";
+import type { TransferObserver } from "../records/transfer-record.ts";
+import { guardProcessMemory } from "../server/memory-guard.ts";
 import { cannotSwitch, startBootControl } from "./boot-control.ts";
 import { serveUntilSignal } from "./lifecycle.ts";
 import { processMetrics } from "./metrics.ts";
@@ -40,6 +41,7 @@ export async function runDaemon(settings: ServeSettings, reread?: () => Reread):
   const config = settings.server;
   if (settings.umask !== undefined) process.umask(settings.umask);
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel });
+  guardProcessMemory();
   const identity = serviceIdentity(settings.user, settings.group, process.getuid?.() ?? -1);
   const user = identity.drop;
   if (identity.warning) log.warn(identity.warning);

@@ -10,9 +10,9 @@ import { BOOT_CONTROL_SUMMARY } from "../files/boot-control.ts";
 import type { WritableDir } from "../files/confine-upload.ts";
 import type { Identity } from "../layout/writable.ts";
 import type { Logger } from "../log.ts";
-import { openFileLimit } from "../server/limits.ts";
+import { openFileLimit } from "../server/admission/limits.ts";
 import type { RunningServer } from "../server/server.ts";
-import { POOL_PER_ADDRESS } from "../server/transfer-ports.ts";
+import { POOL_PER_ADDRESS } from "../server/io/transfer-ports.ts";
 import type { ServerConfig } from "../server/types.ts";
 import { isWorker, workerLabel } from "./role.ts";
 

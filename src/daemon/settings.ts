@@ -1,12 +1,13 @@
 /**
  * What the daemon runs from: the server's own ServerConfig plus what the process does around the
  * server (logging, the user it runs as, install-once, workers, the pid file, the umask, the
- * metrics and HTTP listeners). Typed and validated already: the commands build it from their
- * sources (cli/serve-settings.ts); nothing here reads a flag or a file.
+ * metrics and HTTP listeners). Typed and validated already (config/ holds the rows): the
+ * commands build it from their sources (cli/serve-settings.ts); nothing here reads a flag or a file.
  */
 import type { HttpListen } from "../http/http-server.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ServerConfig } from "../server/types.ts";
+import type { Typed } from "../config/schema.ts";
 import type { MetricsListen } from "./metrics-endpoint.ts";
 
 export interface ServeSettings {
@@ -36,5 +37,7 @@ export interface ServeSettings {
   http?: HttpListen;
   /** --proxy-dhcp: interfaces (empty: all) and who is answered. */
   proxyDhcp?: { interfaces: string[]; knownOnly: boolean; binlOnly: boolean };
+  /** Every row's value, as validated: what a reload compares row by row. */
+  values: Typed;
 }
 

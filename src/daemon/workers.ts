@@ -1,6 +1,6 @@
 /**
  * `serve --workers N`: N processes share the request port through SO_REUSEPORT; each client
- * address meets one of them (server/steer.ts). Each worker is a full server with its own
+ * address meets one of them (server/io/steer.ts). Each worker is a full server with its own
  * transfers, cache share and timers; nothing is shared but the tftproot, which install-once
  * already guards for several servers.
  *

@@ -1,8 +1,10 @@
 /**
  * What a proxyDHCP offers a PXE client, decided from the tree as facts handed in (no file system
  * here): which boot file its firmware can run, whether the host is one `host add` named, and
- * whether install-once has already sent it to local boot.
+ * whether install-once has already sent it to local boot. The boot files and their order are
+ * layout/boot-files.ts's, which `host which` follows too.
  */
+import { BOOT_FILES, usableBootFiles, type BootFamily } from "../layout/boot-files.ts";
 import { ARCH, type PxeRequest } from "./pxe-request.ts";
 
 /** What the tree says about one host (by MAC), read by tree-facts.ts. */
@@ -39,27 +41,7 @@ export type BootChoice =
     }
   | { answer: false; reason: string };
 
-/** Boot files by what the firmware runs, best first; the first one present in the tree is offered. */
-export const LOADERS = {
-  ipxe: ["boot.ipxe"],
-  bios: ["pxelinux.0", "undionly.kpxe"],
-  // shim → signed GRUB boots with Secure Boot on and off: what `init` makes the UEFI default.
-  uefiX64: ["shimx64.efi", "syslinux.efi", "ipxe.efi"],
-  uefiArm64: ["shimaa64.efi", "ipxe-arm64.efi", "bootnetaa64.efi", "grubaa64.efi"],
-  httpX64: ["ipxe.efi"],
-  httpArm64: ["shimaa64.efi", "ipxe-arm64.efi"],
-} as const;
-
-/** A loader that only works with another file beside it (as `init` lays them out). */
-const NEEDS: Partial<Record<string, string>> = {
-  "syslinux.efi": "ldlinux.e64",
-  "shimx64.efi": "grubx64.efi",
-  "shimaa64.efi": "grubaa64.efi",
-};
-
-type LoaderFamily = keyof typeof LOADERS;
-
-function family(req: PxeRequest): LoaderFamily | undefined {
+function family(req: PxeRequest): BootFamily | undefined {
   // iPXE runs boot.ipxe whatever the machine; checked first, as iPXE also sends option 93.
   if (req.ipxe) return "ipxe";
   switch (req.arch) {
@@ -87,9 +69,8 @@ export function chooseBoot(req: PxeRequest, tree: TreeFacts, policy: BootPolicy,
   const fam = family(req);
   if (!fam) return { answer: false, reason: `client architecture ${req.arch} has no boot file here` };
   // syslinux.efi is only useful with its core module next to it, shim with its GRUB.
-  const present = LOADERS[fam].filter((f) => tree.has(f) && (NEEDS[f] === undefined || tree.has(NEEDS[f]!)));
-  const file = present[0];
-  if (!file) return { answer: false, reason: `the tree has none of ${LOADERS[fam].join(", ")} for this client` };
+  const file = usableBootFiles(fam, (f) => tree.has(f))[0];
+  if (!file) return { answer: false, reason: `the tree has none of ${BOOT_FILES[fam].join(", ")} for this client` };
   const overHttp = fam === "httpX64" || fam === "httpArm64" || (fam === "ipxe" && policy.httpPort !== undefined);
   if (overHttp && policy.httpPort === undefined) return { answer: false, reason: "an HTTP Boot client, and serve has no --http to give it a URL" };
   const base = { discoveryControl: req.vendorClass === "PXEClient", registered: host.pending, ...(host.profile ? { profile: host.profile } : {}) };

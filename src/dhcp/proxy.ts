@@ -7,7 +7,7 @@ import { chooseBoot, type BootPolicy, type TreeFacts } from "./boot-choice.ts";
 import { classify, type PxeRequest, type RequestPort } from "./pxe-request.ts";
 import { buildReply, replyDestination, type Destination } from "./reply.ts";
 import type { StormGuard } from "./storm-guard.ts";
-import type { ProxyDhcpTotals } from "../server/server-metrics.ts";
+import type { ProxyDhcpTotals } from "../server/observe/server-metrics.ts";
 
 /** Running totals for --metrics (declared beside the metrics, which server/ may not import from dhcp/). */
 export type ProxyDhcpCounts = ProxyDhcpTotals;

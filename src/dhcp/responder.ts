@@ -7,7 +7,7 @@
  */
 import type { udp } from "bun";
 import type { Logger } from "../log.ts";
-import { disableRecvErr, setReceiveBuffer, setSocketOption, socketFd } from "../server/sockopt.ts";
+import { disableRecvErr, setReceiveBuffer, setSocketOption, socketFd } from "../server/io/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
 import { treeFacts } from "./tree-facts.ts";
 import { answerDatagram, type ProxyContext, type ProxyDhcpCounts } from "./proxy.ts";

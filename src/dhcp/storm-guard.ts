@@ -4,7 +4,7 @@
  * may not ask more than a boot's worth per second; and a host's decision is logged once per
  * boot, not once per packet. Pure over the clock it is given.
  */
-import { RateLimiter } from "../server/rate-limit.ts";
+import { TokenBuckets } from "../server/admission/token-buckets.ts";
 
 export interface StormGuardOptions {
   /** A second copy of one request (MAC, xid, type, port) within this is a duplicate. */
@@ -22,7 +22,7 @@ export type Admission = "answer" | "duplicate" | "limited";
 export class StormGuard {
   private readonly seen = new Map<string, number>();
   private readonly logged = new Map<string, { what: string; at: number }>();
-  private readonly limiter: RateLimiter;
+  private readonly limiter: TokenBuckets;
   private readonly windowMs: number;
   private readonly relogMs: number;
   private readonly max: number;
@@ -32,7 +32,7 @@ export class StormGuard {
     this.relogMs = o.relogAfterMs ?? 60_000;
     this.max = o.maxEntries ?? 65536;
     const rate = o.perMacPerSecond ?? 4;
-    this.limiter = new RateLimiter(rate, rate * 2, this.max);
+    this.limiter = new TokenBuckets(rate, rate * 2, this.max);
   }
 
   /** Whether to answer this request now; counts it either way. */

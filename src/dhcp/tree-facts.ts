@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isTempName } from "../layout/atomic.ts";
 import { macName } from "../layout/hexip.ts";
-import { STATE_DIR, macEntryNames, profileFromTarget, stateFile } from "../layout/paths.ts";
+import { STATE_DIR, macEntryNames, profileFromTarget, type HostEntryName } from "../layout/paths.ts";
 import type { HostFacts, TreeFacts } from "./boot-choice.ts";
 
 export interface TreeFactsOptions {
@@ -98,13 +98,15 @@ export function treeFacts(root: string, opts: TreeFactsOptions = {}): TreeFacts 
       return isFile;
     },
     host(mac): HostFacts {
-      const present = macEntryNames(mac).filter((n) => {
+      let present: HostEntryName[] | undefined;
+      for (const n of macEntryNames(mac)) {
         const { dir, base } = split(n.path);
-        return listing(dir).has(base);
-      });
+        if (listing(dir).has(base)) (present ??= []).push(n);
+      }
       const state = installed();
-      const done = state.macs.has(mac) || state.names.has(stateFile(macName(mac)).split("/").pop()!);
-      if (present.length === 0) return { pending: false, installed: done };
+      // The record's name is the pxelinux name, directly in the state directory (stateFile).
+      const done = state.macs.has(mac) || state.names.has(macName(mac));
+      if (!present) return { pending: false, installed: done };
       let profile: string | undefined;
       // The pxelinux link is the authority (as hosts.ts reads it), the others confirm it.
       for (const n of [...present].sort((a, b) => (a.loader === "pxelinux" ? -1 : b.loader === "pxelinux" ? 1 : 0))) {

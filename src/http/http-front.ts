@@ -15,10 +15,14 @@
  * write the socket took, so "the stream ended" still means "every byte went to the socket").
  */
 import type { Socket, TCPSocketListener } from "bun";
+import { readSync } from "node:fs";
 import type { Logger } from "../log.ts";
-import { plainAddress } from "../server/address.ts";
+import { plainAddress } from "../records/address.ts";
 import { admit, type ConnectionLimits } from "./connection-limits.ts";
 import { parseHead, type RequestHead } from "./request-head.ts";
+import { CHUNK_BYTES, takeFileRange, type FileRange } from "./file-body.ts";
+import { canSendfile, sendFileChunk } from "./sendfile.ts";
+import { readNoWait } from "../files/nowait.ts";
 
 export interface FrontRequest {
   method: string;
@@ -50,6 +54,8 @@ export interface FrontOptions {
   log: Logger;
   /** The answer to one well-formed request (may throw: 500). */
   handle(req: FrontRequest): Response;
+  /** File bodies by sendfile(2) where the page cache holds them (default true; false: always read and written). */
+  sendfile?: boolean;
   /** A request refused before `handle` (malformed head): for the log line. */
   refused(info: { address: string; port: number; status: number; reason: string }): void;
 }
@@ -58,6 +64,8 @@ export interface HttpFront {
   readonly port: number;
   /** Connections held now. */
   readonly connections: number;
+  /** File body bytes the sockets took, by how they went: sendfile from the page cache, or read and written. */
+  readonly fileBytes: { sendfile: number; copied: number };
   /** Stops taking connections and closes the idle ones; answers under way go on. */
   stopListening(): void;
   /** Closes every connection now (an answer under way is cut). */
@@ -85,6 +93,8 @@ interface Conn {
   /** end() was called at this time: the peer has lingerMs to close. */
   endedAtMs: number;
   closed: boolean;
+  /** terminate() was called: the descriptor may be gone before the close callback says so. */
+  terminating: boolean;
   paused: boolean;
 }
 
@@ -114,13 +124,26 @@ const REASONS: Record<number, string> = {
 
 const encoder = new TextEncoder();
 
+/** A sendfile call's most: bounds how long one call holds the event loop even when the socket takes it all. */
+const SENDFILE_PIECE_BYTES = 4 * 1024 * 1024;
+
+const probe = new Uint8Array(1);
+
+/** Both ends of [position, position+length) are in the page cache (readahead fills what lies between). */
+function cached(fd: number, position: number, length: number): boolean {
+  return readNoWait(fd, probe, 0, 1, position) === 1 && readNoWait(fd, probe, 0, 1, position + length - 1) === 1;
+}
+
 export function listenHttp(opts: FrontOptions): HttpFront {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const sendfile = opts.sendfile !== false && canSendfile();
+  const fileBytes = { sendfile: 0, copied: 0 };
   const conns = new Set<Conn>();
   let listening = true;
 
   function close(c: Conn): void {
     if (c.closed) return;
+    c.terminating = true;
     c.socket.terminate();
   }
 
@@ -183,8 +206,11 @@ export function listenHttp(opts: FrontOptions): HttpFront {
       await send(c, all);
       return;
     }
-    // A file: pulled one chunk at a time, the next only once the socket took the last.
     await send(c, encoder.encode(head(res.status, res.headers, Number(declared), keepAlive)));
+    // A file from the page cache: sendfile, counting what the socket took.
+    const range = sendfile ? takeFileRange(body) : undefined;
+    if (range) return sendRange(c, range);
+    // Otherwise pulled one chunk at a time, the next only once the socket took the last.
     const reader = body.getReader();
     c.reader = reader;
     try {
@@ -193,6 +219,7 @@ export function listenHttp(opts: FrontOptions): HttpFront {
         const { done, value } = await reader.read();
         if (done || c.closed) return;
         await send(c, value);
+        fileBytes.copied += value.length;
       }
     } catch {
       // The body failed (the file shrank, a read error): its bytes no longer match Content-Length.
@@ -201,6 +228,68 @@ export function listenHttp(opts: FrontOptions): HttpFront {
     } finally {
       c.reader = undefined;
     }
+  }
+
+  /** The socket's descriptor while the connection is ours to write; -1 once it is going. */
+  function socketFd(c: Conn): number {
+    if (c.closed || c.terminating) return -1;
+    const fd = (c.socket as unknown as { fd?: number }).fd;
+    return typeof fd === "number" ? fd : -1;
+  }
+
+  /**
+   * Sends a file range with sendfile where the page cache holds it (a RWF_NOWAIT probe at both
+   * ends of each piece: the event loop must not wait for a disk; NFS, which has no RWF_NOWAIT,
+   * always reads on libuv's threads), and as read chunks otherwise. The socket is non-blocking:
+   * when it is full, one byte goes through Bun's own write, whose drain event says when there is
+   * room again (Bun watches a socket for writability only after a short write of its own).
+   */
+  async function sendRange(c: Conn, range: FileRange): Promise<void> {
+    let position = range.start;
+    const sent = () => position - range.start;
+    const cut = (reason: string) => {
+      range.finish({ complete: false, bytes: sent(), reason });
+      c.closing = true;
+      close(c);
+    };
+    while (position <= range.end) {
+      const fd = socketFd(c);
+      if (fd < 0) return range.finish({ complete: false, bytes: sent(), reason: "client closed the connection" });
+      const length = Math.min(SENDFILE_PIECE_BYTES, range.end - position + 1);
+      if (!cached(range.fd, position, length)) {
+        const chunk = await range.read(position, Math.min(CHUNK_BYTES, length));
+        if ("error" in chunk) return cut(chunk.error);
+        if (c.closed) continue;
+        await send(c, chunk.bytes);
+        if (!c.closed) {
+          position += chunk.bytes.length;
+          fileBytes.copied += chunk.bytes.length;
+        }
+        continue;
+      }
+      const r = sendFileChunk(fd, range.fd, position, length);
+      if (typeof r === "number") {
+        // Fewer bytes than the file had: it shrank under us, and Content-Length can't be kept.
+        if (r === 0) return cut("file changed during transfer");
+        position += r;
+        fileBytes.sendfile += r;
+        if (r === length) {
+          // The socket keeps up (loopback, a fast link): let the rest of the server have a turn.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+      } else if (typeof r === "object") return cut(`send error: errno ${r.errno}`);
+      if (position > range.end) break;
+      // Full: one byte through Bun's write, which waits for room (and times out a stalled client).
+      const one = new Uint8Array(1);
+      if (readSync(range.fd, one, 0, 1, position) !== 1) return cut("file changed during transfer");
+      await send(c, one);
+      if (!c.closed) {
+        position += 1;
+        fileBytes.copied += 1;
+      }
+    }
+    range.finish({ complete: true, bytes: sent() });
   }
 
   function refuse(c: Conn, status: number, reason: string): void {
@@ -284,6 +373,7 @@ export function listenHttp(opts: FrontOptions): HttpFront {
           closing: false,
           endedAtMs: 0,
           closed: false,
+          terminating: false,
           paused: false,
         };
         socket.data = c;
@@ -350,6 +440,7 @@ export function listenHttp(opts: FrontOptions): HttpFront {
 
   return {
     port: listener.port,
+    fileBytes,
     get connections() {
       return conns.size;
     },

@@ -4,7 +4,7 @@
  * the range), which keeps the TFTP line's format as it was.
  */
 import { ErrorCode } from "../protocol/types.ts";
-import type { TransferOutcome, TransferRecord } from "../server/types.ts";
+import type { TransferOutcome, TransferRecord } from "../records/transfer-record.ts";
 
 /** The TFTP error an HTTP refusal corresponds to (metrics count errors by TFTP code). */
 export function errorCodeFor(status: number): ErrorCode {

@@ -69,7 +69,7 @@ export function parseMac(text: string): Mac | undefined {
 
 /** aa:bb:… → "01-aa-bb-cc-dd-ee-ff", the name pxelinux asks for first. */
 export function macName(mac: Mac): string {
-  return "01-" + mac.replace(/:/g, "-");
+  return "01-" + mac.replaceAll(":", "-");
 }
 
 /** "01-aa-bb-cc-dd-ee-ff" (lower case, as pxelinux asks) → the MAC; undefined otherwise. */

@@ -7,6 +7,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } f
 import { join, resolve } from "node:path";
 import { UsageError } from "../usage-error.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { usableBootFiles } from "./boot-files.ts";
 import { LOADER_FILES, findSource, installHint } from "./loaders.ts";
 import { builtinBytes, builtinEntry } from "../loaders/builtin.ts";
 import { DEFAULT_MARKER, GRUB_DIR, PXELINUX_DIR, profileFile } from "./paths.ts";
@@ -168,9 +169,8 @@ function giveDirs(root: string, owner: Identity): void {
  */
 export function uefiBootFile(r: InitReport): string {
   const has = (f: string) => r.steps.some((s) => s.path === f) || existsSync(join(r.root, f));
-  if (has("shimx64.efi") && has("grubx64.efi")) return "shimx64.efi";
-  if (has("syslinux.efi") && has("ldlinux.e64")) return "syslinux.efi";
-  return has("ipxe.efi") ? "ipxe.efi" : "syslinux.efi";
+  // The proxyDHCP's order (boot-files.ts), so the snippets and the proxy give the same file.
+  return usableBootFiles("uefiX64", has)[0] ?? "syslinux.efi";
 }
 
 /** The human summary `pxeboot init` prints; missing loaders name the package to install. */

@@ -62,7 +62,7 @@ export function macEntryNames(mac: Mac): HostEntryName[] {
     { loader: "pxelinux", path: `${PXELINUX_DIR}/${macName(mac)}` },
     // GRUB's $net_default_mac uses colons; iPXE's ${mac:hexhyp} uses dashes.
     { loader: "grub", path: `${GRUB_DIR}/mac-${mac}.cfg` },
-    { loader: "ipxe", path: `${IPXE_DIR}/mac-${mac.replace(/:/g, "-")}.ipxe` },
+    { loader: "ipxe", path: `${IPXE_DIR}/mac-${mac.replaceAll(":", "-")}.ipxe` },
   ];
 }
 

@@ -2,6 +2,7 @@
  * The default layout's text, embedded in the executable (Bun inlines `type: "text"` imports under
  * `bun build --compile`), so `pxeboot init` needs no files next to the binary.
  */
+import { BOOT_FILES } from "./boot-files.ts";
 import bootIpxe from "./templates/boot.ipxe.txt" with { type: "text" };
 import dhcpDnsmasq from "./templates/dhcp-dnsmasq.txt" with { type: "text" };
 import dhcpIsc from "./templates/dhcp-isc.txt" with { type: "text" };
@@ -75,7 +76,7 @@ export function ipxeBase(httpPort: number | undefined, server: string): { base: 
 }
 
 /** What UEFI arm64 clients (option 93 = 11) boot: shim, which loads the signed GRUB beside it. */
-export const UEFI_ARM64_BOOT_FILE = "shimaa64.efi";
+export const UEFI_ARM64_BOOT_FILE = BOOT_FILES.uefiArm64[0];
 
 /**
  * The DHCP snippets for the three common servers, pointing clients at `server`; UEFI x64 clients

@@ -100,7 +100,7 @@ export function negotiateWrite(requested: RawOptions, limits: NegotiationLimits)
 
 /**
  * The OACK with the real transfer size filled in (RFC 2349). Empty files never get here: they
- * are answered without an OACK (server/offers.ts), since curl 7.88 rejects "tsize 0" and a
+ * are answered without an OACK (server/offers/ladder.ts), since curl 7.88 rejects "tsize 0" and a
  * strict client rejects an OACK that leaves the tsize it asked out.
  */
 export function withTsize(oack: RawOptions, size: number): RawOptions {

@@ -16,17 +16,19 @@ import { negotiateWrite, type NegotiationLimits } from "../protocol/options.ts";
 import { encodeOack } from "../protocol/packet.ts";
 import { Opcode, type RawOptions, type RequestPacket, type TransferMode } from "../protocol/types.ts";
 import { ReceiveTransfer } from "../transfer/receive.ts";
-import { SharedRtoFloor } from "../transfer/rto.ts";
+import type { SharedRtoFloor } from "../transfer/rto.ts";
 import { SendTransfer } from "../transfer/send.ts";
-import { peerKey, plainAddress } from "./address.ts";
-import { offerLadder, startIndex } from "./offers.ts";
-import { DEFAULT_QUIRK_MEMORY_SEC, pickyClients } from "./picky-clients.ts";
-import { quirkRulesOf } from "./quirk-rules.ts";
-import { blockSizeLimiter } from "./path-mtu.ts";
-import type { Deadlines } from "./deadlines.ts";
-import { Session, type TransferEnd } from "./session.ts";
-import type { TransferPorts } from "./transfer-ports.ts";
-import type { ServerConfig, TransferRecord } from "./types.ts";
+import { plainAddress } from "../records/address.ts";
+import { offerLadder, startIndex } from "./offers/ladder.ts";
+import { DEFAULT_QUIRK_MEMORY_SEC, type PickyClients } from "./offers/picky-clients.ts";
+import { quirkRulesOf } from "./offers/quirk-rules.ts";
+import type { BlockSizeLimiter } from "./offers/path-mtu.ts";
+import type { Deadlines } from "./io/deadlines.ts";
+import { Session, type TransferEnd } from "./io/session.ts";
+import { peerKey } from "./io/transfer-port.ts";
+import type { TransferPorts } from "./io/transfer-ports.ts";
+import type { ServerConfig } from "./types.ts";
+import type { TransferRecord } from "../records/transfer-record.ts";
 
 /**
  * Payload one transfer may send back to back (window × block). A client's socket receive buffer
@@ -38,30 +40,41 @@ import type { ServerConfig, TransferRecord } from "./types.ts";
 export const WINDOW_BYTES_MAX = 96 * 1024;
 
 /**
- * What spurious resends taught this process's transfers (one per worker process: a worker's
- * clients share its CPU, and with it the scheduling delays that made the resends spurious).
+ * What transfers learn from one another and the clock they read, handed in (server.ts gives its
+ * process's own unless told otherwise) rather than reached here as module singletons. One per
+ * worker process: a worker's clients share its CPU (and with it the scheduling delays that make
+ * resends spurious), and a client meets one worker.
  */
-const sharedRtoFloor = new SharedRtoFloor();
+export interface TransferPolicies {
+  /** Monotonic ms. */
+  now: () => number;
+  /** Reads still waiting for their client's first answer, and what picky clients taught (offers/picky-clients.ts). */
+  picky: PickyClients;
+  /** --blksize-max lowered to what fits the MTU towards a client (offers/path-mtu.ts). */
+  blockSizes: BlockSizeLimiter;
+  /** What spurious resends taught the transfers about this process's scheduling delays (transfer/rto.ts). */
+  rtoFloor: SharedRtoFloor;
+}
 
-/** --blksize-max, lowered to what fits the MTU of the interface towards the client (path-mtu.ts). */
-function blockSizeCeiling(req: TransferRequest, config: ServerConfig): number {
+/** --blksize-max, lowered to what fits the MTU of the interface towards the client (offers/path-mtu.ts). */
+function blockSizeCeiling(req: TransferRequest, config: ServerConfig, policies: TransferPolicies): number {
   const asked = Number(req.packet.options.get("blksize"));
-  return blockSizeLimiter.ceiling({
+  return policies.blockSizes.ceiling({
     address: req.address,
     blockSizeMax: config.blockSizeMax,
     explicit: !!config.blockSizeMaxExplicit,
     asked: Number.isInteger(asked) ? asked : undefined,
-    now: performance.now(),
+    now: policies.now(),
   });
 }
 
 /** The options and limits a request negotiates with: --quirks rules for its client narrow them. */
-function pinnedFor(req: TransferRequest, config: ServerConfig): { requested: RawOptions; limits: NegotiationLimits; extraTimeoutMs: number } {
+function pinnedFor(req: TransferRequest, config: ServerConfig, policies: TransferPolicies): { requested: RawOptions; limits: NegotiationLimits; extraTimeoutMs: number } {
   const rule = quirkRulesOf(config.quirks)?.ruleFor(req.address);
   return {
     requested: rule?.noOptions ? new Map() : req.packet.options,
     limits: {
-      blockSizeMax: Math.min(blockSizeCeiling(req, config), rule?.blockSizeMax ?? Infinity),
+      blockSizeMax: Math.min(blockSizeCeiling(req, config, policies), rule?.blockSizeMax ?? Infinity),
       windowSizeMax: Math.min(config.windowSizeMax, rule?.windowSizeMax ?? Infinity),
       rollover: config.rollover,
       windowBytesMax: WINDOW_BYTES_MAX,
@@ -75,7 +88,7 @@ export interface TransferRequest {
   bindAddress: string;
   address: string;
   port: number;
-  /** As the remap rules and --refuse left it (request-rewrite.ts). */
+  /** As the remap rules and --refuse left it (requests/rewrite.ts). */
   packet: RequestPacket;
   /** The name as the client sent it, for the log, when the rules changed it. */
   requested?: string;
@@ -93,6 +106,7 @@ export interface OpenContext {
   writable: WritableDir[];
   /** The shared transfer sockets: each transfer is given one on the address its request came in on. */
   ports: TransferPorts;
+  policies: TransferPolicies;
 }
 
 export function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
@@ -100,7 +114,8 @@ export function openTransfer(req: TransferRequest, ctx: OpenContext, onEnd: (rec
 }
 
 async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
-  const { config, cache, deadlines, realRoot } = ctx;
+  const { config, cache, deadlines, realRoot, policies } = ctx;
+  const { picky } = policies;
   const { packet } = req;
   let source: FileSource | undefined;
   let tracked: string | undefined;
@@ -108,13 +123,13 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
     const mode = packet.mode as TransferMode;
     const file = confine(realRoot, packet.filename, { permissive: config.permissive });
     source = openSource(file, mode, cache);
-    const now = performance.now();
+    const now = policies.now();
     const peer = peerKey(req.address, req.port);
     const memoryMs = (config.quirkMemorySec ?? DEFAULT_QUIRK_MEMORY_SEC) * 1000;
-    const pin = pinnedFor(req, config);
+    const pin = pinnedFor(req, config, policies);
     // The first offer, and the more conservative ones for a client that never takes it.
     const ladder = offerLadder(pin.requested, pin.limits, source.size);
-    const start = pickyClients.startLevel(peer, req.address, file.rel, now);
+    const start = picky.startLevel(peer, req.address, file.rel, now);
     const first = startIndex(ladder, start.level);
     const offer = ladder[first]!;
     const neg = offer.negotiation;
@@ -132,7 +147,7 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
           minMs: config.rtoMinMs + pin.extraTimeoutMs,
           maxMs: config.timeoutMaxMs + pin.extraTimeoutMs,
           floorMs: neg.options.timeoutSec ? neg.options.timeoutSec * 1000 : undefined,
-          shared: sharedRtoFloor,
+          shared: policies.rtoFloor,
         },
         retries: config.retries,
         giveUpMs: Math.max(timeoutMs, (neg.options.timeoutSec ?? 0) * 1000) * config.retries,
@@ -141,15 +156,15 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
         onFallback: (step, reason, at) => {
           const next = ladder[first + step]!;
           record.options = next.granted ? Object.fromEntries(next.granted) : {};
-          pickyClients.fellBack(peer, next.level, reason, at, memoryMs);
+          picky.fellBack(peer, next.level, reason, at, memoryMs);
         },
       },
       source,
     );
-    pickyClients.track(peer, req.address, file.rel, transfer, { ...start, level: offer.level }, ladder[ladder.length - 1]!.level, now, memoryMs);
+    picky.track(peer, req.address, file.rel, transfer, { ...start, level: offer.level }, ladder[ladder.length - 1]!.level, now, memoryMs);
     tracked = peer;
     const untrack = (r: TransferRecord) => {
-      pickyClients.ended(peer, performance.now(), memoryMs);
+      picky.ended(peer, policies.now(), memoryMs);
       onEnd(r);
     };
     return Session.open({
@@ -158,11 +173,12 @@ async function openRead(req: TransferRequest, ctx: OpenContext, onEnd: (record: 
       file: source,
       report: () => sendEnd(transfer),
       deadlines,
+      now: policies.now,
       record,
       onEnd: untrack,
     });
   } catch (err) {
-    if (tracked) pickyClients.ended(tracked, performance.now(), 0); // never started: nothing learned
+    if (tracked) picky.ended(tracked, policies.now(), 0); // never started: nothing learned
     source?.close();
     throw err;
   }
@@ -193,7 +209,7 @@ function sendEnd(t: SendTransfer): TransferEnd {
  * receive machine opened with OACK or ACK 0.
  */
 async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record: TransferRecord) => void): Promise<Session> {
-  const { config, deadlines, realRoot } = ctx;
+  const { config, deadlines, realRoot, policies } = ctx;
   const { packet } = req;
   /** Its directory is open: closed here unless an upload took it over. */
   let target: UploadTarget | undefined;
@@ -202,7 +218,7 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
     const mode = packet.mode as TransferMode;
     const overwrite = !!config.overwrite;
     target = confineUpload(realRoot, packet.filename, { writable: ctx.writable, overwrite });
-    const pin = pinnedFor(req, config);
+    const pin = pinnedFor(req, config, policies);
     const neg = negotiateWrite(pin.requested, pin.limits);
     const maxBytes = config.uploadMaxBytes || undefined;
     if (maxBytes !== undefined && neg.tsize !== undefined && neg.tsize > maxBytes)
@@ -235,6 +251,7 @@ async function openWrite(req: TransferRequest, ctx: OpenContext, onEnd: (record:
       file: upload,
       report: () => receiveEnd(transfer),
       deadlines,
+      now: policies.now,
       lingerMs: timeoutMs,
       record: startRecord(req, "write", target.rel, mode, oack, neg.tsize ?? -1),
       onEnd,

@@ -13,26 +13,30 @@ import { realWritableDirs, type WritableDir } from "../files/confine-upload.ts";
 import type { Logger } from "../log.ts";
 import { serverError, TftpError } from "../protocol/errors.ts";
 import { Opcode, type RequestPacket } from "../protocol/types.ts";
-import { peerKey, plainAddress } from "./address.ts";
-import { AdmissionQueue } from "./admission.ts";
-import { clientFilter } from "./client-filter.ts";
-import { RateLimiter } from "./rate-limit.ts";
-import { Deadlines } from "./deadlines.ts";
-import { dispatch } from "./dispatch.ts";
-import { UnreachableWatch } from "./icmp-unreachable.ts";
-import { openTransfer } from "./open-transfer.ts";
-import type { RemapRule } from "./remap.ts";
-import { rewriteRequest } from "./request-rewrite.ts";
-import { rateLimited, rateLimitedWarning } from "./log-summary.ts";
-import type { Session } from "./session.ts";
-import { disableRecvErr, setReceiveBuffer, socketFd } from "./sockopt.ts";
-import { pickyClients } from "./picky-clients.ts";
-import { openFileLimit } from "./limits.ts";
-import { steerByClientAddress } from "./steer.ts";
-import { TransferPorts } from "./transfer-ports.ts";
-import { reportTransfer } from "./transfer-log.ts";
-import type { RequestEvents, ServerConfig, TransferObserver, TransferRecord } from "./types.ts";
-import { warmUpSendPath } from "./warmup.ts";
+import { plainAddress } from "../records/address.ts";
+import type { RequestEvents, TransferObserver, TransferRecord } from "../records/transfer-record.ts";
+import { SharedRtoFloor } from "../transfer/rto.ts";
+import { clientFilter } from "./admission/client-filter.ts";
+import { openFileLimit } from "./admission/limits.ts";
+import { AdmissionQueue } from "./admission/queue.ts";
+import { TokenBuckets } from "./admission/token-buckets.ts";
+import { Deadlines } from "./io/deadlines.ts";
+import { UnreachableWatch } from "./io/icmp-unreachable.ts";
+import type { Session } from "./io/session.ts";
+import { disableRecvErr, setReceiveBuffer, socketFd } from "./io/sockopt.ts";
+import { steerByClientAddress } from "./io/steer.ts";
+import { peerKey } from "./io/transfer-port.ts";
+import { TransferPorts } from "./io/transfer-ports.ts";
+import { warmUpSendPath } from "./io/warmup.ts";
+import { summarized, summarizedWarning } from "./observe/log-summary.ts";
+import { reportTransfer } from "./observe/transfer-log.ts";
+import { blockSizeLimiter } from "./offers/path-mtu.ts";
+import { pickyClients } from "./offers/picky-clients.ts";
+import { openTransfer, type TransferPolicies } from "./open-transfer.ts";
+import { dispatch } from "./requests/dispatch.ts";
+import type { RemapRule } from "./requests/remap.ts";
+import { rewriteRequest } from "./requests/rewrite.ts";
+import type { ServerConfig } from "./types.ts";
 
 export interface ServerOptions {
   log: Logger;
@@ -47,7 +51,21 @@ export interface ServerOptions {
   gate?: Promise<void>;
   /** The primary process of a --workers server (or the only one): checks the port is not taken. */
   firstProcess?: boolean;
+  /** The clock and what transfers learn from one another; absent, this process's own (PROCESS_POLICIES). */
+  policies?: TransferPolicies;
 }
+
+/**
+ * This process's policies, the one place the module-wide ones are named: picky-client tracking
+ * and the path-MTU limiter (serve gives both its logger), and the shared retransmission floor.
+ * One per process, as each worker is a process of its own.
+ */
+export const PROCESS_POLICIES: TransferPolicies = {
+  now: () => performance.now(),
+  picky: pickyClients,
+  blockSizes: blockSizeLimiter,
+  rtoFloor: new SharedRtoFloor(),
+};
 
 export interface RunningServer {
   /** Bound request sockets as "address port" pairs (port 0 in the config picks a free one). */
@@ -69,9 +87,10 @@ export interface RunningServer {
   /**
    * A re-read configuration (SIGHUP): what only new requests see is applied at once; what the
    * running server is built around (sockets, cache, queue, upload directories) keeps its old
-   * value and is named in `needRestart`. Running transfers are never touched.
+   * value and is named in `needRestart`. Running transfers are never touched. `builtAround`: the
+   * fields that wait for a restart, as the setting rows say (cli/serve-config.ts RESTART_FIELDS).
    */
-  reconfigure(next: ServerConfig): { applied: string[]; needRestart: string[] };
+  reconfigure(next: ServerConfig, builtAround: ReadonlySet<keyof ServerConfig>): { applied: string[]; needRestart: string[] };
   /**
    * Stops taking requests at once (the port is free for a new instance; queued requests are
    * dropped, their clients retry there), lets running transfers finish for up to `timeoutMs`,
@@ -114,6 +133,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const { log } = opts;
   const observers = opts.observers ?? [];
   const events = opts.events;
+  const policies = opts.policies ?? PROCESS_POLICIES;
   let realRoot: string;
   try {
     // In the byte-string form of files/: names from clients are compared with it byte for byte.
@@ -135,7 +155,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   const share = (n: number) => Math.ceil(n / processes);
   const queueMax = share(config.queueMax);
   const cache = new FileCache(Math.floor(config.cacheBytes / processes));
-  const deadlines = new Deadlines();
+  const deadlines = new Deadlines(policies.now);
   const sessions = new Map<string, Session | "opening">();
   const queue = new AdmissionQueue<Request>(queueMax, QUEUE_STALE_MS);
   let closing = false;
@@ -147,9 +167,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   /** Replaced on SIGHUP (the map file re-read), as tftpd-hpa does. */
   let remapRules = config.remap;
   let shortageRetry: ReturnType<typeof setTimeout> | undefined;
-  const dropped = rateLimitedWarning(log, "requests dropped: admission queue full", () => queue.size);
-  const denied = rateLimited(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
-  const fdShortage = rateLimitedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
+  const dropped = summarizedWarning(log, "requests dropped: admission queue full", () => queue.size);
+  const denied = summarized(log, "info", "requests from denied addresses not answered (--allow/--deny)", () => queue.size);
+  const fdShortage = summarizedWarning(log, "out of file descriptors: requests wait in the queue (raise the open-file limit)", () => queue.size);
 
   // Opened while still privileged (CAP_NET_RAW); polled only while transfers run.
   const icmp = UnreachableWatch.open();
@@ -175,8 +195,8 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     if (n <= 0) perClient.delete(address);
     else perClient.set(address, n);
   }
-  const overLimit = rateLimitedWarning(log, "requests over --per-client-max not answered", () => queue.size);
-  const overRate = rateLimitedWarning(log, "requests over --per-client-rate not answered", () => queue.size);
+  const overLimit = summarizedWarning(log, "requests over --per-client-max not answered", () => queue.size);
+  const overRate = summarizedWarning(log, "requests over --per-client-rate not answered", () => queue.size);
 
   /** Every transfer ends here exactly once: logged, observed (install-once, hooks), slot freed. */
   function finished(key: string, record: TransferRecord): void {
@@ -192,7 +212,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
 
   function admitQueued(): void {
     while (!closing && sessions.size < slotLimit) {
-      const { item, expired } = queue.shift(performance.now());
+      const { item, expired } = queue.shift(policies.now());
       if (expired) log.debug("queued requests expired", { expired });
       if (!item) return;
       void begin(item);
@@ -217,7 +237,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       options: {}, // refused before negotiation: nothing was granted
       bytes: 0,
       size: -1,
-      durationMs: performance.now() - req.receivedAt,
+      durationMs: policies.now() - req.receivedAt,
       outcome: "error",
       errorCode: err.code,
       reason: err.logReason,
@@ -235,7 +255,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     watchUnreachable(true);
     perClient.set(req.address, (perClient.get(req.address) ?? 0) + 1);
     try {
-      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts }, (record) => finished(key, record));
+      const session = await openTransfer(toOpen, { realRoot, config, cache, deadlines, writable, ports: transferPorts, policies }, (record) => finished(key, record));
       if (closing) {
         session.shutdown();
         return;
@@ -265,8 +285,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   }
 
   let filter = clientFilter(config.allow ?? [], config.deny ?? []);
-  const newRateLimiter = (perSecond: number | undefined) => (perSecond ? new RateLimiter(perSecond) : undefined);
-  let rateLimiter = newRateLimiter(config.perClientRate);
+  const newTokenBuckets = (perSecond: number | undefined) => (perSecond ? new TokenBuckets(perSecond) : undefined);
+  let perClientRate = newTokenBuckets(config.perClientRate);
+  const hasToken = (address: string, now: number) => perClientRate!.has(address, now);
   const dispatchState = {
     get closing() {
       return closing;
@@ -276,7 +297,9 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     get perClientMax() {
       return config.perClientMax ?? 0;
     },
-    rateAllows: (address: string) => !rateLimiter || rateLimiter.allow(address, performance.now()),
+    get hasToken() {
+      return perClientRate ? hasToken : undefined;
+    },
     get active() {
       return sessions.size;
     },
@@ -290,7 +313,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       return filter;
     },
     uploads: !!config.create,
-    repeated: (peer: string, bytes: number) => pickyClients.repeated(peer, bytes, performance.now()),
   };
 
   let gated = opts.gate !== undefined;
@@ -299,10 +321,13 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
   function onRequestDatagram(listener: udp.Socket<"uint8array">, bindAddress: string, data: Uint8Array, port: number, address: string): void {
     if (gated) return;
     const key = peerKey(address, port);
-    const d = dispatch(data, key, address, dispatchState);
+    const now = policies.now();
+    const d = dispatch(data, key, address, dispatchState, now);
     switch (d.action) {
       case "ignore":
+        return;
       case "fold":
+        if (d.repeat) policies.picky.repeated(d.repeat.peer, d.repeat.bytes, now);
         return;
       case "deny":
         log.debug("request from a denied address", { client: plainAddress(address), port });
@@ -320,11 +345,14 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
         return;
     }
     if (d.action === "limit") {
+      // Over the rate, the bucket still notes the request (its address stays among the recently seen).
+      if (d.why === "rate") perClientRate?.allow(address, now);
       events?.limited();
       return (d.why === "rate" ? overRate : overLimit).note(plainAddress(address), d.request.filename);
     }
-    const req: Request = { listener, bindAddress, address, port, packet: d.request, requestBytes: data.length, receivedAt: performance.now() };
+    const req: Request = { listener, bindAddress, address, port, packet: d.request, requestBytes: data.length, receivedAt: now };
     if (d.action === "refuse") return refuse(req, d.error);
+    if (d.token) perClientRate?.allow(address, now);
     if (d.action === "begin") return void begin(req);
     if (d.action === "queue" && queue.push(key, req)) return;
     dropped.note(plainAddress(address), d.request.filename);
@@ -413,7 +441,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     setRemap(rules) {
       remapRules = rules;
     },
-    reconfigure(next) {
+    reconfigure(next, builtAround) {
       const applied: string[] = [];
       const needRestart: string[] = [];
       const merged: ServerConfig = { ...next };
@@ -421,7 +449,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       for (const k of keys) {
         // Remap rules come back through setRemap (the map file is re-read with them).
         if (k === "remap" || JSON.stringify(config[k]) === JSON.stringify(next[k])) continue;
-        if (BUILT_AROUND.has(k)) {
+        if (builtAround.has(k)) {
           needRestart.push(k);
           (merged as unknown as Record<string, unknown>)[k] = config[k];
         } else applied.push(k);
@@ -429,7 +457,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
       merged.remap = config.remap;
       config = merged;
       filter = clientFilter(config.allow ?? [], config.deny ?? []);
-      if (applied.includes("perClientRate")) rateLimiter = newRateLimiter(config.perClientRate);
+      if (applied.includes("perClientRate")) perClientRate = newTokenBuckets(config.perClientRate);
       return { applied, needRestart };
     },
     drain,
@@ -438,24 +466,6 @@ export async function startServer(config: ServerConfig, opts: ServerOptions): Pr
     },
   };
 }
-
-/** What the running server is built around: changing these takes a restart. */
-const BUILT_AROUND = new Set<keyof ServerConfig>([
-  "root",
-  "addresses",
-  "port",
-  "reusePort",
-  "receiveBufferBytes",
-  "maxTransfers",
-  "queueMax",
-  "cacheBytes",
-  "portRange",
-  "processes",
-  "create",
-  "writable",
-  "overwrite",
-  "uploadMaxBytes",
-]);
 
 /** Bun's undocumented udpSocket flag for SO_REUSEPORT (see shared BUN-NOTES). */
 const UDP_FLAG_REUSEPORT = 4;

@@ -1,7 +1,6 @@
-/** What the server is configured with and what it reports: the contract with the CLI and hooks. */
-import type { TransferMode } from "../protocol/types.ts";
-import type { QuirkRule } from "./quirk-rules.ts";
-import type { RemapRule } from "./remap.ts";
+/** What the server is configured with: the contract with the CLI (what it reports is records/). */
+import type { QuirkRule } from "./offers/quirk-rules.ts";
+import type { RemapRule } from "./requests/remap.ts";
 
 export interface ServerConfig {
   root: string;
@@ -65,49 +64,4 @@ export interface ServerConfig {
   stripPrefix?: string;
   /** RFC 2347 options never granted (tftpd-hpa's -r), lower-case. */
   refuse?: string[];
-}
-
-export type TransferOutcome = "ok" | "probe" | "error" | "timeout";
-
-/** One line per finished transfer; also what install-once and hooks observe. */
-export interface TransferRecord {
-  /** "read" for an RRQ (the server sends), "write" for a WRQ (an upload). */
-  direction: "read" | "write";
-  /** Client address as a plain IPv4 or IPv6 literal (::ffff: prefix removed). */
-  clientAddress: string;
-  clientPort: number;
-  /** The file as the client named it. */
-  requested: string;
-  /** The path relative to the root after confinement ("" when refused before that). */
-  file: string;
-  mode: TransferMode | string;
-  /** The negotiated options as sent in the OACK (empty when none). */
-  options: Record<string, string>;
-  /** Payload bytes acknowledged by the client (a read), or taken into the file (an upload). */
-  bytes: number;
-  /** Size of the file on the wire (after netascii conversion; an upload's announced tsize); -1 when unknown. */
-  size: number;
-  durationMs: number;
-  outcome: TransferOutcome;
-  /** For error/timeout: the reason, as logged. */
-  reason?: string;
-  /** For error: the TFTP error code sent or received. */
-  errorCode?: number;
-  retransmits: number;
-}
-
-export type TransferObserver = (record: TransferRecord) => void;
-
-/** Request events counted for metrics: once per request, never per datagram of a transfer. */
-export interface RequestEvents {
-  /** Answered with an ERROR before a transfer began (also ends as a TransferRecord). */
-  refused(): void;
-  /** The admission queue was full. */
-  dropped(): void;
-  /** --allow/--deny kept the client out. */
-  denied(): void;
-  /** The client's address already had --per-client-max transfers. */
-  limited(): void;
-  /** An ERROR sent from the request socket for a datagram that was no request. */
-  answered(code: number): void;
 }

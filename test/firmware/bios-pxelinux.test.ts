@@ -9,8 +9,8 @@ import { CLIENT_HEX, CLIENT_IP, CLIENT_MAC, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, grantedOptions, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs, pxelinuxConfig } from "./tree.ts";
-import { HOST, pxebootBinary } from "./tools.ts";
-import { deliveredFiles, recordedBoots } from "./boot-record.ts";
+import { HOST } from "./tools.ts";
+import { deliveredFiles, dryRunFiles, dryRunPaths, recordedBoots } from "./boot-record.ts";
 
 firmwareTest(
   "BIOS iPXE ROM boots pxelinux, which picks pxelinux.cfg by hex IP and boots kernel + initrd",
@@ -43,9 +43,8 @@ firmwareTest(
       expect(boots[0]!.verdict).toBe("booted");
       expect(deliveredFiles(boots[0]!)).toEqual(servedFiles(lab));
       // The dry run agrees with the real boot: the files it says the boot fetches are the ones delivered.
-      const which = Bun.spawnSync([pxebootBinary(), "host", "which", CLIENT_IP, "--mac", CLIENT_MAC, "--root", lab.opts.root]).stdout.toString();
-      const chain = which.split("files the boot fetches, in order:\n")[1]!.split("\n").filter((l) => /^  (loader|module|config|kernel|initrd) /.test(l));
-      expect(chain.map((l) => l.trim().split(/\s+/)[1])).toEqual(deliveredFiles(boots[0]!));
+      const chain = dryRunFiles(lab, ["--mac", CLIENT_MAC]);
+      expect(dryRunPaths(chain)).toEqual(deliveredFiles(boots[0]!));
       expect(chain.every((l) => /ok \(\d+ B\)$/.test(l))).toBe(true);
     });
   },

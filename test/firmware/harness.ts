@@ -33,6 +33,12 @@ export interface Machine {
   disk?: string;
   /** UEFI (x64, arm64) only: the Secure Boot firmware build with Microsoft's keys enrolled, so it enforces signatures. */
   secureBoot?: boolean;
+  /**
+   * UEFI x86-64 only: EDK2's PXE boot options switched off (fw_cfg IPv4PXESupport and
+   * IPv6PXESupport = n), so the NIC boots through UEFI HTTP Boot or not at all, as on a machine
+   * whose boot order puts HTTP first.
+   */
+  httpBootOnly?: boolean;
 }
 
 /** Console lines that mean the boot cannot succeed any more: fail at once instead of at the timeout. */
@@ -344,6 +350,14 @@ export class Lab {
     return readText(this.serverLogPath);
   }
 
+  /** Stops the server (SIGTERM: it drains) and starts it again with the same command line; its log goes on in the same file. */
+  async restartServer(): Promise<void> {
+    const server = this.procs.find((r) => r.label === "server" && r.proc.exitCode === null);
+    if (server) await this.stop(server.proc);
+    this.procs = this.procs.filter((r) => r !== server);
+    await this.startServer();
+  }
+
   private machineArgv(m: Machine, serialPath: string, bootDir: string): string[] {
     const common = [
       m.firmware === "arm64" ? HOST.qemuArm64 : HOST.qemu,
@@ -395,6 +409,9 @@ export class Lab {
         `if=pflash,format=raw,unit=0,readonly=on,file=${m.secureBoot ? HOST.ovmfSecbootCode : HOST.ovmfCode}`,
         "-drive",
         `if=pflash,format=raw,unit=1,file=${vars}`,
+        ...(m.httpBootOnly
+          ? ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
+          : []),
         // Empty romfile: QEMU's iPXE EFI ROM would otherwise take over and EDK2's TFTP client never runs.
         "-device",
         `virtio-net-pci,netdev=n0,mac=${CLIENT_MAC},romfile=,bootindex=1`,

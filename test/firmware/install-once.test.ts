@@ -40,7 +40,7 @@ function exists(path: string): boolean {
 type Payloads = Awaited<ReturnType<typeof payloads>>;
 type Installer = Awaited<ReturnType<Payloads["curlInitrd"]>>;
 
-/** Boot 1 installs and fetches the marker; boot 2 of the same machine must boot its disk. */
+/** Boot 1 installs and fetches the marker; the server restarts; boot 2 of the same machine must boot its disk. */
 async function installThenBootLocally(p: Payloads, installer: Installer, tree: TreeSpec, serverArgs: string[], checkServer: (log: string) => void) {
   // CI installs curl; a host without it can only test busybox, and must say so rather than pass as curl.
   const client = existsSync(HOST_CURL) ? "curl" : "busybox";
@@ -76,6 +76,8 @@ async function installThenBootLocally(p: Payloads, installer: Installer, tree: T
     checkServer(log);
     expect(exists(hostEntry)).toBe(false);
 
+    // Boot 2 comes to a restarted server: the install and the boot records outlive the process.
+    await lab.restartServer();
     const second = await lab.boot({
       name: "install-boot-2",
       machine,
@@ -99,7 +101,7 @@ async function installThenBootLocally(p: Payloads, installer: Installer, tree: T
 const APPEND = kernelArgs(`netboot-${PROFILE}`, [`pxetest.fetch=${MARKER}`, "pxetest.fetch_client=curl"]);
 
 firmwareTest(
-  "install-once on a hand-made root-owned tree, serve started as root with no flag: boot 1 installs, boot 2 boots locally",
+  "install-once on a hand-made root-owned tree, serve started as root with no flag: boot 1 installs, the server restarts, boot 2 boots locally",
   async () => {
     const p = await payloads();
     const installer = await p.curlInitrd();
@@ -123,7 +125,7 @@ firmwareTest(
 );
 
 firmwareTest(
-  "install-once: boot 1 netboots the profile and fetches Kickstart_end with curl, boot 2 of the same machine boots locally (init --owner nobody, server as nobody)",
+  "install-once: boot 1 netboots the profile and fetches Kickstart_end with curl, the server restarts, boot 2 of the same machine boots locally (init --owner nobody, server as nobody)",
   async () => {
     const p = await payloads();
     const installer = await p.curlInitrd();

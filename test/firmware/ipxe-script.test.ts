@@ -5,8 +5,9 @@
  * payload over TFTP.
  */
 import { expect } from "bun:test";
+import { deliveredFiles, dryRunFiles, dryRunPaths, recordedBoots } from "./boot-record.ts";
 import { firmwareTest } from "./gate.ts";
-import { CLIENT_IP, withLab } from "./harness.ts";
+import { CLIENT_IP, CLIENT_MAC, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
 import { kernelArgs } from "./tree.ts";
@@ -38,6 +39,12 @@ firmwareTest(
       console.log(`ipxe-script: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
       expectServed(lab, ["boot.ipxe", `ipxe/ip-${CLIENT_IP}.ipxe`, `vmlinuz-${PROFILE}`, `initrd-${PROFILE}.img`]);
       expect(servedFiles(lab)).not.toContain("pxelinux.0");
+      // The boot record, and the dry run agreeing with it file for file (the last boot: the only one).
+      const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
+      expect(boots.at(-1)?.verdict).toBe("booted");
+      const chain = dryRunFiles(lab, ["--mac", CLIENT_MAC, "--ipxe"]);
+      expect(dryRunPaths(chain)).toEqual(deliveredFiles(boots.at(-1)!));
+      expect(chain.every((l) => /ok \(\d+ B\)$/.test(l))).toBe(true);
     });
   },
   180_000,

@@ -7,7 +7,7 @@ import { expect } from "bun:test";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { firmwareTest } from "./gate.ts";
-import { CLIENT_MAC, withLab, type Lab } from "./harness.ts";
+import { CLIENT_MAC, SERVER_IP, withLab, type Lab } from "./harness.ts";
 import { HOST_CURL, MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
 import { recordedBoots } from "./boot-record.ts";
@@ -15,6 +15,7 @@ import { kernelArgs, type TreeSpec } from "./tree.ts";
 
 const PROFILE = "fw";
 const MARKER = "Kickstart_end";
+const HTTP_PORT = 8080;
 const MAC_DASHES = CLIENT_MAC.replace(/:/g, "-");
 
 /** The site server's command line offers addresses only: no boot file, no PXE or iPXE options. */
@@ -191,4 +192,35 @@ firmwareTest(
     });
   },
   240_000,
+);
+
+firmwareTest(
+  "proxy DHCP, UEFI HTTP Boot (OVMF with its PXE options off): the HTTPClient DISCOVER gets ipxe.efi's URL on --http; iPXE then boot.ipxe, the MAC's script, kernel + initrd, all over HTTP",
+  async () => {
+    const p = await payloads();
+    const tree: TreeSpec = {
+      init: { profile: PROFILE, hosts: [CLIENT_MAC] },
+      copies: { [`vmlinuz-${PROFILE}`]: p.kernel, [`initrd-${PROFILE}.img`]: p.initrd.path },
+      edits: { [`ipxe/netboot-${PROFILE}.ipxe`]: ipxeKernelLine(kernelArgs("proxy-http")) },
+    };
+    const opts = { bootFile: { bios: "unused", uefi: "unused" }, proxyDhcp: [], serverArgs: ["--http", `${SERVER_IP}:${HTTP_PORT}`] };
+    await withLab(tree, opts, async (lab) => {
+      expectSiteDhcpOnly(lab);
+      const boot = await lab.boot({
+        name: "proxy-http",
+        machine: { firmware: "uefi", memoryMiB: 512, httpBootOnly: true },
+        expect: ["Linux version", `${MARK.init} profile=proxy-http`, `${MARK.done} profile=proxy-http`],
+        failOn: [MARK.fail, "Kernel panic"],
+        timeoutMs: 300_000,
+      });
+      console.log(`proxy-http: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
+      expectServed(lab, ["ipxe.efi", "boot.ipxe", `ipxe/mac-${MAC_DASHES}.ipxe`, `vmlinuz-${PROFILE}`, `initrd-${PROFILE}.img`]);
+      // Nothing went over TFTP: the firmware had no PXE option to try.
+      expect(lab.serverLog()).not.toMatch(/"mode":"octet"/);
+      const offers = proxyLines(lab).filter((r) => String(r.msg ?? r.message).includes("boot offer"));
+      expect(offers[0]).toMatchObject({ arch: 16, file: `http://${SERVER_IP}:${HTTP_PORT}/ipxe.efi` });
+      expect(offers.some((r) => r.userClass === "iPXE" && r.file === `http://${SERVER_IP}:${HTTP_PORT}/boot.ipxe`)).toBe(true);
+    });
+  },
+  360_000,
 );

@@ -6,8 +6,9 @@
  * which is no EFI image, so it moves on to HTTP.
  */
 import { expect } from "bun:test";
+import { deliveredFiles, dryRunFiles, dryRunPaths, recordedBoots } from "./boot-record.ts";
 import { firmwareTest } from "./gate.ts";
-import { CLIENT_IP, SERVER_IP, withLab } from "./harness.ts";
+import { CLIENT_IP, CLIENT_MAC, SERVER_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, transferSummary } from "./server-log.ts";
 import { HOST } from "./tools.ts";
@@ -45,6 +46,12 @@ firmwareTest(
       console.log(`uefi-http: booted in ${boot.elapsedMs} ms\n${transferSummary(lab)}`);
       expectServed(lab, ["ipxe.efi", "boot.ipxe", `ipxe/ip-${CLIENT_IP}.ipxe`, `vmlinuz-${PROFILE}`, `initrd-${PROFILE}.img`]);
       expect(lab.serverLog()).toMatch(/"file":"ipxe\.efi".*"mode":"http"|"mode":"http".*"file":"ipxe\.efi"/);
+      // The boot record, and the dry run agreeing with it file for file (the last boot: the PXE attempt that got boot.ipxe is one before it).
+      const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
+      expect(boots.at(-1)?.verdict).toBe("booted");
+      const chain = dryRunFiles(lab, ["--mac", CLIENT_MAC, "--arch", "http"]);
+      expect(dryRunPaths(chain)).toEqual(deliveredFiles(boots.at(-1)!));
+      expect(chain.every((l) => /ok \(\d+ B\)$/.test(l))).toBe(true);
     });
   },
   360_000,

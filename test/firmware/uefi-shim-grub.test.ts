@@ -19,12 +19,11 @@ import { expect } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { firmwareTest } from "./gate.ts";
-import { deliveredFiles, recordedBoots } from "./boot-record.ts";
+import { deliveredFiles, dryRunFiles, dryRunPaths, recordedBoots } from "./boot-record.ts";
 import { CLIENT_IP, CLIENT_MAC, SERVER_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
 import { initDnsmasqSnippet, kernelArgs } from "./tree.ts";
-import { pxebootBinary } from "./tools.ts";
 
 const PROFILE = "fw";
 const MARKER = "Kickstart_end";
@@ -81,9 +80,8 @@ firmwareTest(
       // The boot record, and the dry run agreeing with it file for file.
       const boots = await recordedBoots(lab, (b) => b.at(-1)?.verdict === "booted");
       expect(boots.map((b) => b.verdict)).toEqual(["booted"]);
-      const which = Bun.spawnSync([pxebootBinary(), "host", "which", CLIENT_IP, "--arch", "efi64", "--root", lab.opts.root]).stdout.toString();
-      const chain = which.split("files the boot fetches, in order:\n")[1]!.split("\n").filter((l) => /^  (loader|module|config|kernel|initrd) /.test(l));
-      expect(chain.map((l) => l.trim().split(/\s+/)[1])).toEqual(deliveredFiles(boots[0]!));
+      const chain = dryRunFiles(lab, ["--arch", "efi64"]);
+      expect(dryRunPaths(chain)).toEqual(deliveredFiles(boots[0]!));
       expect(warnedMisses(lab.serverLog())).toEqual([]);
     });
   },

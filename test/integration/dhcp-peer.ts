@@ -4,7 +4,7 @@
  * 68 (broadcast, or unicast to ADDR:PORT), collects every reply for `waitMs`, and prints them as
  * JSON. Bounded: it exits after the wait whatever arrives.
  */
-import { setSocketOption, socketFd } from "../../src/server/sockopt.ts";
+import { setSocketOption, socketFd } from "../../src/server/io/sockopt.ts";
 
 export interface PeerPlan {
   sends: { hex: string; to: string; port: number }[];

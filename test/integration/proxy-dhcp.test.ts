@@ -251,6 +251,36 @@ describeNeeding({ present: isRoot, what: "root (it makes a veth pair in a networ
     }
   }, 60_000);
 
+  testNeeding(DNSMASQ, "doctor --dhcp on the boot host: sees our proxy and the site's DHCP server; a second boot server on the segment is a warning naming it", async () => {
+    await start();
+    // The site's DHCP server in the clients' namespace, as on another host of the segment.
+    const site = (extra: string[]) =>
+      Bun.spawn(["ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts", "--no-ping", `--interface=${nsIf}`, "--bind-interfaces", `--dhcp-range=${subnet}.100,${subnet}.200,1h`, "--dhcp-leasefile=/dev/null", "--pid-file=", ...extra], { stdout: "ignore", stderr: "pipe" });
+    const doctor = () => run([BINARY, "doctor", root, "--dhcp", hostIf, "--dhcp-wait", "2"], 20_000);
+    const plain = site([]);
+    try {
+      await Bun.sleep(500);
+      const r = await doctor();
+      expect(r.stdout).toContain(`seen: dhcp on ${hostIf} (${hostAddr}): ${hostAddr}, this host: proxyDHCP (PXE boot only, no address), boot file pxelinux.0`);
+      expect(r.stdout).toMatch(new RegExp(`seen: .*${clientAddr.replace(/\./g, "\\.")}: DHCP server, no boot file, offers ${subnet.replace(/\./g, "\\.")}\\.1\\d\\d`));
+      // (The scratch tree has problems of its own; the segment has none.)
+      expect(r.stdout).not.toMatch(/(warning|problem): dhcp/);
+    } finally {
+      plain.kill();
+      await plain.exited;
+    }
+    const rogue = site(["--dhcp-boot=rogue.0"]);
+    try {
+      await Bun.sleep(500);
+      const r = await doctor();
+      expect(r.stdout).toContain("DHCP server with PXE boot options");
+      expect(r.stdout).toContain(`warning: dhcp on ${hostIf} (${hostAddr}): another PXE boot server answers on this segment: ${clientAddr} (rogue.0)`);
+    } finally {
+      rogue.kill();
+      await rogue.exited;
+    }
+  }, 60_000);
+
   test("port 67 held by a server that does not share it: the start fails in one line naming the port, the holder and the 4011-only way", async () => {
     // A plain socket on 0.0.0.0:67 with no SO_REUSEPORT, as ISC dhcpd holds it.
     const script = 'await Bun.udpSocket({ hostname: "0.0.0.0", port: 67 }); console.log("bound"); await Bun.sleep(30000);';

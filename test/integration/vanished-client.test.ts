@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { decodePacket, encodeAck, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { UnreachableWatch, type Unreachable } from "../../src/server/icmp-unreachable.ts";
+import { UnreachableWatch, type Unreachable } from "../../src/server/io/icmp-unreachable.ts";
 import { testNeeding } from "../gate.ts";
 import { eventually, RawPeer, randomFile, scratchRoot, sha256, startServer, type ServerProcess } from "./harness.ts";
 

@@ -91,6 +91,42 @@ describe("host", () => {
     expect(remove.stdout).toContain("removed pxelinux.cfg/C0A8000B");
   });
 
+  test("which --arch http and --ipxe: the DHCP answers, boot.ipxe's search and the host's script, its kernel and initrd", async () => {
+    const root = tempDir();
+    await pxeboot("init", root, "--sysroot", fakeSysroot(), "--profile", "7.2");
+    expect((await pxeboot("host", "add", "192.168.0.11", "7.2", "--root", root)).code).toBe(0);
+    const files = (out: string) => out.split("files the boot fetches, in order:\n")[1]!.split("\n").filter((l) => /^  (loader|module|config|kernel|initrd) /.test(l)).map((l) => l.trim().replace(/\s+/g, " ").replace(/ (ok \(\d+ B\)|MISSING)$/, ""));
+    const http = await pxeboot("host", "which", "192.168.0.11", "--mac", "52:54:00:12:34:56", "--arch", "http", "--root", root);
+    expect(http.code).toBe(0);
+    expect(http.stdout).toStartWith(
+      "DHCP to the firmware (HTTP Boot, client architecture 16): the answer must name http://SERVER:PORT/ipxe.efi; option 60 HTTPClient; serve --http PORT serves it\n" +
+        "DHCP to iPXE (user class iPXE, option 175): the answer must name http://SERVER:PORT/boot.ipxe; serve --http PORT serves it\n",
+    );
+    expect(http.stdout).toMatch(/ 2\. ipxe\/mac-52-54-00-12-34-56\.ipxe +MAC \(\$\{mac:hexhyp\}\) +-\n/);
+    expect(http.stdout).toMatch(/ 3\. ipxe\/ip-192\.168\.0\.11\.ipxe +IP \(\$\{ip\}\) +found -> netboot-7\.2\.ipxe .*<== boots this/);
+    expect(files(http.stdout)).toEqual([
+      "loader ipxe.efi http",
+      "config boot.ipxe http",
+      "config ipxe/ip-192.168.0.11.ipxe http",
+      "kernel vmlinuz-7.2 http",
+      "initrd initrd-7.2.img http",
+    ]);
+    expect(http.stdout).toMatch(/^  kernel +vmlinuz-7\.2 +http +MISSING$/m);
+    expect(http.stdout).toContain("  append  initrd=initrd-7.2.img ip=dhcp ");
+    const ipxe = await pxeboot("host", "which", "192.168.0.11", "--ipxe", "--root", root);
+    expect(ipxe.code).toBe(0);
+    expect(ipxe.stdout.split("\n")[0]).toBe("DHCP to iPXE (user class iPXE, option 175): the answer must name boot.ipxe (or http://SERVER:PORT/boot.ipxe where serve --http runs); this server as next-server for the path");
+    expect(files(ipxe.stdout)).toEqual([
+      "config boot.ipxe tftp or http",
+      "config ipxe/ip-192.168.0.11.ipxe tftp or http",
+      "kernel vmlinuz-7.2 tftp or http",
+      "initrd initrd-7.2.img tftp or http",
+    ]);
+    const bad = await pxeboot("host", "which", "192.168.0.11", "--arch", "efi32", "--root", root);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("pxeboot: --arch must be one of bios, efi64, arm64, http, http-arm64, got 'efi32'\n");
+  });
+
   test("bad input: exit 2 with one line naming the input and the fix", async () => {
     const root = tempDir();
     await pxeboot("init", root, "--sysroot", fakeSysroot(BIOS), "--profile", "7.2");

@@ -1,16 +1,18 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootChain } from "../../src/layout/boot-chain.ts";
-import { pxelinuxEntry } from "../../src/layout/pxelinux-config.ts";
+import { expandIpxe, ipxeChains, ipxeEntry, pxelinuxEntry } from "../../src/layout/pxelinux-config.ts";
+import { initLayout } from "../../src/layout/init.ts";
+import { TEMPLATES } from "../../src/layout/templates.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { atomicSymlink } from "../../src/layout/atomic.ts";
 import { parseIPv4, parseMac } from "../../src/layout/hexip.ts";
 import { addHosts, listHosts, removeHosts, whichHost } from "../../src/layout/hosts.ts";
 import { parseHostSpec } from "../../src/layout/hostspec.ts";
 import { requireProfile } from "../../src/layout/profiles.ts";
-import { cleanup, freshTree, write } from "./fixtures.ts";
+import { cleanup, fakeSysroot, freshTree, tempDir, write } from "./fixtures.ts";
 
 afterEach(cleanup);
 
@@ -212,5 +214,122 @@ describe("host which: the shim → GRUB chain", () => {
     expect(bootChain(root, { ip: parseIPv4("192.168.0.11")! }, "arm64").dhcpBootFile).toStartWith("shimaa64.efi");
     expect(bootChain(root, { ip: parseIPv4("192.168.0.12")! }, "efi64").outcome).toContain("boots the local disk");
     rmSync(root, { recursive: true, force: true });
+  });
+});
+
+describe("host which: iPXE and UEFI HTTP Boot", () => {
+  const IP = parseIPv4("192.168.0.11")!;
+  const MAC = "52:54:00:12:34:56";
+  /** What the profile's iPXE script says, read from the file itself: the kernel line's URI and arguments, the initrd's URI. */
+  const scriptSays = (root: string, profile: string) => {
+    const text = readFileSync(join(root, `ipxe/netboot-${profile}.ipxe`), "utf8");
+    const [, kernel, args] = /^kernel (\S+) (.*)$/m.exec(text)!;
+    const [, initrd] = /^initrd (\S+)$/m.exec(text)!;
+    return { kernel: kernel!, args: args!, initrd: initrd! };
+  };
+  /** The per-host names boot.ipxe chains to, in its order, read from the tree's boot.ipxe. */
+  const chained = (root: string) => [...readFileSync(join(root, "boot.ipxe"), "utf8").matchAll(/^chain --autofree \/(\S+)/gm)].map((m) => m[1]!);
+
+  test("--arch http: ipxe.efi over HTTP, iPXE asks again and gets boot.ipxe, whose chain finds the host's script, which names the kernel and initrd", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    const chain = bootChain(root, { ip: IP, mac: MAC }, "http");
+    expect(chain.dhcp.map((d) => d.bootFile)).toEqual(["http://SERVER:PORT/ipxe.efi", "http://SERVER:PORT/boot.ipxe"]);
+    expect(chain.dhcp[0]!.needs).toContain("option 60 HTTPClient");
+    // boot.ipxe's own search, in its order, with the client's MAC and IP put in.
+    expect(chained(root)).toEqual(["ipxe/mac-${mac:hexhyp}.ipxe", "ipxe/ip-${ip}.ipxe"]);
+    expect(chain.search.map((s) => [s.path, s.exists, s.chosen])).toEqual([
+      ["boot.ipxe", true, false],
+      ["ipxe/mac-52-54-00-12-34-56.ipxe", false, false],
+      ["ipxe/ip-192.168.0.11.ipxe", true, true],
+    ]);
+    const says = scriptSays(root, "7.2");
+    expect(chain.files.map((f) => [f.role, f.path, f.present, f.via])).toEqual([
+      ["loader", "ipxe.efi", true, "http"],
+      ["config", "boot.ipxe", true, "http"],
+      ["config", "ipxe/ip-192.168.0.11.ipxe", true, "http"],
+      ["kernel", says.kernel.replace(/^\//, ""), false, "http"],
+      ["initrd", says.initrd.replace(/^\//, ""), false, "http"],
+    ]);
+    expect(chain.append).toBe(says.args);
+    expect(chain.outcome).toBe(`kernel ${says.kernel}`);
+  });
+
+  test("--ipxe: the script DHCP gives iPXE, the MAC's script first; a profile written for --http loads the kernel over HTTP", async () => {
+    const root = tempDir();
+    await initLayout(root, { profiles: ["7.2"], sysroot: fakeSysroot(), httpPort: 8080, server: "10.0.0.5" });
+    addHosts(root, parseHostSpec(MAC), "7.2");
+    for (const f of ["vmlinuz-7.2", "initrd-7.2.img"]) write(root, f, "x");
+    const chain = bootChain(root, { ip: IP, mac: MAC }, "bios", undefined, { ipxe: true });
+    expect(chain.ipxe).toBe(true);
+    expect(chain.dhcp.map((d) => d.asker)).toEqual(["iPXE (user class iPXE, option 175)"]);
+    expect(chain.dhcpBootFile).toStartWith("boot.ipxe");
+    expect(chain.search.find((s) => s.chosen)?.path).toBe("ipxe/mac-52-54-00-12-34-56.ipxe");
+    const says = scriptSays(root, "7.2");
+    expect(says.kernel).toBe("http://10.0.0.5:8080/vmlinuz-7.2");
+    expect(chain.files.map((f) => [f.role, f.path, f.via, f.present && f.readable])).toEqual([
+      ["config", "boot.ipxe", "tftp or http", true],
+      ["config", "ipxe/mac-52-54-00-12-34-56.ipxe", "tftp or http", true],
+      ["kernel", "vmlinuz-7.2", "http", true],
+      ["initrd", "initrd-7.2.img", "http", true],
+    ]);
+    // Readable by the serving user: a kernel only its owner (not that user) may read is flagged.
+    chmodSync(join(root, "vmlinuz-7.2"), 0o600);
+    expect(bootChain(root, { mac: MAC }, "bios", 4242, { ipxe: true }).files.find((f) => f.role === "kernel")!.readable).toBe(false);
+  });
+
+  test("no per-host script: boot.ipxe's fall-through, the local disk; an unknown MAC is said, not guessed", async () => {
+    const root = await freshTree(["7.2"]);
+    const chain = bootChain(root, { ip: parseIPv4("192.168.0.12")! }, "efi64", undefined, { ipxe: true });
+    expect(chain.outcome).toContain("boots the local disk");
+    expect(chain.search[1]).toMatchObject({ path: "ipxe/mac-${mac:hexhyp}.ipxe", exists: false });
+    expect(chain.search[1]!.why).toContain("${mac:hexhyp} unknown");
+    expect(chain.files.map((f) => f.path)).toEqual(["boot.ipxe"]);
+  });
+
+  test("the proxy's fallbacks lead to iPXE too: BIOS without pxelinux.0 gets undionly.kpxe, then boot.ipxe", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    unlinkSync(join(root, "pxelinux.0"));
+    const chain = bootChain(root, { ip: IP }, "bios");
+    expect(chain.dhcp.map((d) => d.bootFile)).toEqual(["undionly.kpxe", "boot.ipxe (or http://SERVER:PORT/boot.ipxe where serve --http runs)"]);
+    expect(chain.files.map((f) => f.path)).toEqual(["undionly.kpxe", "boot.ipxe", "ipxe/ip-192.168.0.11.ipxe", "vmlinuz-7.2", "initrd-7.2.img"]);
+  });
+
+  test("--arch http-arm64: shimaa64.efi over HTTP, then GRUB's own search over HTTP", async () => {
+    const root = await freshTree(["7.2"]);
+    addHosts(root, parseHostSpec("192.168.0.11"), "7.2");
+    const chain = bootChain(root, { ip: IP }, "http-arm64");
+    expect(chain.dhcpBootFile).toBe("http://SERVER:PORT/shimaa64.efi");
+    expect(chain.files.map((f) => [f.path, f.via])).toEqual([
+      ["shimaa64.efi", "http"],
+      ["grubaa64.efi", "http"],
+      ["grub/grub.cfg", "http"],
+      ["grub/ip-192.168.0.11.cfg", "http"],
+      ["vmlinuz-7.2", "http"],
+      ["initrd-7.2.img", "http"],
+    ]);
+  });
+});
+
+describe("iPXE scripts as a dry run reads them", () => {
+  test("init's boot.ipxe: the chain lines are the search, the fall-through the local disk; settings expand as iPXE's do", () => {
+    expect(ipxeChains(TEMPLATES.bootIpxe)).toEqual(["/ipxe/mac-${mac:hexhyp}.ipxe", "/ipxe/ip-${ip}.ipxe"]);
+    expect(ipxeEntry(TEMPLATES.bootIpxe, true).localBoot).toBe(true);
+    const s = { mac: "52:54:00:ab:cd:ef", ip: "10.0.0.9", platform: "efi", buildarch: "x86_64" };
+    expect(expandIpxe("${mac:hexhyp} ${net0/mac} ${mac:hexraw} ${ip} ${platform} ${hostname}", s)).toEqual({
+      text: "52-54-00-ab-cd-ef 52:54:00:ab:cd:ef 525400abcdef 10.0.0.9 efi ${hostname}",
+      unknown: ["${hostname}"],
+    });
+  });
+
+  test("a profile script: kernel with its arguments, initrds and modules, options left out", () => {
+    expect(ipxeEntry("#!ipxe\nkernel --name k /vmlinuz initrd=i.img quiet\ninitrd -n i.img /initrd.img\nmodule /extra.cpio\nboot\n")).toMatchObject({
+      kernel: "/vmlinuz",
+      append: "initrd=i.img quiet",
+      initrds: ["/initrd.img", "/extra.cpio"],
+      localBoot: false,
+    });
+    expect(ipxeEntry("#!ipxe\nsanboot --no-describe --drive 0x80\n").localBoot).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { parseHostSpec } from "../../src/layout/hostspec.ts";
 import { createInstallOnce } from "../../src/layout/install-once.ts";
 import { bindMac } from "../../src/layout/macs.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
-import type { TransferRecord } from "../../src/server/types.ts";
+import type { TransferRecord } from "../../src/records/transfer-record.ts";
 import { cleanup, freshTree, tempDir, write } from "./fixtures.ts";
 
 afterEach(cleanup);

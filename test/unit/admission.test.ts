@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { AdmissionQueue } from "../../src/server/admission.ts";
+import { AdmissionQueue } from "../../src/server/admission/queue.ts";
 
 const req = (address: string, port: number, receivedAt = 0) => ({ address, port, receivedAt });
 type Req = ReturnType<typeof req>;

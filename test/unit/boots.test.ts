@@ -13,7 +13,7 @@ import { farmRoute } from "../../src/boots/farm.ts";
 import { createBootMetrics } from "../../src/boots/boot-metrics.ts";
 import { configBootsLocally } from "../../src/boots/config-intent.ts";
 import { hostsSection } from "../../src/cli/status-hosts.ts";
-import type { TransferRecord } from "../../src/server/types.ts";
+import type { TransferRecord } from "../../src/records/transfer-record.ts";
 
 const M = "Kickstart_end";
 

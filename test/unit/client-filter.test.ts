@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { clientFilter, parseCidr } from "../../src/server/client-filter.ts";
+import { clientFilter, parseCidr } from "../../src/server/admission/client-filter.ts";
 
 describe("--allow / --deny", () => {
   test("no lists: no filter at all (nothing to check per request)", () => {

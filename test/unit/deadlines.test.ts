@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Deadlines, type TimerApi, type Timed } from "../../src/server/deadlines.ts";
+import { Deadlines, type TimerApi, type Timed } from "../../src/server/io/deadlines.ts";
 
 function item(log: string[], name: string): Timed {
   return { dueAt: Infinity, heapAt: Infinity, onDeadline: () => void log.push(name) };

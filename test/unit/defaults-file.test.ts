@@ -1,6 +1,6 @@
 /** /etc/default/tftpd-hpa, read as its init script reads it. */
 import { describe, expect, test } from "bun:test";
-import { defaultsFileSettings, initScriptWords, parseAssignments } from "../../src/cli/defaults-file.ts";
+import { defaultsFileSettings, initScriptWords, parseAssignments } from "../../src/config/sources/defaults-file.ts";
 
 const DEBIAN = `# /etc/default/tftpd-hpa
 

@@ -6,7 +6,7 @@ import { socketInodes } from "../../src/dhcp/port-holder.ts";
 import { newProxyDhcpCounts } from "../../src/dhcp/proxy.ts";
 import { bindFailure, outbox, servedInterfaces, type InterfaceTable } from "../../src/dhcp/responder.ts";
 import { createLogger } from "../../src/log.ts";
-import { createServerMetrics } from "../../src/server/server-metrics.ts";
+import { createServerMetrics } from "../../src/server/observe/server-metrics.ts";
 
 const noFiles = { exists: () => false, read: () => "" };
 const settings = (args: string[], toml?: string) =>

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseHttpListen } from "../../src/cli/http-listen.ts";
+import { parseHttpListen } from "../../src/config/values.ts";
 
 describe("--http [ADDR:]PORT", () => {
   test("a port alone listens everywhere; an address or a bracketed IPv6 address narrows it", () => {

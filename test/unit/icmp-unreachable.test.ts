@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseUnreachable } from "../../src/server/icmp-unreachable.ts";
+import { parseUnreachable } from "../../src/server/io/icmp-unreachable.ts";
 
 /** An ICMP port unreachable as a raw IPv4 socket reads it: quoting our DATA from 10.0.0.1:40000 to 10.0.0.5:2000. */
 function v4(opts: { type?: number; code?: number; proto?: number; opcode?: number } = {}): Uint8Array {

@@ -11,7 +11,7 @@ const SRC = resolve(import.meta.dir, "../../src");
 const ASSETS = resolve(import.meta.dir, "../../assets/loaders");
 
 /** Top-level folders of src/; a file directly in src/ (log.ts, libc.ts) is "shared". */
-type Layer = "protocol" | "transfer" | "files" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "daemon" | "cli" | "shared";
+type Layer = "protocol" | "transfer" | "files" | "records" | "server" | "http" | "dhcp" | "loaders" | "layout" | "boots" | "client" | "bench" | "config" | "daemon" | "cli" | "shared";
 
 /** For each layer, the layers it may import besides itself. */
 const MAY_IMPORT: Record<Layer, Layer[]> = {
@@ -22,21 +22,57 @@ const MAY_IMPORT: Record<Layer, Layer[]> = {
   loaders: ["shared"],
   layout: ["protocol", "files", "loaders", "shared"],
   client: ["protocol", "transfer", "files", "shared"],
-  server: ["protocol", "transfer", "files", "shared"],
-  // The HTTP side reuses the server's rules (client filter, transfer log, records), never the reverse.
-  http: ["protocol", "files", "server", "shared"],
+  // What a finished transfer is (the record, its observers, request events), whoever made it.
+  records: ["protocol"],
+  server: ["protocol", "transfer", "files", "records", "shared"],
+  // The HTTP side reuses the server's rules (client filter, transfer log), never the reverse; the
+  // record types it shares with the server come from records/, not from server/.
+  http: ["protocol", "files", "records", "server", "shared"],
   bench: ["protocol", "transfer", "client", "files", "shared"],
-  // Boot records fold the server's transfer records per host (keyed as layout's MAC lookup says).
-  boots: ["protocol", "files", "server", "layout", "shared"],
+  // Boot records fold transfer records per host (keyed as layout's MAC lookup says).
+  boots: ["protocol", "files", "records", "layout", "shared"],
   // The proxy DHCP reads the tree as layout writes it and sets sockets up as the server does.
   dhcp: ["layout", "server", "shared"],
+  // The settings' rows, their sources and the one validation: low, so every command may read them.
+  // server only for the parsers of its own values (CIDR blocks, remap rules) and its types.
+  config: ["protocol", "files", "server", "layout", "shared"],
   // The running server as a process: start-up, workers and their IPC, privileges, pidfile,
   // signals and reload, drain, the metrics and HTTP listeners. It takes settings already
-  // resolved, so it never reads the command line (cli/ calls it, never the reverse).
-  daemon: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "shared"],
-  cli: ["protocol", "transfer", "files", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "daemon", "shared"],
+  // resolved (typed by config/), so it never reads the command line (cli/ calls it, never the reverse).
+  daemon: ["config", "protocol", "transfer", "files", "records", "server", "http", "dhcp", "loaders", "layout", "boots", "shared"],
+  cli: ["config", "protocol", "transfer", "files", "records", "server", "http", "dhcp", "loaders", "layout", "boots", "client", "bench", "daemon", "shared"],
   shared: ["shared"],
 };
+
+/**
+ * Inside server/, its parts: each subfolder may import the parts listed (and other layers as
+ * server may); none imports the files on top (server.ts, open-transfer.ts, types.ts), which
+ * compose the parts.
+ */
+type ServerPart = "admission" | "requests" | "offers" | "io" | "observe";
+const PART_MAY_IMPORT: Record<ServerPart, ServerPart[]> = {
+  // The admission queue, --allow/--deny, token buckets, the open-file limit.
+  admission: [],
+  // What a datagram on the request port means, and the admin's rules over a request (remap, --refuse).
+  requests: ["admission"],
+  // What a read is offered: the ladder, the path MTU, picky clients, --quirks (CIDRs as the client filter parses them).
+  offers: ["admission"],
+  // Sockets and the running transfer: shared transfer ports (their stranger budget is a token bucket), sessions, timers.
+  io: ["admission"],
+  // Metrics, the transfer log, summaries of noisy lines.
+  observe: [],
+};
+const SERVER = join(SRC, "server");
+
+/** The part of server/ a file is in; "top" for the files directly in server/; undefined outside it. */
+function serverPartOf(file: string): ServerPart | "top" | undefined {
+  if (!file.startsWith(SERVER + "/")) return undefined;
+  const rel = relative(SERVER, file);
+  if (!rel.includes("/")) return "top";
+  const part = rel.split("/")[0]!;
+  if (!(part in PART_MAY_IMPORT)) throw new Error(`src/server/${rel}: part '${part}' has no rule; add one to this test`);
+  return part as ServerPart;
+}
 
 function layerOf(file: string): Layer {
   const rel = relative(SRC, file);
@@ -88,6 +124,20 @@ describe("layering of src/", () => {
         }
         const to = layerOf(target);
         if (to !== from && !MAY_IMPORT[from].includes(to)) broken.push(`src/${relative(SRC, file)} (${from}) imports ${spec} (${to})`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  test("inside server/, each part imports only the parts it may, and never the files on top", () => {
+    const broken: string[] = [];
+    for (const file of sources(SERVER)) {
+      const from = serverPartOf(file)!;
+      if (from === "top") continue;
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        const to = serverPartOf(resolve(dirname(file), spec));
+        if (to === undefined || to === from) continue;
+        if (to === "top" || !PART_MAY_IMPORT[from].includes(to)) broken.push(`src/${relative(SRC, file)} (${from}) imports ${spec} (${to})`);
       }
     }
     expect(broken).toEqual([]);

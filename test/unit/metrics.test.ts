@@ -4,10 +4,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { RecentCounter, Registry, renderSnapshots } from "../../src/server/metrics.ts";
-import { createServerMetrics, DURATION_BUCKETS, MAX_FILE_LABELS, OTHER_FILE } from "../../src/server/server-metrics.ts";
-import type { TransferRecord } from "../../src/server/types.ts";
-import { parseMetricsListen } from "../../src/cli/metrics-listen.ts";
+import { RecentCounter, Registry, renderSnapshots } from "../../src/server/observe/metrics.ts";
+import { createServerMetrics, DURATION_BUCKETS, MAX_FILE_LABELS, OTHER_FILE } from "../../src/server/observe/server-metrics.ts";
+import type { TransferRecord } from "../../src/records/transfer-record.ts";
+import { parseMetricsListen } from "../../src/config/values.ts";
 import { parseMetrics, statusScreen, topFiles } from "../../src/cli/status-screen.ts";
 import { testNeeding } from "../gate.ts";
 

@@ -1,6 +1,6 @@
 /** --port-range: which port a transfer gets, and what happens when none is free. */
 import { describe, expect, test } from "bun:test";
-import { bindTransferPort, isPortsBusy, PortRange, PortsBusy } from "../../src/server/ports.ts";
+import { bindTransferPort, isPortsBusy, PortRange, PortsBusy } from "../../src/server/io/ports.ts";
 
 class FakeSocket {
   closed = false;

@@ -1,9 +1,9 @@
 /** Picky firmware: the offer ladder, the per-address memory, and the transfer's fallback, with a fake clock. */
 import { describe, expect, test } from "bun:test";
 import { fallbackRequests } from "../../src/protocol/options.ts";
-import { offerLadder, startIndex } from "../../src/server/offers.ts";
-import { PickyClients, REPEAT_GUARD_MS } from "../../src/server/picky-clients.ts";
-import { QuirkMemory } from "../../src/server/quirk-memory.ts";
+import { offerLadder, startIndex } from "../../src/server/offers/ladder.ts";
+import { PickyClients, REPEAT_GUARD_MS } from "../../src/server/offers/picky-clients.ts";
+import { QuirkMemory } from "../../src/server/offers/quirk-memory.ts";
 import { encodeOack, encodeRequest } from "../../src/protocol/packet.ts";
 import { Opcode } from "../../src/protocol/types.ts";
 import { OACK_TIMEOUTS_BEFORE_FALLBACK, SendTransfer, UNANSWERED_BYTES_FACTOR } from "../../src/transfer/send.ts";

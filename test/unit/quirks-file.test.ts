@@ -1,7 +1,7 @@
 /** --quirks FILE: parsing with file-and-line errors, and which rule a client gets. */
 import { describe, expect, test } from "bun:test";
 import { describeRule, parseQuirks } from "../../src/cli/quirks-file.ts";
-import { compileQuirkRules } from "../../src/server/quirk-rules.ts";
+import { compileQuirkRules } from "../../src/server/offers/quirk-rules.ts";
 
 const FILE = `# pinned quirks
 [[client]]

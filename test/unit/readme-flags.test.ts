@@ -6,6 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { serveArgs } from "../../src/cli/serve-config.ts";
+import { TOML_KEYS } from "../../src/config/schema.ts";
+import { TFTPD_OPTIONS } from "../../src/config/sources/tftpd-options.ts";
 
 const README = readFileSync(resolve(import.meta.dir, "../../README.md"), "utf8");
 
@@ -48,5 +50,37 @@ describe("README's serve flag table matches the flag rows", () => {
       if (line && !line[1].startsWith(`\`${def.default}\``)) wrong.push(`--${name}: row ${def.default}, README ${line[1]}`);
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe("README's in.tftpd table and TOML example match the rows", () => {
+  /** The first cells of the table headed "| in.tftpd | pxeboot | notes |". */
+  function tftpdCells(): string[] {
+    const lines = README.split("\n");
+    const start = lines.findIndex((l) => l.startsWith("| in.tftpd | pxeboot |"));
+    const cells: string[] = [];
+    for (const l of lines.slice(start + 2)) {
+      if (!l.startsWith("|")) break;
+      cells.push(l.split(/(?<!\\)\|/)[1]!);
+    }
+    return cells;
+  }
+
+  test("every in.tftpd option is in the table, and every option there exists", () => {
+    const cells = tftpdCells();
+    expect(cells.length).toBeGreaterThan(15);
+    const named = new Set(cells.flatMap((c) => [...c.matchAll(/`(--?[A-Za-z0-9-]+)/g)].map((m) => m[1]!)));
+    const spellings = (id: string) => [...(id.length === 1 ? [`-${id}`] : []), ...TFTPD_OPTIONS[id]!.long.map((l) => `--${l}`)];
+    expect(Object.keys(TFTPD_OPTIONS).filter((id) => !spellings(id).some((s) => named.has(s)))).toEqual([]);
+    const known = new Set(Object.keys(TFTPD_OPTIONS).flatMap(spellings));
+    expect([...named].filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  test("the example config file uses only TOML keys the rows allow", () => {
+    const from = README.indexOf("# /etc/pxeboot.toml");
+    const block = README.slice(from, README.indexOf("```", from));
+    const keys = [...block.matchAll(/^#?\s*([a-z][a-z0-9-]*) =/gm)].map((m) => m[1]!);
+    expect(keys.length).toBeGreaterThan(5);
+    expect(keys.filter((k) => !(TOML_KEYS as string[]).includes(k))).toEqual([]);
   });
 });

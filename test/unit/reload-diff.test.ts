@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { changedSettings, reloadFields, reloadReport } from "../../src/cli/reload-diff.ts";
 import { settingNames } from "../../src/cli/serve-config.ts";
-import type { Settings } from "../../src/cli/settings.ts";
+import type { Settings } from "../../src/config/settings.ts";
 
 const file = (entries: Record<string, string | boolean | string[]>): Settings =>
   new Map(Object.entries(entries).map(([k, value], i) => [k, { value, origin: { kind: "file" as const, file: "/etc/pxeboot.toml", line: i + 1 } }]));

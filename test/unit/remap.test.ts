@@ -1,7 +1,7 @@
 /** tftpd-hpa's -m remap rules: the parser (what is refused, with its line) and the matcher. */
 import { describe, expect, test } from "bun:test";
-import { compileEre, ereSource, RegexSyntaxError } from "../../src/server/posix-regex.ts";
-import { expand, hexAddress, parseRemapRules, remap, RemapSyntaxError, type RemapRequest } from "../../src/server/remap.ts";
+import { compileEre, ereSource, RegexSyntaxError } from "../../src/server/requests/posix-regex.ts";
+import { expand, hexAddress, parseRemapRules, remap, RemapSyntaxError, type RemapRequest } from "../../src/server/requests/remap.ts";
 
 const get4: RemapRequest = { op: "get", address: "192.0.2.169" };
 const put4: RemapRequest = { op: "put", address: "192.0.2.169" };

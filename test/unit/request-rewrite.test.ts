@@ -2,8 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { TftpError } from "../../src/protocol/errors.ts";
 import { ErrorCode, Opcode, type RequestPacket } from "../../src/protocol/types.ts";
-import { parseRemapRules } from "../../src/server/remap.ts";
-import { rewriteRequest, withoutPrefix } from "../../src/server/request-rewrite.ts";
+import { parseRemapRules } from "../../src/server/requests/remap.ts";
+import { rewriteRequest, withoutPrefix } from "../../src/server/requests/rewrite.ts";
 
 const rrq = (filename: string, options: [string, string][] = []): RequestPacket => ({ op: Opcode.RRQ, filename, mode: "octet", options: new Map(options) });
 

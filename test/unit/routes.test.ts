@@ -1,7 +1,7 @@
 /** Route matching for the MTU cap: the kernel's tables as fixture text, no I/O. */
 import { describe, expect, test } from "bun:test";
-import { PathMtu, BlockSizeLimiter } from "../../src/server/path-mtu.ts";
-import { blockSizeForMtu, parseIpv4Routes, parseIpv6Routes, routeFor } from "../../src/server/routes.ts";
+import { PathMtu, BlockSizeLimiter } from "../../src/server/offers/path-mtu.ts";
+import { blockSizeForMtu, parseIpv4Routes, parseIpv6Routes, routeFor } from "../../src/server/offers/routes.ts";
 import { createLogger } from "../../src/log.ts";
 
 // A host with a default route on eth0, a /24 on eth0, a /16 on veth1 with a more specific /24

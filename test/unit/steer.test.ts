@@ -4,7 +4,7 @@
  * worker gets clients.
  */
 import { describe, expect, test } from "bun:test";
-import { encodeProgram, steeringProgram } from "../../src/server/steer.ts";
+import { encodeProgram, steeringProgram } from "../../src/server/io/steer.ts";
 
 const NET = 0xfff00000;
 

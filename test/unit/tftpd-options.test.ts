@@ -4,9 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../src/cli/args.ts";
-import { parseCommandLine, type Mode } from "../../src/cli/command-line.ts";
-import { getopt } from "../../src/cli/getopt.ts";
-import { parseListen, TFTPD_OPTIONS, tftpdEffect, tftpdHelpArgs } from "../../src/cli/tftpd-options.ts";
+import { parseCommandLine, type Mode } from "../../src/config/sources/command-line.ts";
+import { getopt } from "../../src/config/sources/getopt.ts";
+import { parseListen, TFTPD_OPTIONS, tftpdEffect, tftpdHelpArgs } from "../../src/config/sources/tftpd-options.ts";
 
 const source = { origin: (_i: number, spelled: string) => ({ kind: "flag" as const, flag: spelled || "DIR" }), prefix: () => "t: ", hint: " (see --help)" };
 

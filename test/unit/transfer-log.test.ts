@@ -1,8 +1,8 @@
 /** Which misses an admin sees: a firmware's search steps stay at debug, every other miss warns. */
 import { describe, expect, test } from "bun:test";
 import type { LogFields, Logger } from "../../src/log.ts";
-import { isFirmwareSearchStep, logTransfer } from "../../src/server/transfer-log.ts";
-import type { TransferRecord } from "../../src/server/types.ts";
+import { isFirmwareSearchStep, logTransfer } from "../../src/server/observe/transfer-log.ts";
+import type { TransferRecord } from "../../src/records/transfer-record.ts";
 
 function capture(): Logger & { lines: [string, string][] } {
   const lines: [string, string][] = [];

@@ -6,8 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { decodePacket, encodeAck } from "../../src/protocol/packet.ts";
 import { ErrorCode, Opcode } from "../../src/protocol/types.ts";
-import { RECENT_MS, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/transfer-port.ts";
-import { RateLimiter } from "../../src/server/rate-limit.ts";
+import { RECENT_MS, sharedTurn, TransferPort, type DatagramSocket, type PortScheduler, type PortTenant } from "../../src/server/io/transfer-port.ts";
+import { TokenBuckets } from "../../src/server/admission/token-buckets.ts";
 
 type Sent = { data: Uint8Array; port: number; address: string };
 
@@ -123,7 +123,7 @@ describe("demultiplexing", () => {
 
   test("ERROR 5 to strangers comes from one budget shared by the sockets: ACKs sprayed at a pool are not reflected", () => {
     const clock = new ManualScheduler();
-    const limiter = new RateLimiter(5, 5, 1);
+    const limiter = new TokenBuckets(5, 5, 1);
     const budget = { allow: (now: number) => limiter.allow("", now) };
     const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
     const ports = sockets.map((s) => new TransferPort(s, clock, budget));

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
-import { TransferPort, type DatagramSocket, type PortTenant } from "../../src/server/transfer-port.ts";
-import { TransferPorts } from "../../src/server/transfer-ports.ts";
+import { TransferPort, type DatagramSocket, type PortTenant } from "../../src/server/io/transfer-port.ts";
+import { TransferPorts } from "../../src/server/io/transfer-ports.ts";
 
 class FakeSocket implements DatagramSocket {
   constructor(readonly port: number) {}

@@ -1,32 +1,37 @@
 /** The upload flags of `serve` as ServerConfig fields, validated without starting a server. */
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../src/cli/args.ts";
-import { serveConfig, serveDefaults } from "../../src/cli/serve-config.ts";
-import { rootRelative, uploadConfig } from "../../src/cli/upload-config.ts";
+import { serveConfig } from "../../src/cli/serve-config.ts";
+import { rootRelative } from "../../src/cli/upload-config.ts";
+import { parseCommandLine } from "../../src/config/sources/command-line.ts";
+import { validate } from "../../src/config/validate.ts";
+
+/** serve's words, through the flag source and the one validation, as ServerConfig. */
+const config = (words: string[]) =>
+  serveConfig(validate(parseCommandLine(words, "serve", { origin: (_i, spelled) => ({ kind: "flag", flag: spelled || "DIR" }), prefix: () => "" }).settings));
 
 describe("upload flags", () => {
   test("off by default: no --create, no uploads", () => {
-    expect(serveConfig({ ...serveDefaults(), root: "/tftp" })).toMatchObject({ create: false });
+    expect(config(["/tftp"])).toMatchObject({ create: false });
   });
 
   test("--create with repeated --writable (citty would keep the last), --overwrite and a cap", () => {
-    const raw = ["/tftp", "--create", "--writable", "uploads", "--writable=/tftp/crash/dumps", "--overwrite", "--upload-max-mb", "64"];
-    const c = serveConfig({ ...serveDefaults(), dir: "/tftp", create: true, writable: "/tftp/crash/dumps", overwrite: true, "upload-max-mb": "64" }, raw);
+    const c = config(["/tftp", "--create", "--writable", "uploads", "--writable=/tftp/crash/dumps", "--overwrite", "--upload-max-mb", "64"]);
     expect(c).toMatchObject({ create: true, writable: ["uploads", "crash/dumps"], overwrite: true, uploadMaxBytes: 64 * 1024 * 1024 });
   });
 
   test("--create alone: anywhere in the root, no overwrite, no cap", () => {
-    expect(uploadConfig({ create: true }, ["--create"], "/tftp")).toEqual({ create: true, writable: [], overwrite: false, uploadMaxBytes: 0 });
+    expect(config(["--create"])).toMatchObject({ create: true, writable: [], overwrite: false, uploadMaxBytes: 0 });
   });
 
   test("the upload flags without --create are a usage error naming the fix", () => {
-    expect(() => uploadConfig({ overwrite: true }, ["--overwrite"], "/tftp")).toThrow(/--overwrite shape uploads, which are off: add --create/);
-    expect(() => uploadConfig({ writable: "x" }, ["--writable", "x"], "/tftp")).toThrow(UsageError);
-    expect(() => uploadConfig({ "upload-max-mb": "1" }, [], "/tftp")).toThrow(/--upload-max-mb/);
+    expect(() => config(["--overwrite"])).toThrow(/--overwrite shape uploads, which are off: add --create/);
+    expect(() => config(["--writable", "x"])).toThrow(UsageError);
+    expect(() => config(["--upload-max-mb", "1"])).toThrow(/--upload-max-mb/);
   });
 
   test("a bad cap is a usage error", () => {
-    expect(() => uploadConfig({ create: true, "upload-max-mb": "lots" }, [], "/tftp")).toThrow(/--upload-max-mb needs a whole number/);
+    expect(() => config(["--create", "--upload-max-mb", "lots"])).toThrow(/--upload-max-mb needs a whole number/);
   });
 
   test("--writable is inside the root, relative to it or absolute", () => {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { blockCount } from "../../src/protocol/blocks.ts";
-import { WARMUP_FILE_BYTES, WARMUP_SHAPES, warmUpSendPath } from "../../src/server/warmup.ts";
+import { WARMUP_FILE_BYTES, WARMUP_SHAPES, warmUpSendPath } from "../../src/server/io/warmup.ts";
 
 test("warm-up runs every synthetic transfer to completion, each block sent once", () => {
   const report = warmUpSendPath();
