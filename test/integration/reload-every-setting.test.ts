@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serveArgs } from "../../src/cli/serve-config.ts";
+import { RESTART, type Name } from "../../src/config/schema.ts";
 import { BINARY, eventually, scratchRoot, startWith } from "./harness.ts";
 
 const { root, cleanup } = scratchRoot("reload-every");
@@ -84,6 +85,12 @@ describe("SIGHUP names every changed setting, applied or waiting for a restart",
       .filter(([name, def]) => def.type !== "positional" && name !== "config")
       .map(([name]) => name);
     expect(ROWS.map(([k]) => k).sort()).toEqual(fileKeys.sort());
+  });
+
+  test("the table's applied/restart column is what the schema's rows say", () => {
+    // What the running server is seen to do (below) and what the rows declare must be one thing.
+    const disagree = ROWS.filter(([key, , expected]) => (RESTART.has(key as Name) ? "restart" : "applied") !== expected).map(([k]) => k);
+    expect(disagree).toEqual([]);
   });
 
   test("each setting changed in the TOML in turn", async () => {
