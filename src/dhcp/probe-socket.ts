@@ -7,17 +7,13 @@
 import type { udp } from "bun";
 import { readFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
-import { setSocketOption, socketFd } from "../server/io/sockopt.ts";
+import { bindToInterface, socketFd, UDP_FLAG_REUSEPORT } from "../server/io/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
 import { interfaceIPv4, interfaceNames } from "./interfaces.ts";
 import { probeDiscover, readOffer, type ProbeArch, type ProbeRequest, type Responder } from "./probe.ts";
 
 const DHCP_CLIENT_PORT = 68;
 const DHCP_SERVER_PORT = 67;
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-/** Bun's udpSocket flag for SO_REUSEPORT (BUN-NOTES): a DHCP client on this host may hold 68. */
-const UDP_FLAG_REUSEPORT = 4;
 const MAX_RESPONDERS = 64;
 
 export interface ProbeResult {
@@ -50,6 +46,7 @@ export async function probeSegment(iface: string, arch: ProbeArch, waitMs: numbe
       hostname: "0.0.0.0",
       port: DHCP_CLIENT_PORT,
       binaryType: "uint8array",
+      // SO_REUSEPORT: a DHCP client on this host may hold 68.
       flags: UDP_FLAG_REUSEPORT,
       socket: {
         data: (_s, data, _port, address) => {
@@ -67,8 +64,7 @@ export async function probeSegment(iface: string, arch: ProbeArch, waitMs: numbe
     throw new UsageError(`--dhcp: cannot bind UDP port 68: ${code} (a DHCP client holding it without sharing?)`);
   }
   try {
-    const name = new TextEncoder().encode(`${iface}\0`);
-    if (!setSocketOption(socketFd(sock), SOL_SOCKET, SO_BINDTODEVICE, new DataView(name.buffer)))
+    if (!bindToInterface(socketFd(sock), iface))
       throw new UsageError(`--dhcp: cannot bind the probe to interface ${iface} (SO_BINDTODEVICE needs root or CAP_NET_RAW)`);
     sock.setBroadcast(true);
     const packet = probeDiscover(req);

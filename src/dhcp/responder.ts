@@ -7,7 +7,7 @@
  */
 import type { udp } from "bun";
 import type { Logger } from "../log.ts";
-import { disableRecvErr, setReceiveBuffer, setSocketOption, socketFd } from "../server/io/sockopt.ts";
+import { bindToInterface, disableRecvErr, setReceiveBuffer, socketFd, UDP_FLAG_REUSEPORT } from "../server/io/sockopt.ts";
 import { UsageError } from "../usage-error.ts";
 import { treeFacts } from "./tree-facts.ts";
 import { answerDatagram, type ProxyContext, type ProxyDhcpCounts } from "./proxy.ts";
@@ -19,15 +19,11 @@ import { interfaceIPv4, interfaceNames } from "./interfaces.ts";
 export const DHCP_SERVER_PORT = 67;
 export const PXE_BOOT_SERVER_PORT = 4011;
 
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
 /**
  * A rack powering on sends its DISCOVERs within milliseconds; the default 208 KiB buffer holds
  * ~250 of them (each costs ~830 bytes of buffer), the rest would be lost before we read one.
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Bun's undocumented udpSocket flag for SO_REUSEPORT (shared BUN-NOTES). */
-const UDP_FLAG_REUSEPORT = 4;
 
 export interface ProxyDhcpOptions {
   root: string;
@@ -174,8 +170,7 @@ type OnData = (s: udp.Socket<"uint8array">, data: Uint8Array, port: number, addr
 async function bindDhcpPort(iface: ServedInterface, onData: OnData): Promise<udp.Socket<"uint8array">> {
   // SO_REUSEPORT: one socket per interface on 0.0.0.0:67, and beside a DHCP server that allows it.
   const s = await bindUdp("0.0.0.0", DHCP_SERVER_PORT, true, onData, iface);
-  const name = new TextEncoder().encode(`${iface.name}\0`);
-  if (!setSocketOption(socketFd(s), SOL_SOCKET, SO_BINDTODEVICE, new DataView(name.buffer))) {
+  if (!bindToInterface(socketFd(s), iface.name)) {
     s.close();
     throw new UsageError(`--proxy-dhcp: cannot bind port ${DHCP_SERVER_PORT} to interface ${iface.name} (SO_BINDTODEVICE needs root or CAP_NET_RAW)`);
   }

@@ -83,3 +83,16 @@ export function disableRecvErr(fd: number): void {
   setInt(fd, SOL_IP, IP_RECVERR, 0);
   setInt(fd, SOL_IPV6, IPV6_RECVERR, 0);
 }
+
+const SO_BINDTODEVICE = 25;
+/** Bun's undocumented udpSocket flag for SO_REUSEPORT (shared BUN-NOTES). */
+export const UDP_FLAG_REUSEPORT = 4;
+
+/**
+ * Binds a socket to one interface (SO_BINDTODEVICE): it then sees only that interface's
+ * datagrams and its broadcasts leave there. Needs root or CAP_NET_RAW; false when refused.
+ */
+export function bindToInterface(fd: number, iface: string): boolean {
+  const name = new TextEncoder().encode(`${iface}\0`);
+  return setSocketOption(fd, SOL_SOCKET, SO_BINDTODEVICE, new DataView(name.buffer));
+}
