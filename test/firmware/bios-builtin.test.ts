@@ -12,7 +12,7 @@ import { firmwareTest } from "./gate.ts";
 import { CLIENT_HEX, CLIENT_IP, withLab } from "./harness.ts";
 import { MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
-import { kernelArgs } from "./tree.ts";
+import { ipxeKernelLine, kernelArgs } from "./tree.ts";
 
 const PROFILE = "fw";
 
@@ -44,9 +44,6 @@ firmwareTest(
   180_000,
 );
 
-/** Keep the profile script's kernel and initrd names; swap its installer arguments for the payload's. */
-const ipxeKernelLine = (args: string) => (script: string) =>
-  script.replace(/^kernel (\S+) (initrd=\S+).*$/m, (_all, kernel: string, initrd: string) => `kernel ${kernel} ${initrd} ${args}`);
 
 firmwareTest(
   "BIOS: the iPXE ROM chains the built-in undionly.kpxe, which runs on the ROM's UNDI, then init's boot.ipxe → the host's script → kernel + initrd",

@@ -11,7 +11,7 @@ import { CLIENT_MAC, SERVER_IP, withLab, type Lab } from "./harness.ts";
 import { HOST_CURL, MARK, payloads } from "./payload.ts";
 import { expectServed, servedFiles, transferSummary } from "./server-log.ts";
 import { recordedBoots } from "./boot-record.ts";
-import { kernelArgs, type TreeSpec } from "./tree.ts";
+import { ipxeKernelLine, kernelArgs, type TreeSpec } from "./tree.ts";
 
 const PROFILE = "fw";
 const MARKER = "Kickstart_end";
@@ -34,9 +34,6 @@ function proxyLines(lab: Lab): Record<string, unknown>[] {
     .filter((r) => r.mac === CLIENT_MAC && r.level !== "debug");
 }
 
-/** Keep the profile script's kernel and initrd names; swap its installer arguments for the payload's. */
-const ipxeKernelLine = (args: string) => (script: string) =>
-  script.replace(/^kernel (\S+) (initrd=\S+).*$/m, (_all, kernel: string, initrd: string) => `kernel ${kernel} ${initrd} ${args}`);
 
 /** Keep GRUB's profile entry (kernel and initrd) and give its linux line the payload's arguments. */
 function grubKernelArgs(args: string) {

@@ -129,3 +129,7 @@ export const LOCALBOOT_CONFIG = ["DEFAULT local", "PROMPT 0", "TIMEOUT 0", "LABE
 export function kernelArgs(profile: string, extra: string[] = []): string {
   return ["console=ttyS0", "loglevel=6", "panic=-1", `pxetest.profile=${profile}`, ...extra].join(" ");
 }
+
+/** An iPXE profile script with its kernel and initrd names kept and its installer arguments swapped for `args`. */
+export const ipxeKernelLine = (args: string) => (script: string) =>
+  script.replace(/^kernel (\S+) (initrd=\S+).*$/m, (_all, kernel: string, initrd: string) => `kernel ${kernel} ${initrd} ${args}`);
